@@ -1,0 +1,237 @@
+import { SluiceError } from './errors.js';
+
+/** Anything that names a datastore: a datastore object from the runtime, or its name. */
+export type DatastoreLike = string | { readonly name: string };
+
+/** How an input reaches a step: copied into the step's working folder, or used in place. */
+export type DeliveryMode = 'download' | 'mount';
+
+const DATA_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+function checkDataName(name: unknown, what: string): string {
+  if (typeof name !== 'string' || !DATA_NAME.test(name)) {
+    throw new SluiceError(
+      'PIPELINE_INVALID',
+      `${what} name ${JSON.stringify(name)} is not valid: use letters, digits, '_' and '-', starting with a letter or '_'.`,
+    );
+  }
+  return name;
+}
+
+export function datastoreName(datastore: DatastoreLike | undefined): string | undefined {
+  if (datastore === undefined) return undefined;
+  return typeof datastore === 'string' ? datastore : datastore.name;
+}
+
+abstract class Deliverable {
+  /** Consume this data copied into the step's working folder. */
+  asDownload(): InputBinding {
+    return new InputBinding(this as unknown as DataSource, 'download');
+  }
+  /** Consume this data in place (read-only where the datastore allows it). */
+  asMount(): InputBinding {
+    return new InputBinding(this as unknown as DataSource, 'mount');
+  }
+}
+
+export interface PipelineDataOptions {
+  /** Where the data is written; the workspace's default datastore when omitted. */
+  datastore?: DatastoreLike;
+  /** The name of the output on the producing step; defaults to the data's name. */
+  outputName?: string;
+}
+
+/** Intermediate data: produced by one step, consumed by others; it orders the steps. */
+export class PipelineData extends Deliverable {
+  readonly bindingKind = 'pipeline-data' as const;
+  readonly name: string;
+  readonly datastore: string | undefined;
+  readonly outputName: string;
+
+  constructor(name: string, options: PipelineDataOptions = {}) {
+    super();
+    this.name = checkDataName(name, 'PipelineData');
+    this.datastore = datastoreName(options.datastore);
+    this.outputName = checkDataName(options.outputName ?? name, 'PipelineData output');
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      kind: this.bindingKind,
+      name: this.name,
+      datastore: this.datastore,
+      outputName: this.outputName,
+    };
+  }
+}
+
+export interface OutputFileDatasetConfigOptions {
+  name: string;
+  /** `[datastore, 'path/{run-id}']`: `{run-id}` and `{output-name}` are filled in per run. */
+  destination?: readonly [DatastoreLike, string];
+}
+
+/** A step output written to a chosen datastore path. */
+export class OutputFileDatasetConfig extends Deliverable {
+  readonly bindingKind = 'output-dataset' as const;
+  readonly name: string;
+  readonly outputName: string;
+  readonly destination: { datastore: string; path: string } | undefined;
+
+  constructor({ name, destination }: OutputFileDatasetConfigOptions) {
+    super();
+    this.name = checkDataName(name, 'OutputFileDatasetConfig');
+    this.outputName = this.name;
+    if (destination !== undefined) {
+      const [store, path] = destination;
+      if (typeof path !== 'string' || path.trim() === '') {
+        throw new SluiceError(
+          'PIPELINE_INVALID',
+          `OutputFileDatasetConfig "${name}" needs a destination path, e.g. [datastore, 'outputs/{run-id}'].`,
+        );
+      }
+      this.destination = { datastore: datastoreName(store)!, path };
+    } else {
+      this.destination = undefined;
+    }
+  }
+
+  /** Use this output as a downstream step's input (delivered in place unless `asDownload()` is used). */
+  asInput(name?: string): InputBinding {
+    return new InputBinding(this, 'mount', name);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { kind: this.bindingKind, name: this.name, destination: this.destination };
+  }
+}
+
+export interface DataReferenceOptions {
+  datastore: DatastoreLike;
+  pathOnDatastore: string;
+  /** The input name the step sees (`dataReferenceName` in the original SDK). */
+  name?: string;
+  dataReferenceName?: string;
+}
+
+/**
+ * Data that exists outside the pipeline: a path on a datastore. Implementations of other external sources
+ * (datasets) follow the same shape: `external: true`, a datastore and a path.
+ */
+export interface ExternalData {
+  readonly external: true;
+  readonly bindingKind: string;
+  readonly name: string;
+  readonly datastore: string | undefined;
+  readonly pathOnDatastore: string;
+  asDownload(): InputBinding;
+  asMount(): InputBinding;
+  toJSON(): Record<string, unknown>;
+}
+
+/** A path on a datastore, usable as a step input. */
+export class DataReference extends Deliverable implements ExternalData {
+  readonly external = true as const;
+  readonly bindingKind = 'data-reference' as const;
+  readonly name: string;
+  readonly datastore: string;
+  readonly pathOnDatastore: string;
+
+  constructor(options: DataReferenceOptions) {
+    super();
+    const name = options.name ?? options.dataReferenceName;
+    this.name = checkDataName(name, 'DataReference');
+    const store = datastoreName(options.datastore);
+    if (!store) {
+      throw new SluiceError('PIPELINE_INVALID', `DataReference "${name}" needs a datastore.`);
+    }
+    this.datastore = store;
+    if (typeof options.pathOnDatastore !== 'string') {
+      throw new SluiceError('PIPELINE_INVALID', `DataReference "${name}" needs pathOnDatastore.`);
+    }
+    this.pathOnDatastore = options.pathOnDatastore;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      kind: this.bindingKind,
+      name: this.name,
+      datastore: this.datastore,
+      pathOnDatastore: this.pathOnDatastore,
+    };
+  }
+}
+
+/** Data produced by a step of the pipeline. */
+export type ProducedData = PipelineData | OutputFileDatasetConfig;
+/** Anything a step can consume. */
+export type DataSource = ProducedData | ExternalData;
+
+/** A data source as one step consumes it: under a name, downloaded or mounted. */
+export class InputBinding {
+  readonly bindingKind = 'input' as const;
+  readonly source: DataSource;
+  readonly mode: DeliveryMode;
+  readonly name: string;
+
+  constructor(source: DataSource, mode: DeliveryMode, name?: string) {
+    this.source = source;
+    this.mode = mode;
+    this.name = checkDataName(name ?? source.name, 'Input');
+  }
+
+  asDownload(): InputBinding {
+    return new InputBinding(this.source, 'download', this.name);
+  }
+  asMount(): InputBinding {
+    return new InputBinding(this.source, 'mount', this.name);
+  }
+  /** Give the input another name in the consuming step (`as_named_input`). */
+  asNamedInput(name: string): InputBinding {
+    return new InputBinding(this.source, this.mode, name);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, mode: this.mode, source: this.source.toJSON() };
+  }
+}
+
+export function isProducedData(value: unknown): value is ProducedData {
+  return value instanceof PipelineData || value instanceof OutputFileDatasetConfig;
+}
+
+export function isExternalData(value: unknown): value is ExternalData {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { external?: unknown }).external === true &&
+    typeof (value as { pathOnDatastore?: unknown }).pathOnDatastore === 'string'
+  );
+}
+
+export function isInputBinding(value: unknown): value is InputBinding {
+  return value instanceof InputBinding;
+}
+
+/** What may be listed in a step's `inputs`. */
+export type InputLike = InputBinding | DataSource;
+/** What may be listed in a step's `outputs`. */
+export type OutputLike = ProducedData;
+
+export function toInputBinding(input: InputLike): InputBinding {
+  if (input instanceof InputBinding) return input;
+  if (isProducedData(input) || isExternalData(input)) {
+    // In-place delivery is the default, as in the original SDK.
+    return new InputBinding(input, 'mount');
+  }
+  throw new SluiceError(
+    'STEP_INVALID',
+    `A step input must be PipelineData, an OutputFileDatasetConfig, a DataReference, a dataset or an input binding; got ${describeValue(input)}.`,
+  );
+}
+
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}

@@ -1,0 +1,76 @@
+/**
+ * Every error Sluice raises for a user's mistake or an environment problem carries one of these codes.
+ * The message says what went wrong and what to do about it; `cause` keeps the underlying error.
+ */
+export const ERROR_CODES = [
+  // pipeline building
+  'PIPELINE_INVALID',
+  'PIPELINE_EMPTY',
+  'STEP_INVALID',
+  'STEP_NAME_DUPLICATE',
+  'CYCLE_DETECTED',
+  'OUTPUT_PRODUCED_TWICE',
+  'INPUT_NOT_PRODUCED',
+  'PARAMETER_INVALID',
+  'PARAMETER_CONFLICT',
+  'PARAMETER_UNKNOWN',
+  'PARAMETER_TYPE',
+  // plugins
+  'PLUGIN_INVALID',
+  'PLUGIN_KIND_DUPLICATE',
+  'PLUGIN_CORE_MISMATCH',
+  'PLUGIN_NOT_REGISTERED',
+  // workspace and resources
+  'WORKSPACE_NOT_FOUND',
+  'WORKSPACE_EXISTS',
+  'WORKSPACE_CONFIG_INVALID',
+  'COMPUTE_NOT_FOUND',
+  'COMPUTE_EXISTS',
+  'DATASTORE_NOT_FOUND',
+  'DATASTORE_PATH_ESCAPE',
+  'DATASTORE_FILE_EXISTS',
+  'DATASTORE_PATH_NOT_FOUND',
+  'ENVIRONMENT_NOT_FOUND',
+  'ENVIRONMENT_CONFLICT',
+  'SOURCE_DIRECTORY_NOT_FOUND',
+  'SCRIPT_NOT_FOUND',
+  // runs
+  'RUN_NOT_FOUND',
+  'STEP_RUN_NOT_FOUND',
+  'OUTPUT_NOT_FOUND',
+  'OUTPUT_NOT_AVAILABLE',
+  'INPUT_NOT_AVAILABLE',
+  'STEP_FAILED',
+  'RUN_FAILED',
+  'RUN_CANCELED',
+  'RUN_STORE_ERROR',
+  'PIPELINE_FILE_INVALID',
+] as const;
+
+export type SluiceErrorCode = (typeof ERROR_CODES)[number];
+
+export interface SluiceErrorOptions {
+  cause?: unknown;
+  /** Structured facts about the error (step names, paths, …) for programs that handle it. */
+  details?: Record<string, unknown>;
+}
+
+export class SluiceError extends Error {
+  override readonly name = 'SluiceError';
+  readonly code: SluiceErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: SluiceErrorCode, message: string, options: SluiceErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): { code: SluiceErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isSluiceError(error: unknown, code?: SluiceErrorCode): error is SluiceError {
+  return error instanceof SluiceError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,80 @@
+export { ERROR_CODES, SluiceError, isSluiceError } from './errors.js';
+export type { SluiceErrorCode, SluiceErrorOptions } from './errors.js';
+export { CORE_VERSION } from './version.js';
+export {
+  PipelineParameter,
+  coerceParameterValue,
+  isPipelineParameter,
+  resolveParameterValues,
+} from './parameters.js';
+export type { ParameterType, ParameterValue, PipelineParameterOptions } from './parameters.js';
+export {
+  DataReference,
+  InputBinding,
+  OutputFileDatasetConfig,
+  PipelineData,
+  datastoreName,
+  isExternalData,
+  isInputBinding,
+  isProducedData,
+  toInputBinding,
+} from './bindings.js';
+export type {
+  DataReferenceOptions,
+  DataSource,
+  DatastoreLike,
+  DeliveryMode,
+  ExternalData,
+  InputLike,
+  OutputFileDatasetConfigOptions,
+  OutputLike,
+  PipelineDataOptions,
+  ProducedData,
+} from './bindings.js';
+export { Environment, RunConfiguration } from './environment.js';
+export type { EnvironmentOptions, EnvironmentReference, RunConfigurationOptions } from './environment.js';
+export { canonicalArgument, defineStep } from './step.js';
+export type {
+  ComputeTargetLike,
+  DefineStepOptions,
+  StepArgument,
+  StepBaseOptions,
+  StepDefinition,
+} from './step.js';
+export { Pipeline } from './pipeline.js';
+export type { PipelineEdge, PipelineGraphJson, PipelineOptions, StepList } from './pipeline.js';
+export { PluginRegistry } from './registry.js';
+export type {
+  AnyPlugin,
+  ComputeConfiguration,
+  ComputeProviderPlugin,
+  ComputeTarget,
+  ContentIdentity,
+  Datastore,
+  DatastoreProviderPlugin,
+  PluginBase,
+  ProcessJob,
+  ProcessResult,
+  ProcessRunHooks,
+  ResolvedInput,
+  StepExecutionContext,
+  StepExecutionResult,
+  StepKindPlugin,
+  StepLogs,
+  UploadOptions,
+} from './plugins.js';
+export {
+  FINGERPRINT_FORMAT,
+  canonicalJson,
+  combineFingerprint,
+  contentPart,
+  digestValue,
+  manifestDigest,
+  sha256,
+  valuePart,
+} from './fingerprint.js';
+export type { FingerprintPart, FingerprintPartInput } from './fingerprint.js';
+export { MemoryStatCache, hashFile, hashTree, listTree, loadIgnoreRules } from './tree-hash.js';
+export type { HashTreeOptions, StatCache, StatCacheEntry, TreeHash } from './tree-hash.js';
+export { diffFingerprints, diffManifests } from './explain.js';
+export type { FingerprintChange } from './explain.js';

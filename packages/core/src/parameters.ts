@@ -1,0 +1,105 @@
+import { SluiceError } from './errors.js';
+
+export type ParameterValue = string | number | boolean;
+export type ParameterType = 'string' | 'number' | 'boolean';
+
+const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+export interface PipelineParameterOptions<T extends ParameterValue> {
+  name: string;
+  defaultValue: T;
+}
+
+/** A typed pipeline parameter with a default, overridable per submit. */
+export class PipelineParameter<T extends ParameterValue = ParameterValue> {
+  readonly name: string;
+  readonly defaultValue: T;
+  readonly type: ParameterType;
+
+  constructor({ name, defaultValue }: PipelineParameterOptions<T>) {
+    if (typeof name !== 'string' || !PARAMETER_NAME.test(name)) {
+      throw new SluiceError(
+        'PARAMETER_INVALID',
+        `Pipeline parameter name ${JSON.stringify(name)} is not valid: use letters, digits, '_', '.', '-', starting with a letter or '_'.`,
+      );
+    }
+    const type = typeof defaultValue;
+    if (type !== 'string' && type !== 'number' && type !== 'boolean') {
+      throw new SluiceError(
+        'PARAMETER_INVALID',
+        `Pipeline parameter "${name}" needs a default value that is a string, number or boolean (got ${type}).`,
+      );
+    }
+    if (type === 'number' && !Number.isFinite(defaultValue)) {
+      throw new SluiceError(
+        'PARAMETER_INVALID',
+        `Pipeline parameter "${name}" needs a finite number default.`,
+      );
+    }
+    this.name = name;
+    this.defaultValue = defaultValue;
+    this.type = type;
+  }
+
+  toJSON(): { name: string; type: ParameterType; defaultValue: T } {
+    return { name: this.name, type: this.type, defaultValue: this.defaultValue };
+  }
+}
+
+export function isPipelineParameter(value: unknown): value is PipelineParameter {
+  return value instanceof PipelineParameter;
+}
+
+/**
+ * Coerce one supplied value to a parameter's type. Strings (from a command line or a query string) are
+ * parsed; anything else must already have the parameter's type.
+ */
+export function coerceParameterValue(parameter: PipelineParameter, value: unknown): ParameterValue {
+  const fail = (): never => {
+    throw new SluiceError(
+      'PARAMETER_TYPE',
+      `Parameter "${parameter.name}" is a ${parameter.type}; ${JSON.stringify(value)} is not. Pass a ${parameter.type} value.`,
+      { details: { parameter: parameter.name, expected: parameter.type } },
+    );
+  };
+  switch (parameter.type) {
+    case 'string':
+      return typeof value === 'string' ? value : fail();
+    case 'number': {
+      if (typeof value === 'number') return Number.isFinite(value) ? value : fail();
+      if (typeof value === 'string' && value.trim() !== '') {
+        const parsed = Number(value);
+        return Number.isFinite(parsed) ? parsed : fail();
+      }
+      return fail();
+    }
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true') return true;
+      if (value === 'false') return false;
+      return fail();
+  }
+}
+
+/** Resolve supplied values against parameter definitions: unknown names and wrong types are errors. */
+export function resolveParameterValues(
+  definitions: ReadonlyMap<string, PipelineParameter>,
+  supplied: Readonly<Record<string, unknown>> = {},
+): Record<string, ParameterValue> {
+  for (const name of Object.keys(supplied)) {
+    if (!definitions.has(name)) {
+      const known = [...definitions.keys()];
+      throw new SluiceError(
+        'PARAMETER_UNKNOWN',
+        `The pipeline has no parameter "${name}". ${known.length ? `Known parameters: ${known.join(', ')}.` : 'It takes no parameters.'}`,
+        { details: { parameter: name, known } },
+      );
+    }
+  }
+  const resolved: Record<string, ParameterValue> = {};
+  for (const [name, parameter] of definitions) {
+    resolved[name] =
+      supplied[name] === undefined ? parameter.defaultValue : coerceParameterValue(parameter, supplied[name]);
+  }
+  return resolved;
+}

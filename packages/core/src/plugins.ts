@@ -1,0 +1,177 @@
+import type { DeliveryMode } from './bindings.js';
+import type { Environment } from './environment.js';
+import type { FingerprintPartInput } from './fingerprint.js';
+import type { ParameterValue } from './parameters.js';
+import type { StepArgument, StepDefinition } from './step.js';
+
+/** What every plugin declares: who it is and which cores it runs on. */
+export interface PluginBase {
+  /** The package (or a descriptive name) the plugin comes from. */
+  readonly name: string;
+  readonly version: string;
+  /** The semver range of `@sluice/core` the plugin supports, e.g. `^0.1.0`. */
+  readonly coreRange: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Compute
+
+/** A process to run on a compute target. */
+export interface ProcessJob {
+  command: string;
+  args: readonly string[];
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+  /** Kill the process after this many milliseconds. */
+  timeoutMs?: number;
+}
+
+export interface ProcessRunHooks {
+  signal?: AbortSignal;
+  /** Called when the job leaves the queue and starts. */
+  onStart?(): void;
+  onStdout?(chunk: Buffer): void;
+  onStderr?(chunk: Buffer): void;
+}
+
+export interface ProcessResult {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  canceled: boolean;
+}
+
+/** A named place steps run. Providers decide how (subprocesses, a cluster scheduler, a cloud API). */
+export interface ComputeTarget {
+  readonly name: string;
+  readonly kind: string;
+  /** Run a process; available on targets that run processes (local, cluster schedulers). */
+  runProcess?(job: ProcessJob, hooks?: ProcessRunHooks): Promise<ProcessResult>;
+  /** Facts worth showing about the target (no secrets). */
+  describe(): Record<string, unknown>;
+  close?(): Promise<void>;
+}
+
+/** A compute configuration as stored in a workspace: which provider, with which options. */
+export interface ComputeConfiguration<Options = Record<string, unknown>> {
+  readonly provider: string;
+  readonly options: Options;
+}
+
+export interface ComputeProviderPlugin<Options = Record<string, unknown>> extends PluginBase {
+  readonly type: 'compute';
+  readonly kind: string;
+  createTarget(name: string, options: Options): ComputeTarget | Promise<ComputeTarget>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Datastores
+
+/** A content identity: bytes for files, the sorted file list with hashes for folders. */
+export interface ContentIdentity {
+  readonly type: 'file' | 'directory';
+  readonly digest: string;
+  /** For folders, relative path → content hash; for a file, its own name → hash. */
+  readonly files: Readonly<Record<string, string>>;
+  readonly bytes: number;
+}
+
+export interface UploadOptions {
+  /** Replace what is already at the target path; refused with DATASTORE_FILE_EXISTS when false (default). */
+  overwrite?: boolean;
+}
+
+/** A named store of files. Paths are relative, '/'-separated and never escape the store. */
+export interface Datastore {
+  readonly name: string;
+  readonly kind: string;
+  exists(path: string): Promise<boolean>;
+  contentIdentity(path: string): Promise<ContentIdentity>;
+  /** Copy a local file or folder to `path`, committed atomically. */
+  upload(localPath: string, path: string, options?: UploadOptions): Promise<void>;
+  /** Copy `path` (file or folder) to a local path. */
+  download(path: string, localPath: string): Promise<void>;
+  delete(path: string): Promise<void>;
+  /** A local filesystem path for `path`, when the store is a local folder (lets inputs be used in place). */
+  localPath?(path: string): string;
+  describe(): Record<string, unknown>;
+}
+
+export interface DatastoreProviderPlugin<Options = Record<string, unknown>> extends PluginBase {
+  readonly type: 'datastore';
+  readonly kind: string;
+  createDatastore(name: string, options: Options, context: { workspaceDir: string }): Datastore;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Steps
+
+export interface ResolvedInput {
+  readonly name: string;
+  /** A local path (file or folder) holding the input. */
+  readonly path: string;
+  readonly mode: DeliveryMode;
+  readonly type: 'file' | 'directory';
+}
+
+export interface StepLogs {
+  stdout(chunk: string | Buffer): void;
+  stderr(chunk: string | Buffer): void;
+  /** A line from Sluice itself about the step (shown with the step's logs). */
+  info(message: string): void;
+}
+
+/** Everything a step kind needs to execute one step run. */
+export interface StepExecutionContext<Config = unknown> {
+  readonly step: StepDefinition<Config>;
+  readonly runId: string;
+  readonly stepRunId: string;
+  readonly experimentName: string;
+  readonly workspaceName: string;
+  readonly parameters: Readonly<Record<string, ParameterValue>>;
+  readonly inputs: Readonly<Record<string, ResolvedInput>>;
+  /** Output name → an empty local folder to write into; committed only if the step finishes. */
+  readonly outputs: Readonly<Record<string, string>>;
+  /** The snapshot of the source directory the step runs from. */
+  readonly sourceDirectory: string | undefined;
+  /** A scratch folder for this step run. */
+  readonly workDir: string;
+  /** A JSON file describing the run for the code being run (inputs, outputs, parameters, metrics file). */
+  readonly contextFile: string;
+  readonly environment: Environment | undefined;
+  readonly compute: ComputeTarget;
+  readonly signal: AbortSignal;
+  readonly logs: StepLogs;
+  /** Turn an argument into the string the command line gets (paths for data, values for parameters). */
+  resolveArgument(argument: StepArgument): string;
+  /** Record a metric for the step run. */
+  logMetric(name: string, value: unknown): void;
+}
+
+export interface StepExecutionResult {
+  status: 'Finished' | 'Failed' | 'Canceled';
+  exitCode?: number | null;
+  /** Why it failed, in words. */
+  error?: string;
+}
+
+export interface StepKindPlugin<Config = unknown> extends PluginBase {
+  readonly type: 'step';
+  readonly kind: string;
+  /** Change it when the plugin's behaviour changes results: earlier runs then stop being reused. */
+  readonly reuseVersion: string;
+  /** Kind-specific fingerprint parts (script, arguments, …); shared parts are added by the runtime. */
+  fingerprint(step: StepDefinition<Config>): FingerprintPartInput[];
+  /** Checks made at submit time against the snapshot (e.g. the script exists). */
+  validate?(step: StepDefinition<Config>, context: { sourceDirectory: string | undefined }): void;
+  execute(context: StepExecutionContext<Config>): Promise<StepExecutionResult>;
+}
+
+export type SluicePlugin =
+  StepKindPlugin<never> | ComputeProviderPlugin<never> | DatastoreProviderPlugin<never>;
+
+/** Used by plugin authors who have a typed plugin; keeps registration and typing simple. */
+export type AnyPlugin =
+  | StepKindPlugin<any> // eslint-disable-line @typescript-eslint/no-explicit-any
+  | ComputeProviderPlugin<any> // eslint-disable-line @typescript-eslint/no-explicit-any
+  | DatastoreProviderPlugin<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
