@@ -53,8 +53,8 @@ export interface TreeHash {
   readonly hashedFiles: number;
 }
 
-/** Always left out of source snapshots: version-control metadata and Python byte-code caches. */
-const ALWAYS_IGNORED = ['.git/', '__pycache__/', '*.pyc', '.amlignore', '.gitignore'];
+/** Always left out of source snapshots: version control, Sluice's own data folder, Python byte-code. */
+const ALWAYS_IGNORED = ['.git/', '.sluice/', '__pycache__/', '*.pyc', '.amlignore', '.gitignore'];
 
 /**
  * A modification within this window of the moment a file was hashed may not have changed its mtime (the

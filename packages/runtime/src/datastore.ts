@@ -1,0 +1,119 @@
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import {
+  DataReference,
+  SluiceError,
+  type ContentIdentity,
+  type Datastore,
+  type UploadOptions,
+} from '@sluice/core';
+import { normaliseStorePath } from './local-datastore.js';
+
+export interface UploadFilesOptions extends UploadOptions {
+  /** The folder on the datastore the files go into (default: the root). */
+  targetPath?: string;
+  /** Called after each file with how many are done. */
+  onProgress?: (done: number, total: number, path: string) => void;
+}
+
+/** A workspace datastore: the provider's store plus the conveniences of the original SDK. */
+export class WorkspaceDatastore implements Datastore {
+  readonly #store: Datastore;
+
+  constructor(store: Datastore) {
+    this.#store = store;
+  }
+
+  get name(): string {
+    return this.#store.name;
+  }
+  get kind(): string {
+    return this.#store.kind;
+  }
+  /** The provider's datastore object. */
+  get inner(): Datastore {
+    return this.#store;
+  }
+
+  exists(path: string): Promise<boolean> {
+    return this.#store.exists(path);
+  }
+  contentIdentity(path: string): Promise<ContentIdentity> {
+    return this.#store.contentIdentity(path);
+  }
+  upload(localPath: string, path: string, options?: UploadOptions): Promise<void> {
+    return this.#store.upload(localPath, path, options);
+  }
+  download(path: string, localPath: string): Promise<void> {
+    return this.#store.download(path, localPath);
+  }
+  delete(path: string): Promise<void> {
+    return this.#store.delete(path);
+  }
+  describe(): Record<string, unknown> {
+    return this.#store.describe();
+  }
+  get localPath(): ((path: string) => string) | undefined {
+    const store = this.#store;
+    return store.localPath ? (path) => store.localPath!(path) : undefined;
+  }
+
+  /**
+   * Upload files into `targetPath`, each under its own name. Every target is checked before anything is
+   * written, so a conflict leaves the datastore untouched.
+   */
+  async uploadFiles(files: readonly string[], options: UploadFilesOptions = {}): Promise<string[]> {
+    const target = normaliseStorePath(this.name, options.targetPath ?? '');
+    const plan: Array<{ local: string; path: string }> = [];
+    const seen = new Set<string>();
+    for (const file of files) {
+      const info = await stat(file).catch(() => undefined);
+      if (!info?.isFile()) {
+        throw new SluiceError(
+          'DATASTORE_PATH_NOT_FOUND',
+          `Cannot upload ${file}: it is not a file. Use uploadDirectory() for folders.`,
+          { details: { path: file } },
+        );
+      }
+      const path = target ? `${target}/${basename(file)}` : basename(file);
+      if (seen.has(path)) {
+        throw new SluiceError('DATASTORE_FILE_EXISTS', `Two of the files would be uploaded to "${path}".`);
+      }
+      seen.add(path);
+      plan.push({ local: file, path });
+    }
+    if (!options.overwrite) {
+      for (const { path } of plan) {
+        if (await this.exists(path)) {
+          throw new SluiceError(
+            'DATASTORE_FILE_EXISTS',
+            `Datastore "${this.name}" already has "${path}"; pass overwrite: true to replace it.`,
+            { details: { datastore: this.name, path } },
+          );
+        }
+      }
+    }
+    let done = 0;
+    for (const { local, path } of plan) {
+      await this.upload(local, path, { overwrite: options.overwrite ?? false });
+      options.onProgress?.(++done, plan.length, path);
+    }
+    return plan.map(({ path }) => path);
+  }
+
+  /** Upload a folder's content to `targetPath` (committed as a whole). */
+  async uploadDirectory(localDir: string, options: { targetPath: string; overwrite?: boolean }): Promise<string> {
+    const path = normaliseStorePath(this.name, options.targetPath);
+    await this.upload(localDir, path, { overwrite: options.overwrite ?? false });
+    return path;
+  }
+
+  /** A reference to a path on this datastore, usable as a step input. */
+  path(pathOnDatastore: string, name?: string): DataReference {
+    return new DataReference({
+      datastore: this.name,
+      pathOnDatastore: normaliseStorePath(this.name, pathOnDatastore),
+      name: name ?? (basename(pathOnDatastore).replace(/[^A-Za-z0-9_-]/g, '_').replace(/^[^A-Za-z_]/, '_$&') || 'data'),
+    });
+  }
+}

@@ -1,0 +1,542 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import {
+  OutputFileDatasetConfig,
+  SluiceError,
+  combineFingerprint,
+  contentPart,
+  hashTree,
+  isExternalData,
+  isInputBinding,
+  isPipelineParameter,
+  isProducedData,
+  valuePart,
+  type ComputeTarget,
+  type ContentIdentity,
+  type Environment,
+  type FingerprintPart,
+  type ParameterValue,
+  type Pipeline,
+  type ProducedData,
+  type ResolvedInput,
+  type StepArgument,
+  type StepDefinition,
+  type StepExecutionContext,
+  type StepExecutionResult,
+  type StepKindPlugin,
+} from '@sluice/core';
+import type { WorkspaceDatastore } from './datastore.js';
+import type { RunEvents } from './events.js';
+import { gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
+import type { GitInfo, OutputRecord, RanReason, RunStatus, StepStatus } from './store.js';
+import type { Workspace } from './workspace.js';
+
+/** Everything resolved for one step before the run starts. */
+export interface StepPlan {
+  readonly step: StepDefinition;
+  readonly stepRunId: string;
+  readonly plugin: StepKindPlugin<unknown>;
+  readonly compute: ComputeTarget;
+  readonly environment: Environment | undefined;
+}
+
+export interface ExecutionOptions {
+  regenerateOutputs: boolean;
+  continueOnStepFailure: boolean;
+}
+
+const SUCCESS: readonly StepStatus[] = ['Finished', 'Reused'];
+const BLOCKING: readonly StepStatus[] = ['Failed', 'Canceled', 'Skipped'];
+
+/** Where a PipelineData output lives on its datastore. */
+export function pipelineDataPath(stepRunId: string, outputName: string): string {
+  return `sluice/outputs/${stepRunId}/${outputName}`;
+}
+
+function destinationPath(output: ProducedData, stepRunId: string, runId: string): string {
+  if (output instanceof OutputFileDatasetConfig && output.destination) {
+    return output.destination.path
+      .replaceAll('{run-id}', stepRunId)
+      .replaceAll('{pipeline-run-id}', runId)
+      .replaceAll('{output-name}', output.outputName);
+  }
+  return pipelineDataPath(stepRunId, output.outputName);
+}
+
+function outputDatastore(output: ProducedData): string | undefined {
+  return output instanceof OutputFileDatasetConfig ? output.destination?.datastore : output.datastore;
+}
+
+const elapsed = (): string => new Date().toISOString();
+
+/**
+ * Executes one pipeline run: fingerprints each step once its inputs are ready, reuses a finished step run
+ * with the same fingerprint, or runs the step and commits its outputs atomically.
+ */
+export class RunExecution {
+  readonly #ws: Workspace;
+  readonly #pipeline: Pipeline;
+  readonly #runId: string;
+  readonly #experiment: string;
+  readonly #parameters: Record<string, ParameterValue>;
+  readonly #options: ExecutionOptions;
+  readonly #plans: Map<string, StepPlan>;
+  readonly #events: RunEvents;
+  readonly #controller = new AbortController();
+  readonly #status = new Map<string, StepStatus>();
+  readonly #produced = new Map<ProducedData, OutputRecord>();
+  readonly #snapshots = new Map<string, Promise<Snapshot>>();
+  readonly #git = new Map<string, Promise<GitInfo | null>>();
+  readonly #identities = new Map<string, Promise<ContentIdentity>>();
+  #canceled = false;
+
+  constructor(init: {
+    workspace: Workspace;
+    pipeline: Pipeline;
+    runId: string;
+    experiment: string;
+    parameters: Record<string, ParameterValue>;
+    options: ExecutionOptions;
+    plans: Map<string, StepPlan>;
+    events: RunEvents;
+  }) {
+    this.#ws = init.workspace;
+    this.#pipeline = init.pipeline;
+    this.#runId = init.runId;
+    this.#experiment = init.experiment;
+    this.#parameters = init.parameters;
+    this.#options = init.options;
+    this.#plans = init.plans;
+    this.#events = init.events;
+    for (const name of this.#pipeline.order) this.#status.set(name, 'NotStarted');
+  }
+
+  cancel(): void {
+    this.#canceled = true;
+    this.#controller.abort();
+  }
+
+  async execute(): Promise<RunStatus> {
+    const store = this.#ws.store;
+    store.setRunStatus(this.#runId, 'Running');
+    this.#events.emit({ type: 'run-status', runId: this.#runId, status: 'Running' });
+    const running = new Map<string, Promise<void>>();
+    let failed = false;
+    for (;;) {
+      const stop = this.#canceled || (failed && !this.#options.continueOnStepFailure);
+      for (const name of this.#pipeline.order) {
+        if (this.#status.get(name) !== 'NotStarted' || running.has(name)) continue;
+        const dependencies = this.#pipeline.dependenciesOf(name).map((dep) => this.#status.get(dep)!);
+        if (dependencies.some((status) => BLOCKING.includes(status))) {
+          this.#setStatus(name, 'Skipped', { error: 'an upstream step did not finish' });
+        } else if (!stop && dependencies.every((status) => SUCCESS.includes(status))) {
+          running.set(
+            name,
+            this.#runStep(this.#plans.get(name)!).finally(() => running.delete(name)),
+          );
+        }
+      }
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+      if ([...this.#status.values()].includes('Failed')) failed = true;
+    }
+    for (const [name, status] of this.#status) {
+      if (status === 'NotStarted') {
+        this.#setStatus(name, this.#canceled ? 'Canceled' : 'Skipped', {
+          error: this.#canceled ? 'the run was canceled' : 'the run stopped after a failed step',
+        });
+      }
+    }
+    const statuses = [...this.#status.values()];
+    const status: RunStatus = this.#canceled
+      ? 'Canceled'
+      : statuses.some((s) => s === 'Failed' || s === 'Canceled' || s === 'Skipped')
+        ? 'Failed'
+        : 'Finished';
+    const failedSteps = [...this.#status].filter(([, s]) => s === 'Failed').map(([name]) => name);
+    const error =
+      status === 'Failed' ? `step${failedSteps.length === 1 ? '' : 's'} failed: ${failedSteps.join(', ')}` : undefined;
+    store.setRunStatus(this.#runId, status, error);
+    this.#events.emit({ type: 'run-status', runId: this.#runId, status, ...(error ? { error } : {}) });
+    return status;
+  }
+
+  #setStatus(
+    name: string,
+    status: StepStatus,
+    extra: { error?: string; reusedFrom?: string; exitCode?: number | null } = {},
+  ): void {
+    this.#status.set(name, status);
+    const plan = this.#plans.get(name)!;
+    const changes: Parameters<Workspace['store']['updateStepRun']>[1] = { status };
+    if (status === 'Running') changes.startedAt = elapsed();
+    if (['Finished', 'Failed', 'Canceled', 'Skipped', 'Reused'].includes(status)) changes.endedAt = elapsed();
+    if (extra.error !== undefined) changes.error = extra.error;
+    if (extra.exitCode !== undefined) changes.exitCode = extra.exitCode;
+    if (status !== 'Finished' && status !== 'Reused') this.#ws.store.updateStepRun(plan.stepRunId, changes);
+    this.#events.emit({
+      type: 'step-status',
+      runId: this.#runId,
+      step: name,
+      stepRunId: plan.stepRunId,
+      status,
+      ...(extra.reusedFrom ? { reusedFrom: extra.reusedFrom } : {}),
+      ...(extra.error ? { error: extra.error } : {}),
+    });
+  }
+
+  async #runStep(plan: StepPlan): Promise<void> {
+    const { step } = plan;
+    try {
+      const { parts, snapshot, inputTypes } = await this.#fingerprint(plan);
+      const fingerprint = combineFingerprint(parts);
+      this.#ws.store.recordFingerprint(plan.stepRunId, fingerprint, parts);
+      if (snapshot) {
+        const git = await this.#gitInfo(step.sourceDirectory!);
+        this.#ws.store.updateStepRun(plan.stepRunId, { snapshot: snapshot.digest, git });
+      }
+      const reason: RanReason = this.#options.regenerateOutputs
+        ? 'regenerate-outputs'
+        : !step.allowReuse
+          ? 'allow-reuse-false'
+          : 'no-match';
+      if (reason === 'no-match' && (await this.#tryReuse(plan, fingerprint))) return;
+      this.#ws.store.updateStepRun(plan.stepRunId, { ranReason: reason });
+      if (this.#canceled) {
+        this.#setStatus(step.name, 'Canceled', { error: 'the run was canceled' });
+        return;
+      }
+      await this.#execute(plan, snapshot, inputTypes);
+    } catch (error) {
+      const message = error instanceof SluiceError ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error);
+      this.#log(step.name, 'sluice', `step failed: ${message}`);
+      this.#setStatus(step.name, this.#canceled ? 'Canceled' : 'Failed', { error: message });
+    }
+  }
+
+  async #fingerprint(
+    plan: StepPlan,
+  ): Promise<{ parts: FingerprintPart[]; snapshot: Snapshot | undefined; inputTypes: Map<string, 'file' | 'directory'> }> {
+    const { step, plugin, environment } = plan;
+    const parts: FingerprintPart[] = [valuePart('kind', `${step.kind}@${plugin.reuseVersion}`)];
+    for (const part of plugin.fingerprint(step)) parts.push(valuePart(part.name, part.value));
+    for (const parameter of step.parameters) {
+      parts.push(valuePart(`parameter:${parameter.name}`, this.#parameters[parameter.name]));
+    }
+    parts.push(valuePart('environment', environment ? environment.toJSON() : null));
+    let snapshot: Snapshot | undefined;
+    if (step.sourceDirectory) {
+      snapshot = await this.#snapshot(step.sourceDirectory);
+      parts.push(contentPart('source', snapshot));
+      plugin.validate?.(step, { sourceDirectory: snapshot.path });
+    } else {
+      plugin.validate?.(step, { sourceDirectory: undefined });
+    }
+    const inputTypes = new Map<string, 'file' | 'directory'>();
+    for (const input of step.inputs) {
+      const identity = await this.#inputIdentity(input.source);
+      inputTypes.set(input.name, identity.type);
+      parts.push(contentPart(`input:${input.name}`, identity));
+    }
+    parts.push(
+      valuePart(
+        'outputs',
+        step.outputs.map((output) => ({
+          name: output.outputName,
+          datastore: outputDatastore(output) ?? this.#ws.config.defaultDatastore,
+          ...(output instanceof OutputFileDatasetConfig && output.destination
+            ? { destination: output.destination.path }
+            : {}),
+        })),
+      ),
+    );
+    return { parts, snapshot, inputTypes };
+  }
+
+  #snapshot(dir: string): Promise<Snapshot> {
+    let pending = this.#snapshots.get(dir);
+    if (!pending) {
+      pending = takeSnapshot(dir, join(this.#ws.dataDir, 'snapshots'), this.#ws.statCache);
+      this.#snapshots.set(dir, pending);
+    }
+    return pending;
+  }
+
+  #gitInfo(dir: string): Promise<GitInfo | null> {
+    let pending = this.#git.get(dir);
+    if (!pending) {
+      pending = gitInfo(dir);
+      this.#git.set(dir, pending);
+    }
+    return pending;
+  }
+
+  async #inputIdentity(source: ProducedData | { external: true; datastore: string | undefined; pathOnDatastore: string; name: string }): Promise<ContentIdentity> {
+    if (isProducedData(source)) {
+      const record = this.#produced.get(source);
+      if (!record) {
+        throw new SluiceError('INPUT_NOT_AVAILABLE', `Input "${source.name}" has not been produced.`);
+      }
+      return { type: record.type, digest: record.digest, files: record.files ?? {}, bytes: record.bytes };
+    }
+    const store = this.#ws.datastore(source.datastore ?? this.#ws.config.defaultDatastore);
+    const key = `${store.name}\0${source.pathOnDatastore}`;
+    let pending = this.#identities.get(key);
+    if (!pending) {
+      pending = store.contentIdentity(source.pathOnDatastore);
+      this.#identities.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Reuse the newest finished run of this fingerprint whose outputs are still intact. */
+  async #tryReuse(plan: StepPlan, fingerprint: string): Promise<boolean> {
+    const { step } = plan;
+    for (const candidate of this.#ws.store.findReusable(fingerprint, this.#runId)) {
+      const outputs = this.#ws.store.getOutputs(candidate.id);
+      if (outputs.length !== step.outputs.length) continue;
+      let intact = true;
+      for (const output of outputs) {
+        const store = this.#ws.datastore(output.datastore);
+        const identity = await store.contentIdentity(output.path).catch(() => undefined);
+        if (identity?.digest !== output.digest) {
+          intact = false;
+          break;
+        }
+      }
+      if (!intact) continue;
+      const stamp = elapsed();
+      this.#ws.store.completeStep(
+        plan.stepRunId,
+        outputs.map((output) => ({ ...output, stepRunId: plan.stepRunId })),
+        { status: 'Reused', reusedFrom: candidate.id, startedAt: stamp, endedAt: stamp },
+      );
+      for (const output of step.outputs) {
+        this.#produced.set(output, outputs.find((record) => record.name === output.outputName)!);
+      }
+      this.#setStatus(step.name, 'Reused', { reusedFrom: candidate.id });
+      return true;
+    }
+    return false;
+  }
+
+  #log(step: string, stream: 'stdout' | 'stderr' | 'sluice', text: string): void {
+    this.#events.emit({ type: 'step-log', runId: this.#runId, step, stream, text });
+  }
+
+  async #execute(
+    plan: StepPlan,
+    snapshot: Snapshot | undefined,
+    inputTypes: Map<string, 'file' | 'directory'>,
+  ): Promise<void> {
+    const { step, plugin } = plan;
+    const store = this.#ws.store;
+    const workDir = join(this.#ws.dataDir, 'runs', this.#runId, step.name);
+    await mkdir(workDir, { recursive: true });
+    store.updateStepRun(plan.stepRunId, { logDir: workDir });
+    const streams: Record<'stdout' | 'stderr' | 'sluice', WriteStream> = {
+      stdout: createWriteStream(join(workDir, 'stdout.txt'), { flags: 'a' }),
+      stderr: createWriteStream(join(workDir, 'stderr.txt'), { flags: 'a' }),
+      sluice: createWriteStream(join(workDir, 'sluice.txt'), { flags: 'a' }),
+    };
+    const write = (stream: 'stdout' | 'stderr' | 'sluice', chunk: string | Buffer): void => {
+      streams[stream].write(chunk);
+      this.#log(step.name, stream, chunk.toString());
+    };
+    const info = (message: string): void => write('sluice', `${new Date().toISOString()} ${message}\n`);
+    const staged: Array<{ output: ProducedData; local: string; datastore: WorkspaceDatastore; path: string; inPlace: boolean }> = [];
+    try {
+      this.#setStatus(step.name, 'Queued');
+      // inputs
+      const inputs: Record<string, ResolvedInput> = {};
+      for (const input of step.inputs) {
+        const source = input.source;
+        let storeName: string;
+        let path: string;
+        if (isProducedData(source)) {
+          const record = this.#produced.get(source)!;
+          storeName = record.datastore;
+          path = record.path;
+        } else {
+          storeName = source.datastore ?? this.#ws.config.defaultDatastore;
+          path = source.pathOnDatastore;
+        }
+        const datastore = this.#ws.datastore(storeName);
+        const type = inputTypes.get(input.name) ?? 'directory';
+        let local: string;
+        if (input.mode === 'mount' && datastore.localPath) {
+          local = datastore.localPath(path);
+        } else {
+          local = join(workDir, 'inputs', input.name, type === 'file' ? basename(path) : '');
+          await rm(join(workDir, 'inputs', input.name), { recursive: true, force: true });
+          info(`downloading input ${input.name} from ${storeName}:${path}`);
+          await datastore.download(path, local);
+        }
+        inputs[input.name] = { name: input.name, path: local, mode: input.mode, type };
+      }
+      // outputs: staged beside their destination when the datastore is a local folder (committed by rename)
+      const outputs: Record<string, string> = {};
+      for (const output of step.outputs) {
+        const datastore = this.#ws.datastore(outputDatastore(output) ?? this.#ws.config.defaultDatastore);
+        const path = destinationPath(output, plan.stepRunId, this.#runId);
+        const token = randomBytes(4).toString('hex');
+        const local = datastore.localPath
+          ? `${datastore.localPath(path)}.sluice-partial-${token}`
+          : join(workDir, 'outputs', output.outputName);
+        await rm(local, { recursive: true, force: true });
+        await mkdir(local, { recursive: true });
+        staged.push({ output, local, datastore, path, inPlace: Boolean(datastore.localPath) });
+        outputs[output.outputName] = local;
+      }
+      const contextFile = join(workDir, 'context.json');
+      const metricsFile = join(workDir, 'metrics.jsonl');
+      const parameters: Record<string, ParameterValue> = {};
+      for (const parameter of step.parameters) parameters[parameter.name] = this.#parameters[parameter.name]!;
+      await writeFile(
+        contextFile,
+        JSON.stringify(
+          {
+            format: 1,
+            runId: this.#runId,
+            stepRunId: plan.stepRunId,
+            stepName: step.name,
+            experimentName: this.#experiment,
+            workspaceName: this.#ws.name,
+            parameters,
+            inputs,
+            outputs,
+            metricsFile,
+          },
+          null,
+          2,
+        ),
+      );
+      const metrics: Array<{ name: string; value: unknown }> = [];
+      const resolveArgument = (argument: StepArgument): string => {
+        if (isPipelineParameter(argument)) return String(this.#parameters[argument.name]);
+        if (isInputBinding(argument) || isExternalData(argument) || isProducedData(argument)) {
+          const source = isInputBinding(argument) ? argument.source : argument;
+          if (isProducedData(source) && step.outputs.includes(source)) return outputs[source.outputName]!;
+          const input = step.inputs.find((candidate) => candidate.source === source);
+          if (input) return inputs[input.name]!.path;
+          throw new SluiceError('STEP_INVALID', `Step "${step.name}": argument data "${source.name}" is not an input or output.`);
+        }
+        return String(argument);
+      };
+      const compute = plan.compute;
+      const computeForStep = {
+        name: compute.name,
+        kind: compute.kind,
+        describe: () => compute.describe(),
+        ...(compute.runProcess
+          ? {
+              runProcess: (job: Parameters<NonNullable<typeof compute.runProcess>>[0], hooks: Parameters<NonNullable<typeof compute.runProcess>>[1] = {}) =>
+                compute.runProcess!(job, {
+                  ...hooks,
+                  onStart: () => {
+                    this.#setStatus(step.name, 'Running');
+                    hooks.onStart?.();
+                  },
+                }),
+            }
+          : {}),
+      };
+      const context: StepExecutionContext<unknown> = {
+        step,
+        runId: this.#runId,
+        stepRunId: plan.stepRunId,
+        experimentName: this.#experiment,
+        workspaceName: this.#ws.name,
+        parameters,
+        inputs,
+        outputs,
+        sourceDirectory: snapshot?.path,
+        workDir,
+        contextFile,
+        environment: plan.environment,
+        compute: computeForStep,
+        signal: this.#controller.signal,
+        logs: { stdout: (c) => write('stdout', c), stderr: (c) => write('stderr', c), info },
+        resolveArgument,
+        logMetric: (name, value) => metrics.push({ name, value }),
+      };
+      info(`running on ${compute.name} (${compute.kind})`);
+      let result: StepExecutionResult;
+      try {
+        result = await plugin.execute(context);
+      } catch (error) {
+        result = { status: 'Failed', error: error instanceof SluiceError ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error) };
+      }
+      store.addMetrics(plan.stepRunId, [...metrics, ...(await readMetrics(metricsFile))]);
+      if (result.status !== 'Finished') {
+        info(`step ${result.status.toLowerCase()}${result.error ? `: ${result.error}` : ''}`);
+        this.#setStatus(step.name, result.status === 'Canceled' || this.#canceled ? 'Canceled' : 'Failed', {
+          error: result.error ?? `step ${result.status.toLowerCase()}`,
+          exitCode: result.exitCode ?? null,
+        });
+        return;
+      }
+      // commit outputs: hash, then move (local) or upload into place; the step is Finished only after all are in
+      const committed: OutputRecord[] = [];
+      for (const { output, local, datastore, path, inPlace } of staged) {
+        const tree = await hashTree(local);
+        if (inPlace) {
+          const target = datastore.localPath!(path);
+          await mkdir(dirname(target), { recursive: true });
+          if (await stat(target).then(() => true, () => false)) {
+            // an OutputFileDatasetConfig destination without {run-id}: the new content replaces the old
+            const previous = `${target}.sluice-old-${randomBytes(4).toString('hex')}`;
+            await rename(target, previous);
+            await rename(local, target);
+            await rm(previous, { recursive: true, force: true });
+          } else {
+            await rename(local, target);
+          }
+        } else {
+          await datastore.upload(local, path, { overwrite: true });
+        }
+        committed.push({
+          stepRunId: plan.stepRunId,
+          name: output.outputName,
+          datastore: datastore.name,
+          path,
+          type: 'directory',
+          digest: tree.digest,
+          bytes: tree.bytes,
+          files: tree.files,
+        });
+      }
+      store.completeStep(plan.stepRunId, committed, { status: 'Finished', endedAt: elapsed(), exitCode: result.exitCode ?? 0 });
+      for (const record of committed) {
+        const output = step.outputs.find((candidate) => candidate.outputName === record.name)!;
+        this.#produced.set(output, record);
+      }
+      info('step finished; outputs committed');
+      this.#setStatus(step.name, 'Finished', { exitCode: result.exitCode ?? 0 });
+    } finally {
+      for (const { local } of staged) await rm(local, { recursive: true, force: true });
+      await Promise.all(
+        Object.values(streams).map((stream) => new Promise<void>((resolve) => stream.end(() => resolve()))),
+      );
+    }
+  }
+}
+
+async function readMetrics(file: string): Promise<Array<{ name: string; value: unknown; loggedAt?: string }>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const metrics: Array<{ name: string; value: unknown; loggedAt?: string }> = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const entry = JSON.parse(line) as { name?: unknown; value?: unknown; time?: unknown };
+      if (typeof entry.name === 'string') {
+        metrics.push({ name: entry.name, value: entry.value, ...(typeof entry.time === 'string' ? { loggedAt: entry.time } : {}) });
+      }
+    } catch {
+      // a torn last line from a killed step is ignored
+    }
+  }
+  return metrics;
+}

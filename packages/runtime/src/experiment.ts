@@ -1,0 +1,460 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  SluiceError,
+  diffFingerprints,
+  resolveParameterValues,
+  isExternalData,
+  type Pipeline,
+  type PipelineGraphJson,
+} from '@sluice/core';
+import { RunEvents, type RunEventListener } from './events.js';
+import { RunExecution, type StepPlan } from './executor.js';
+import type { MetricRecord, OutputRecord, PipelineRunRecord, RunStatus, StepRunRecord, StepStatus } from './store.js';
+import { DEFAULT_COMPUTE, type Workspace } from './workspace.js';
+
+export interface SubmitOptions {
+  /** Parameter values by name; strings are converted to the parameter's type. */
+  parameters?: Record<string, unknown>;
+  /** Re-run every step, ignoring earlier results. */
+  regenerateOutputs?: boolean;
+  /** Keep running steps that do not depend on a failed one. */
+  continueOnStepFailure?: boolean;
+  tags?: Record<string, string>;
+  description?: string;
+}
+
+const EXPERIMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+
+function newRunId(experiment: string): string {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, '')
+    .replace('T', '_');
+  return `${experiment}_${stamp}_${randomBytes(3).toString('hex')}`;
+}
+
+/** A named group of runs; `submit` runs a pipeline in it. */
+export class Experiment {
+  readonly workspace: Workspace;
+  readonly name: string;
+
+  constructor(workspace: Workspace, name: string) {
+    if (typeof name !== 'string' || !EXPERIMENT_NAME.test(name)) {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `Experiment name ${JSON.stringify(name)} is not valid: use letters, digits, '_', '.', '-' (up to 255), starting with a letter or digit.`,
+      );
+    }
+    this.workspace = workspace;
+    this.name = name;
+  }
+
+  /**
+   * Start a run of the pipeline. Everything that can be checked before a step runs is checked here
+   * (parameters, compute targets, step plugins, environments, external inputs); the run then goes on in
+   * the background: `await run.waitForCompletion()`.
+   */
+  async submit(pipeline: Pipeline, options: SubmitOptions = {}): Promise<PipelineRun> {
+    const ws = this.workspace;
+    const parameters = resolveParameterValues(pipeline.parameters, options.parameters ?? {});
+    const runId = newRunId(this.name);
+    const plans = new Map<string, StepPlan>();
+    for (const [index, name] of pipeline.order.entries()) {
+      const step = pipeline.getStep(name)!;
+      if (step.plugin) ws.registry.ensure(step.plugin);
+      const plugin = ws.registry.step(step.kind);
+      const compute = await ws.getComputeTarget(step.computeTarget ?? DEFAULT_COMPUTE);
+      const environment = ws.resolveEnvironment(step.runConfig?.environment);
+      for (const input of step.inputs) {
+        if (isExternalData(input.source)) {
+          const store = ws.datastore(input.source.datastore ?? ws.config.defaultDatastore);
+          if (!(await store.exists(input.source.pathOnDatastore))) {
+            throw new SluiceError(
+              'INPUT_NOT_AVAILABLE',
+              `Step "${name}" reads "${input.source.pathOnDatastore}" from datastore "${store.name}", which does not exist there; upload it first.`,
+              { details: { step: name, datastore: store.name, path: input.source.pathOnDatastore } },
+            );
+          }
+        }
+      }
+      plans.set(name, { step, stepRunId: `${runId}.${name}`, plugin, compute, environment });
+      void index;
+    }
+    ws.store.createRun(
+      {
+        id: runId,
+        experiment: this.name,
+        pipelineName: pipeline.name,
+        description: options.description ?? pipeline.description,
+        status: 'NotStarted',
+        parameters,
+        options: {
+          regenerateOutputs: options.regenerateOutputs ?? false,
+          continueOnStepFailure: options.continueOnStepFailure ?? false,
+        },
+        tags: options.tags ?? {},
+        graph: pipeline.toGraphJson(),
+      },
+      pipeline.order.map((name, seq) => ({
+        id: plans.get(name)!.stepRunId,
+        stepName: name,
+        kind: plans.get(name)!.step.kind,
+        seq,
+        computeTarget: plans.get(name)!.compute.name,
+      })),
+    );
+    const events = new RunEvents();
+    const execution = new RunExecution({
+      workspace: ws,
+      pipeline,
+      runId,
+      experiment: this.name,
+      parameters,
+      options: {
+        regenerateOutputs: options.regenerateOutputs ?? false,
+        continueOnStepFailure: options.continueOnStepFailure ?? false,
+      },
+      plans,
+      events,
+    });
+    const run = new PipelineRun(ws, runId, { execution, events });
+    run._start();
+    return run;
+  }
+
+  /** The experiment's runs, newest first. */
+  listRuns(limit?: number): PipelineRun[] {
+    return this.workspace.store
+      .listRuns({ experiment: this.name, ...(limit ? { limit } : {}) })
+      .map((record) => new PipelineRun(this.workspace, record.id));
+  }
+}
+
+export interface WaitOptions {
+  /** Print step status changes (and, with 'logs', step output) to stdout as they happen. */
+  showOutput?: boolean | 'logs';
+  /** Throw RUN_FAILED / RUN_CANCELED when the run does not finish (default false: return the status). */
+  raiseOnError?: boolean;
+  /** For runs executing in another process: how often to look at the store. */
+  pollIntervalMs?: number;
+}
+
+const TERMINAL_RUN: readonly RunStatus[] = ['Finished', 'Failed', 'Canceled'];
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One run of a pipeline: live while this process executes it, read from the run store otherwise. */
+export class PipelineRun {
+  readonly workspace: Workspace;
+  readonly id: string;
+  readonly #live: { execution: RunExecution; events: RunEvents } | undefined;
+  #done: Promise<RunStatus> | undefined;
+
+  constructor(workspace: Workspace, id: string, live?: { execution: RunExecution; events: RunEvents }) {
+    this.workspace = workspace;
+    this.id = id;
+    this.#live = live;
+    if (!live) this.#record();
+  }
+
+  /** Look a run up by id (or unique prefix, or `latest`). */
+  static get(workspace: Workspace, id: string): PipelineRun {
+    return new PipelineRun(workspace, workspace.store.resolveRun(id).id);
+  }
+
+  /** @internal started by Experiment.submit */
+  _start(): void {
+    this.#done = this.#live!.execution.execute().catch((error: unknown) => {
+      this.workspace.store.setRunStatus(this.id, 'Failed', String((error as Error)?.message ?? error));
+      return 'Failed' as RunStatus;
+    });
+  }
+
+  #record(): PipelineRunRecord {
+    const record = this.workspace.store.getRun(this.id);
+    if (!record) throw new SluiceError('RUN_NOT_FOUND', `No run "${this.id}" in this workspace.`);
+    return record;
+  }
+
+  get record(): PipelineRunRecord {
+    return this.#record();
+  }
+  get status(): RunStatus {
+    return this.#record().status;
+  }
+  get experimentName(): string {
+    return this.#record().experiment;
+  }
+
+  /** Listen to status changes and log lines (only for a run executing in this process). */
+  on(listener: RunEventListener): () => void {
+    if (!this.#live) return () => undefined;
+    return this.#live.events.on(listener);
+  }
+
+  async waitForCompletion(options: WaitOptions = {}): Promise<RunStatus> {
+    const off = options.showOutput ? this.on(printer(options.showOutput === 'logs')) : undefined;
+    let status: RunStatus;
+    try {
+      if (this.#done) {
+        status = await this.#done;
+      } else {
+        for (;;) {
+          status = this.#record().status;
+          if (TERMINAL_RUN.includes(status)) break;
+          await sleep(options.pollIntervalMs ?? 250);
+        }
+      }
+    } finally {
+      off?.();
+    }
+    if (options.showOutput) {
+      const record = this.#record();
+      process.stdout.write(`Run ${this.id}: ${status}${record.error ? ` (${record.error})` : ''}\n`);
+    }
+    if (options.raiseOnError && status !== 'Finished') {
+      const record = this.#record();
+      throw new SluiceError(
+        status === 'Canceled' ? 'RUN_CANCELED' : 'RUN_FAILED',
+        `Run ${this.id} ${status === 'Canceled' ? 'was canceled' : `failed: ${record.error ?? 'see the step logs'}`}.`,
+        { details: { run: this.id, status } },
+      );
+    }
+    return status;
+  }
+
+  /** Stop the run: running steps are killed, steps not started are canceled. */
+  async cancel(): Promise<void> {
+    if (this.#live) {
+      this.#live.execution.cancel();
+      await this.#done;
+      return;
+    }
+    const record = this.#record();
+    if (TERMINAL_RUN.includes(record.status)) return;
+    throw new SluiceError(
+      'RUN_CANCELED',
+      `Run ${this.id} is executing in another process (pid ${record.runnerPid}); cancel it there.`,
+    );
+  }
+
+  getSteps(): StepRun[] {
+    return this.workspace.store.getStepRuns(this.id).map((record) => new StepRun(this.workspace, record.id));
+  }
+
+  findStepRun(name: string): StepRun {
+    const record = this.workspace.store.getStepRuns(this.id).find((candidate) => candidate.stepName === name);
+    if (!record) {
+      throw new SluiceError('STEP_RUN_NOT_FOUND', `Run ${this.id} has no step "${name}".`, {
+        details: { run: this.id, step: name },
+      });
+    }
+    return new StepRun(this.workspace, record.id);
+  }
+
+  /** The pipeline graph with each step's status. */
+  getGraph(): PipelineGraphJson & { statuses: Record<string, StepStatus> } {
+    const graph = this.#record().graph as PipelineGraphJson;
+    const statuses: Record<string, StepStatus> = {};
+    for (const step of this.workspace.store.getStepRuns(this.id)) statuses[step.stepName] = step.status;
+    return { ...graph, statuses };
+  }
+}
+
+/** A step's output on its datastore. */
+export class OutputData {
+  readonly workspace: Workspace;
+  readonly record: OutputRecord;
+  constructor(workspace: Workspace, record: OutputRecord) {
+    this.workspace = workspace;
+    this.record = record;
+  }
+  get name(): string {
+    return this.record.name;
+  }
+  get datastoreName(): string {
+    return this.record.datastore;
+  }
+  get pathOnDatastore(): string {
+    return this.record.path;
+  }
+  /** Copy the output into a local folder; returns the folder. */
+  async download(localPath: string): Promise<string> {
+    const target = join(localPath, this.record.name);
+    await this.workspace.datastore(this.record.datastore).download(this.record.path, target);
+    return target;
+  }
+}
+
+/** Why a step ran or was reused, in words. */
+export interface StepExplanation {
+  step: string;
+  stepRunId: string;
+  status: StepStatus;
+  decision: 'REUSED' | 'RAN' | 'NOT RUN';
+  reusedFrom?: { stepRunId: string; runId: string };
+  comparedWith?: { stepRunId: string; runId: string };
+  reasons: string[];
+}
+
+/** One step of a pipeline run. */
+export class StepRun {
+  readonly workspace: Workspace;
+  readonly id: string;
+  constructor(workspace: Workspace, id: string) {
+    this.workspace = workspace;
+    this.id = id;
+  }
+
+  get record(): StepRunRecord {
+    const record = this.workspace.store.getStepRun(this.id);
+    if (!record) throw new SluiceError('STEP_RUN_NOT_FOUND', `No step run "${this.id}".`);
+    return record;
+  }
+  get name(): string {
+    return this.record.stepName;
+  }
+  get status(): StepStatus {
+    return this.record.status;
+  }
+  /** The step run whose results this one reused. */
+  get reusedFrom(): string | null {
+    return this.record.reusedFrom;
+  }
+  get fingerprint(): string | null {
+    return this.record.fingerprint;
+  }
+
+  async #log(name: string): Promise<string> {
+    const dir = this.#logDir();
+    if (!dir) return '';
+    return readFile(join(dir, name), 'utf8').catch(() => '');
+  }
+
+  #logDir(): string | null {
+    const record = this.record;
+    if (record.logDir) return record.logDir;
+    // a reused step's logs are those of the run it reused
+    if (record.reusedFrom) return this.workspace.store.getStepRun(record.reusedFrom)?.logDir ?? null;
+    return null;
+  }
+
+  getStdout(): Promise<string> {
+    return this.#log('stdout.txt');
+  }
+  getStderr(): Promise<string> {
+    return this.#log('stderr.txt');
+  }
+  /** Sluice's own notes about the step (input downloads, compute, outcome). */
+  getSluiceLog(): Promise<string> {
+    return this.#log('sluice.txt');
+  }
+
+  /** Metrics logged by the step, latest value per name. */
+  getMetrics(): Record<string, unknown> {
+    const source = this.record.reusedFrom ?? this.id;
+    const metrics: Record<string, unknown> = {};
+    const history = new Map<string, unknown[]>();
+    for (const metric of this.workspace.store.getMetrics(source)) {
+      history.set(metric.name, [...(history.get(metric.name) ?? []), metric.value]);
+    }
+    for (const [name, values] of history) metrics[name] = values.length === 1 ? values[0] : values;
+    return metrics;
+  }
+
+  getMetricRecords(): MetricRecord[] {
+    return this.workspace.store.getMetrics(this.record.reusedFrom ?? this.id);
+  }
+
+  getOutputs(): OutputData[] {
+    return this.workspace.store.getOutputs(this.id).map((record) => new OutputData(this.workspace, record));
+  }
+
+  getOutputData(name: string): OutputData {
+    const record = this.workspace.store.getOutputs(this.id).find((output) => output.name === name);
+    if (!record) {
+      const status = this.status;
+      throw new SluiceError(
+        status === 'Finished' || status === 'Reused' ? 'OUTPUT_NOT_FOUND' : 'OUTPUT_NOT_AVAILABLE',
+        status === 'Finished' || status === 'Reused'
+          ? `Step "${this.name}" has no output "${name}".`
+          : `Step "${this.name}" is ${status}; its outputs exist only once it has finished.`,
+        { details: { stepRun: this.id, output: name } },
+      );
+    }
+    return new OutputData(this.workspace, record);
+  }
+
+  /** Why this step ran or was reused: against the latest earlier run of the same step. */
+  explain(): StepExplanation {
+    const store = this.workspace.store;
+    const record = this.record;
+    const run = store.getRun(record.runId)!;
+    const base = { step: record.stepName, stepRunId: record.id, status: record.status };
+    if (record.status === 'Reused' && record.reusedFrom) {
+      const source = store.getStepRun(record.reusedFrom);
+      return {
+        ...base,
+        decision: 'REUSED',
+        reusedFrom: { stepRunId: record.reusedFrom, runId: source?.runId ?? '?' },
+        reasons: ['fingerprint matches a finished earlier run'],
+      };
+    }
+    if (!record.fingerprint) {
+      return {
+        ...base,
+        decision: 'NOT RUN',
+        reasons: [record.error ?? `the step is ${record.status} and was not fingerprinted`],
+      };
+    }
+    const reasons: string[] = [];
+    if (record.ranReason === 'regenerate-outputs') reasons.push('regenerateOutputs was set: every step re-runs');
+    if (record.ranReason === 'allow-reuse-false') reasons.push('allowReuse is false for this step');
+    const previous = store.previousStepRun(record, run.pipelineName);
+    let comparedWith: StepExplanation['comparedWith'];
+    if (!previous) {
+      if (reasons.length === 0) reasons.push('no earlier run of this step');
+    } else {
+      comparedWith = { stepRunId: previous.id, runId: previous.runId };
+      const changes = diffFingerprints(store.getFingerprintParts(previous.id), store.getFingerprintParts(record.id));
+      reasons.push(...changes.map((change) => change.message));
+      if (changes.length === 0 && reasons.length === 0) {
+        reasons.push(
+          previous.status === 'Finished' || previous.status === 'Reused'
+            ? 'nothing changed, but the earlier outputs were missing or altered'
+            : `nothing changed, but the earlier run of this step ${previous.status === 'Failed' ? 'failed' : `was ${previous.status.toLowerCase()}`} and is not reusable`,
+        );
+      }
+    }
+    return {
+      ...base,
+      decision: record.status === 'NotStarted' || record.status === 'Skipped' ? 'NOT RUN' : 'RAN',
+      ...(comparedWith ? { comparedWith } : {}),
+      reasons,
+    };
+  }
+}
+
+const STATUS_MARK: Partial<Record<StepStatus, string>> = {
+  Queued: '…',
+  Running: '▶',
+  Finished: '✔',
+  Reused: '↺',
+  Failed: '✖',
+  Canceled: '■',
+  Skipped: '–',
+};
+
+function printer(logs: boolean): RunEventListener {
+  return (event) => {
+    if (event.type === 'step-status') {
+      const mark = STATUS_MARK[event.status] ?? ' ';
+      const extra = event.reusedFrom ? ` (from ${event.reusedFrom})` : event.error ? ` (${event.error})` : '';
+      process.stdout.write(`${mark} ${event.step.padEnd(24)} ${event.status}${extra}\n`);
+    } else if (event.type === 'step-log' && logs && event.stream !== 'sluice') {
+      for (const line of event.text.split('\n')) if (line) process.stdout.write(`  [${event.step}] ${line}\n`);
+    }
+  };
+}

@@ -1,0 +1,33 @@
+export {
+  Workspace,
+  WORKSPACE_CONFIG_FILE,
+  WORKSPACE_DATA_DIR,
+  DEFAULT_COMPUTE,
+  DEFAULT_DATASTORE,
+} from './workspace.js';
+export type { CreateWorkspaceOptions, DatastoreConfiguration, WorkspaceConfig } from './workspace.js';
+export { WorkspaceDatastore } from './datastore.js';
+export type { UploadFilesOptions } from './datastore.js';
+export { LocalDatastore, localDatastoreProvider, normaliseStorePath } from './local-datastore.js';
+export type { LocalDatastoreOptions } from './local-datastore.js';
+export { LocalComputeTarget, localCompute, localComputeProvider } from './local-compute.js';
+export type { LocalComputeOptions } from './local-compute.js';
+export { ComputeTarget } from './compute-target.js';
+export { Experiment, OutputData, PipelineRun, StepRun } from './experiment.js';
+export type { StepExplanation, SubmitOptions, WaitOptions } from './experiment.js';
+export { pipelineDataPath } from './executor.js';
+export type { RunEvent, RunEventListener } from './events.js';
+export { RunStore, TERMINAL_STEP_STATUSES } from './store.js';
+export type {
+  GitInfo,
+  MetricRecord,
+  OutputRecord,
+  PipelineRunRecord,
+  RanReason,
+  RunStatus,
+  StepRunRecord,
+  StepStatus,
+} from './store.js';
+export { gitInfo, takeSnapshot } from './snapshot.js';
+export type { Snapshot } from './snapshot.js';
+export { RUNTIME_VERSION } from './version.js';

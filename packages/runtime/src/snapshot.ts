@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { SluiceError, hashTree, type StatCache, type TreeHash } from '@sluice/core';
+import type { GitInfo } from './store.js';
+
+const run = promisify(execFile);
+
+export interface Snapshot {
+  /** The content digest of the source tree (ignore files applied). */
+  readonly digest: string;
+  readonly files: Readonly<Record<string, string>>;
+  /** The folder holding the snapshot's files. */
+  readonly path: string;
+}
+
+/**
+ * Hash a source directory and keep a content-addressed copy of it under `snapshotsDir/<digest>`; an
+ * identical tree is stored once. The copy is assembled aside and renamed into place.
+ */
+export async function takeSnapshot(
+  sourceDirectory: string,
+  snapshotsDir: string,
+  statCache?: StatCache,
+): Promise<Snapshot> {
+  const info = await stat(sourceDirectory).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new SluiceError(
+      'SOURCE_DIRECTORY_NOT_FOUND',
+      `Source directory ${sourceDirectory} does not exist or is not a folder; fix the step's sourceDirectory.`,
+      { details: { sourceDirectory } },
+    );
+  }
+  const tree: TreeHash = await hashTree(sourceDirectory, { useIgnoreFiles: true, ...(statCache ? { statCache } : {}) });
+  const path = join(snapshotsDir, tree.digest);
+  if (!(await stat(path).then(() => true, () => false))) {
+    const staging = join(snapshotsDir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      for (const rel of Object.keys(tree.files)) {
+        const target = join(staging, ...rel.split('/'));
+        await mkdir(dirname(target), { recursive: true });
+        await copyFile(join(sourceDirectory, ...rel.split('/')), target);
+      }
+      await mkdir(staging, { recursive: true });
+      await rename(staging, path).catch(async (error: NodeJS.ErrnoException) => {
+        // Another run stored the same snapshot first: theirs is identical.
+        if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      });
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+  return { digest: tree.digest, files: tree.files, path };
+}
+
+/** Repository, branch, commit and dirty flag of the git checkout holding `dir`, or null outside git. */
+export async function gitInfo(dir: string): Promise<GitInfo | null> {
+  const git = async (...args: string[]): Promise<string | null> => {
+    try {
+      const { stdout } = await run('git', ['-C', dir, ...args], { timeout: 10_000 });
+      return stdout.trim();
+    } catch {
+      return null;
+    }
+  };
+  const top = await git('rev-parse', '--show-toplevel');
+  if (top === null) return null;
+  const [remote, branch, commit, status] = await Promise.all([
+    git('config', '--get', 'remote.origin.url'),
+    git('rev-parse', '--abbrev-ref', 'HEAD'),
+    git('rev-parse', 'HEAD'),
+    git('status', '--porcelain', '--', '.'),
+  ]);
+  return {
+    repository: remote || top,
+    branch: branch && branch !== 'HEAD' ? branch : null,
+    commit: commit || null,
+    dirty: status === null ? false : status.length > 0,
+  };
+}

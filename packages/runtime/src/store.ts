@@ -1,0 +1,685 @@
+import { hostname } from 'node:os';
+import Database from 'better-sqlite3';
+import {
+  SluiceError,
+  type FingerprintPart,
+  type StatCache,
+  type StatCacheEntry,
+  sha256,
+  canonicalJson,
+} from '@sluice/core';
+
+export type RunStatus = 'NotStarted' | 'Running' | 'Finished' | 'Failed' | 'Canceled';
+export type StepStatus =
+  | 'NotStarted'
+  | 'Queued'
+  | 'Running'
+  | 'Finished'
+  | 'Failed'
+  | 'Canceled'
+  | 'Skipped'
+  | 'Reused';
+
+export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = [
+  'Finished',
+  'Failed',
+  'Canceled',
+  'Skipped',
+  'Reused',
+];
+
+export interface GitInfo {
+  repository: string;
+  branch: string | null;
+  commit: string | null;
+  dirty: boolean;
+}
+
+/** Why a step ran instead of being reused. */
+export type RanReason = 'no-match' | 'allow-reuse-false' | 'regenerate-outputs';
+
+export interface PipelineRunRecord {
+  id: string;
+  experiment: string;
+  pipelineName: string;
+  description: string;
+  status: RunStatus;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  parameters: Record<string, unknown>;
+  options: Record<string, unknown>;
+  tags: Record<string, string>;
+  graph: unknown;
+  runnerPid: number | null;
+  runnerHost: string | null;
+  error: string | null;
+}
+
+export interface StepRunRecord {
+  id: string;
+  runId: string;
+  stepName: string;
+  kind: string;
+  seq: number;
+  status: StepStatus;
+  fingerprint: string | null;
+  reusedFrom: string | null;
+  ranReason: RanReason | null;
+  computeTarget: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  exitCode: number | null;
+  error: string | null;
+  logDir: string | null;
+  snapshot: string | null;
+  git: GitInfo | null;
+}
+
+export interface OutputRecord {
+  stepRunId: string;
+  name: string;
+  datastore: string;
+  path: string;
+  type: 'file' | 'directory';
+  digest: string;
+  bytes: number;
+  files?: Record<string, string>;
+}
+
+export interface MetricRecord {
+  stepRunId: string;
+  name: string;
+  value: unknown;
+  loggedAt: string;
+}
+
+const SCHEMA_VERSION = 1;
+
+const MIGRATIONS: Record<number, string> = {
+  1: `
+    CREATE TABLE experiments (
+      name TEXT PRIMARY KEY,
+      created_at TEXT NOT NULL
+    );
+    CREATE TABLE pipeline_runs (
+      id TEXT PRIMARY KEY,
+      experiment TEXT NOT NULL REFERENCES experiments(name),
+      pipeline_name TEXT NOT NULL,
+      description TEXT NOT NULL DEFAULT '',
+      status TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      started_at TEXT,
+      ended_at TEXT,
+      parameters TEXT NOT NULL,
+      options TEXT NOT NULL,
+      tags TEXT NOT NULL,
+      graph TEXT NOT NULL,
+      runner_pid INTEGER,
+      runner_host TEXT,
+      error TEXT
+    );
+    CREATE INDEX pipeline_runs_created ON pipeline_runs(created_at);
+    CREATE TABLE step_runs (
+      id TEXT PRIMARY KEY,
+      run_id TEXT NOT NULL REFERENCES pipeline_runs(id),
+      step_name TEXT NOT NULL,
+      pipeline_name TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      fingerprint TEXT,
+      reused_from TEXT,
+      ran_reason TEXT,
+      compute_target TEXT,
+      created_at TEXT NOT NULL,
+      started_at TEXT,
+      ended_at TEXT,
+      exit_code INTEGER,
+      error TEXT,
+      log_dir TEXT,
+      snapshot TEXT,
+      git TEXT
+    );
+    CREATE INDEX step_runs_run ON step_runs(run_id, seq);
+    CREATE INDEX step_runs_fingerprint ON step_runs(fingerprint, status);
+    CREATE INDEX step_runs_history ON step_runs(pipeline_name, step_name, created_at);
+    CREATE TABLE manifests (
+      digest TEXT PRIMARY KEY,
+      files TEXT NOT NULL
+    );
+    CREATE TABLE fingerprint_parts (
+      step_run_id TEXT NOT NULL REFERENCES step_runs(id),
+      name TEXT NOT NULL,
+      digest TEXT NOT NULL,
+      value TEXT,
+      manifest TEXT REFERENCES manifests(digest),
+      PRIMARY KEY (step_run_id, name)
+    );
+    CREATE TABLE outputs (
+      step_run_id TEXT NOT NULL REFERENCES step_runs(id),
+      name TEXT NOT NULL,
+      datastore TEXT NOT NULL,
+      path TEXT NOT NULL,
+      type TEXT NOT NULL,
+      digest TEXT NOT NULL,
+      bytes INTEGER NOT NULL,
+      manifest TEXT REFERENCES manifests(digest),
+      PRIMARY KEY (step_run_id, name)
+    );
+    CREATE TABLE metrics (
+      step_run_id TEXT NOT NULL REFERENCES step_runs(id),
+      seq INTEGER NOT NULL,
+      name TEXT NOT NULL,
+      value TEXT NOT NULL,
+      logged_at TEXT NOT NULL,
+      PRIMARY KEY (step_run_id, seq)
+    );
+    CREATE TABLE environments (
+      name TEXT NOT NULL,
+      version TEXT NOT NULL,
+      definition TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      PRIMARY KEY (name, version)
+    );
+    CREATE TABLE stat_cache (
+      path TEXT PRIMARY KEY,
+      size INTEGER NOT NULL,
+      mtime_ns TEXT NOT NULL,
+      ino TEXT NOT NULL,
+      hash TEXT NOT NULL
+    );
+  `,
+};
+
+const now = (): string => new Date().toISOString();
+const json = (value: unknown): string => JSON.stringify(value ?? null);
+const parse = <T>(text: string | null | undefined, fallback: T): T =>
+  text === null || text === undefined ? fallback : (JSON.parse(text) as T);
+
+type Row = Record<string, unknown>;
+
+function toRun(row: Row): PipelineRunRecord {
+  return {
+    id: row.id as string,
+    experiment: row.experiment as string,
+    pipelineName: row.pipeline_name as string,
+    description: row.description as string,
+    status: row.status as RunStatus,
+    createdAt: row.created_at as string,
+    startedAt: (row.started_at as string | null) ?? null,
+    endedAt: (row.ended_at as string | null) ?? null,
+    parameters: parse(row.parameters as string, {}),
+    options: parse(row.options as string, {}),
+    tags: parse(row.tags as string, {}),
+    graph: parse(row.graph as string, null),
+    runnerPid: (row.runner_pid as number | null) ?? null,
+    runnerHost: (row.runner_host as string | null) ?? null,
+    error: (row.error as string | null) ?? null,
+  };
+}
+
+function toStepRun(row: Row): StepRunRecord {
+  return {
+    id: row.id as string,
+    runId: row.run_id as string,
+    stepName: row.step_name as string,
+    kind: row.kind as string,
+    seq: row.seq as number,
+    status: row.status as StepStatus,
+    fingerprint: (row.fingerprint as string | null) ?? null,
+    reusedFrom: (row.reused_from as string | null) ?? null,
+    ranReason: (row.ran_reason as RanReason | null) ?? null,
+    computeTarget: (row.compute_target as string | null) ?? null,
+    createdAt: row.created_at as string,
+    startedAt: (row.started_at as string | null) ?? null,
+    endedAt: (row.ended_at as string | null) ?? null,
+    exitCode: (row.exit_code as number | null) ?? null,
+    error: (row.error as string | null) ?? null,
+    logDir: (row.log_dir as string | null) ?? null,
+    snapshot: (row.snapshot as string | null) ?? null,
+    git: parse(row.git as string | null, null),
+  };
+}
+
+/**
+ * The workspace's run store: one SQLite database in WAL mode. Every state change is one transaction, so a
+ * crash leaves the store as it was before or after a change, never between.
+ */
+export class RunStore {
+  readonly db: Database.Database;
+
+  constructor(file: string) {
+    try {
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 10000');
+      this.db.pragma('foreign_keys = ON');
+    } catch (error) {
+      throw new SluiceError('RUN_STORE_ERROR', `Cannot open the run store at ${file}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.#migrate();
+  }
+
+  #migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new SluiceError(
+        'RUN_STORE_ERROR',
+        `The run store was written by a newer Sluice (schema ${current}); upgrade @sluice/runtime to open it.`,
+      );
+    }
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[version]!);
+        this.db.pragma(`user_version = ${version}`);
+      }).immediate();
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // -- experiments and runs ------------------------------------------------------------------------------
+
+  ensureExperiment(name: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO experiments (name, created_at) VALUES (?, ?)').run(name, now());
+  }
+
+  listExperiments(): Array<{ name: string; createdAt: string; runs: number }> {
+    return (
+      this.db
+        .prepare(
+          `SELECT e.name, e.created_at, COUNT(r.id) AS runs FROM experiments e
+           LEFT JOIN pipeline_runs r ON r.experiment = e.name GROUP BY e.name ORDER BY e.name`,
+        )
+        .all() as Row[]
+    ).map((row) => ({ name: row.name as string, createdAt: row.created_at as string, runs: row.runs as number }));
+  }
+
+  createRun(
+    run: Omit<PipelineRunRecord, 'createdAt' | 'startedAt' | 'endedAt' | 'error' | 'runnerPid' | 'runnerHost'>,
+    steps: Array<Pick<StepRunRecord, 'id' | 'stepName' | 'kind' | 'seq' | 'computeTarget'>>,
+  ): void {
+    this.transaction(() => {
+      this.ensureExperiment(run.experiment);
+      this.db
+        .prepare(
+          `INSERT INTO pipeline_runs (id, experiment, pipeline_name, description, status, created_at, parameters,
+             options, tags, graph, runner_pid, runner_host)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          run.id,
+          run.experiment,
+          run.pipelineName,
+          run.description,
+          run.status,
+          now(),
+          json(run.parameters),
+          json(run.options),
+          json(run.tags),
+          json(run.graph),
+          process.pid,
+          hostname(),
+        );
+      const insert = this.db.prepare(
+        `INSERT INTO step_runs (id, run_id, step_name, pipeline_name, kind, seq, status, compute_target, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'NotStarted', ?, ?)`,
+      );
+      for (const step of steps) {
+        insert.run(step.id, run.id, step.stepName, run.pipelineName, step.kind, step.seq, step.computeTarget, now());
+      }
+    });
+  }
+
+  setRunStatus(id: string, status: RunStatus, error?: string): void {
+    const stamp = now();
+    if (status === 'Running') {
+      this.db
+        .prepare(`UPDATE pipeline_runs SET status = ?, started_at = COALESCE(started_at, ?) WHERE id = ?`)
+        .run(status, stamp, id);
+    } else if (status === 'NotStarted') {
+      this.db.prepare(`UPDATE pipeline_runs SET status = ? WHERE id = ?`).run(status, id);
+    } else {
+      this.db
+        .prepare(`UPDATE pipeline_runs SET status = ?, ended_at = ?, error = ? WHERE id = ?`)
+        .run(status, stamp, error ?? null, id);
+    }
+  }
+
+  getRun(id: string): PipelineRunRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM pipeline_runs WHERE id = ?').get(id) as Row | undefined;
+    return row ? toRun(row) : undefined;
+  }
+
+  /** Find a run by id, unique id prefix, or `latest`. */
+  resolveRun(idOrPrefix: string): PipelineRunRecord {
+    if (idOrPrefix === 'latest' || idOrPrefix === '@') {
+      const row = this.db.prepare('SELECT * FROM pipeline_runs ORDER BY created_at DESC, rowid DESC LIMIT 1').get() as
+        | Row
+        | undefined;
+      if (!row) throw new SluiceError('RUN_NOT_FOUND', 'There are no runs in this workspace yet; submit one first.');
+      return toRun(row);
+    }
+    const exact = this.getRun(idOrPrefix);
+    if (exact) return exact;
+    const rows = this.db
+      .prepare(`SELECT * FROM pipeline_runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT 2`)
+      .all(`${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as Row[];
+    if (rows.length === 1) return toRun(rows[0]!);
+    throw new SluiceError(
+      'RUN_NOT_FOUND',
+      rows.length === 0
+        ? `No run "${idOrPrefix}" in this workspace; list runs with \`sluice runs\`.`
+        : `"${idOrPrefix}" matches more than one run; give more of the id.`,
+      { details: { run: idOrPrefix } },
+    );
+  }
+
+  listRuns(options: { experiment?: string; limit?: number } = {}): PipelineRunRecord[] {
+    const rows = options.experiment
+      ? this.db
+          .prepare('SELECT * FROM pipeline_runs WHERE experiment = ? ORDER BY created_at DESC, rowid DESC LIMIT ?')
+          .all(options.experiment, options.limit ?? 1000)
+      : this.db
+          .prepare('SELECT * FROM pipeline_runs ORDER BY created_at DESC, rowid DESC LIMIT ?')
+          .all(options.limit ?? 1000);
+    return (rows as Row[]).map(toRun);
+  }
+
+  // -- step runs -----------------------------------------------------------------------------------------
+
+  getStepRuns(runId: string): StepRunRecord[] {
+    return (this.db.prepare('SELECT * FROM step_runs WHERE run_id = ? ORDER BY seq').all(runId) as Row[]).map(
+      toStepRun,
+    );
+  }
+
+  getStepRun(id: string): StepRunRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM step_runs WHERE id = ?').get(id) as Row | undefined;
+    return row ? toStepRun(row) : undefined;
+  }
+
+  updateStepRun(id: string, changes: Partial<Omit<StepRunRecord, 'id' | 'runId'>>): void {
+    const columns: Record<string, string> = {
+      status: 'status',
+      fingerprint: 'fingerprint',
+      reusedFrom: 'reused_from',
+      ranReason: 'ran_reason',
+      startedAt: 'started_at',
+      endedAt: 'ended_at',
+      exitCode: 'exit_code',
+      error: 'error',
+      logDir: 'log_dir',
+      snapshot: 'snapshot',
+      git: 'git',
+      computeTarget: 'compute_target',
+    };
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    for (const [key, value] of Object.entries(changes)) {
+      const column = columns[key];
+      if (!column) continue;
+      sets.push(`${column} = ?`);
+      values.push(key === 'git' ? json(value) : (value ?? null));
+    }
+    if (sets.length === 0) return;
+    this.db.prepare(`UPDATE step_runs SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+  }
+
+  /** Record a step's fingerprint and its parts (file lists stored once per distinct content). */
+  recordFingerprint(stepRunId: string, fingerprint: string, parts: readonly FingerprintPart[]): void {
+    this.transaction(() => {
+      this.db.prepare('UPDATE step_runs SET fingerprint = ? WHERE id = ?').run(fingerprint, stepRunId);
+      this.db.prepare('DELETE FROM fingerprint_parts WHERE step_run_id = ?').run(stepRunId);
+      const insert = this.db.prepare(
+        'INSERT INTO fingerprint_parts (step_run_id, name, digest, value, manifest) VALUES (?, ?, ?, ?, ?)',
+      );
+      for (const part of parts) {
+        const manifest = part.files ? this.#saveManifest(part.files) : null;
+        insert.run(stepRunId, part.name, part.digest, part.value === undefined ? null : json(part.value), manifest);
+      }
+    });
+  }
+
+  #saveManifest(files: Readonly<Record<string, string>>): string {
+    const text = canonicalJson(files);
+    const digest = sha256(text);
+    this.db.prepare('INSERT OR IGNORE INTO manifests (digest, files) VALUES (?, ?)').run(digest, text);
+    return digest;
+  }
+
+  getFingerprintParts(stepRunId: string): FingerprintPart[] {
+    const rows = this.db
+      .prepare(
+        `SELECT p.name, p.digest, p.value, m.files FROM fingerprint_parts p
+         LEFT JOIN manifests m ON m.digest = p.manifest WHERE p.step_run_id = ? ORDER BY p.name`,
+      )
+      .all(stepRunId) as Row[];
+    return rows.map((row) => {
+      const part: { name: string; digest: string; value?: unknown; files?: Record<string, string> } = {
+        name: row.name as string,
+        digest: row.digest as string,
+      };
+      if (row.value !== null) part.value = JSON.parse(row.value as string);
+      if (row.files !== null) part.files = JSON.parse(row.files as string);
+      return part;
+    });
+  }
+
+  /** The newest finished step run with this fingerprint: a candidate to reuse. */
+  findReusable(fingerprint: string, excludeRunId: string): StepRunRecord[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM step_runs WHERE fingerprint = ? AND status = 'Finished' AND run_id != ?
+           ORDER BY ended_at DESC LIMIT 5`,
+        )
+        .all(fingerprint, excludeRunId) as Row[]
+    ).map(toStepRun);
+  }
+
+  /** The latest earlier run of the same step (same pipeline name and step name) that has a fingerprint. */
+  previousStepRun(stepRun: StepRunRecord, pipelineName: string): StepRunRecord | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM step_runs WHERE pipeline_name = ? AND step_name = ? AND fingerprint IS NOT NULL
+           AND run_id != ? AND created_at <= ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+      )
+      .get(pipelineName, stepRun.stepName, stepRun.runId, stepRun.createdAt) as Row | undefined;
+    return row ? toStepRun(row) : undefined;
+  }
+
+  // -- outputs and metrics -------------------------------------------------------------------------------
+
+  /** Mark a step finished together with its committed outputs, in one transaction. */
+  completeStep(
+    stepRunId: string,
+    outputs: readonly OutputRecord[],
+    changes: Partial<Omit<StepRunRecord, 'id' | 'runId'>>,
+  ): void {
+    this.transaction(() => {
+      const insert = this.db.prepare(
+        `INSERT OR REPLACE INTO outputs (step_run_id, name, datastore, path, type, digest, bytes, manifest)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const output of outputs) {
+        insert.run(
+          stepRunId,
+          output.name,
+          output.datastore,
+          output.path,
+          output.type,
+          output.digest,
+          output.bytes,
+          output.files ? this.#saveManifest(output.files) : null,
+        );
+      }
+      this.updateStepRun(stepRunId, changes);
+    });
+  }
+
+  getOutputs(stepRunId: string): OutputRecord[] {
+    const rows = this.db
+      .prepare(
+        `SELECT o.*, m.files FROM outputs o LEFT JOIN manifests m ON m.digest = o.manifest
+         WHERE o.step_run_id = ? ORDER BY o.name`,
+      )
+      .all(stepRunId) as Row[];
+    return rows.map((row) => ({
+      stepRunId: row.step_run_id as string,
+      name: row.name as string,
+      datastore: row.datastore as string,
+      path: row.path as string,
+      type: row.type as 'file' | 'directory',
+      digest: row.digest as string,
+      bytes: row.bytes as number,
+      ...(row.files ? { files: JSON.parse(row.files as string) as Record<string, string> } : {}),
+    }));
+  }
+
+  addMetrics(stepRunId: string, metrics: ReadonlyArray<{ name: string; value: unknown; loggedAt?: string }>): void {
+    if (metrics.length === 0) return;
+    this.transaction(() => {
+      const start =
+        (this.db.prepare('SELECT COALESCE(MAX(seq), -1) AS seq FROM metrics WHERE step_run_id = ?').get(stepRunId) as {
+          seq: number;
+        }).seq + 1;
+      const insert = this.db.prepare(
+        'INSERT INTO metrics (step_run_id, seq, name, value, logged_at) VALUES (?, ?, ?, ?, ?)',
+      );
+      metrics.forEach((metric, index) =>
+        insert.run(stepRunId, start + index, metric.name, json(metric.value), metric.loggedAt ?? now()),
+      );
+    });
+  }
+
+  getMetrics(stepRunId: string): MetricRecord[] {
+    return (
+      this.db.prepare('SELECT * FROM metrics WHERE step_run_id = ? ORDER BY seq').all(stepRunId) as Row[]
+    ).map((row) => ({
+      stepRunId: row.step_run_id as string,
+      name: row.name as string,
+      value: JSON.parse(row.value as string),
+      loggedAt: row.logged_at as string,
+    }));
+  }
+
+  // -- environments ----------------------------------------------------------------------------------------
+
+  saveEnvironment(name: string, version: string, definition: unknown): void {
+    const text = canonicalJson(definition);
+    const existing = this.db
+      .prepare('SELECT definition FROM environments WHERE name = ? AND version = ?')
+      .get(name, version) as { definition: string } | undefined;
+    if (existing) {
+      if (existing.definition === text) return;
+      throw new SluiceError(
+        'ENVIRONMENT_CONFLICT',
+        `Environment ${name} version ${version} is already registered with a different definition; register it under a new version.`,
+        { details: { name, version } },
+      );
+    }
+    this.db
+      .prepare('INSERT INTO environments (name, version, definition, created_at) VALUES (?, ?, ?, ?)')
+      .run(name, version, text, now());
+  }
+
+  getEnvironment(name: string, version?: string): { version: string; definition: unknown } | undefined {
+    const row = (
+      version === undefined
+        ? this.db
+            .prepare('SELECT version, definition FROM environments WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
+            .get(name)
+        : this.db.prepare('SELECT version, definition FROM environments WHERE name = ? AND version = ?').get(name, version)
+    ) as { version: string; definition: string } | undefined;
+    return row ? { version: row.version, definition: JSON.parse(row.definition) } : undefined;
+  }
+
+  listEnvironments(): Array<{ name: string; version: string; definition: unknown }> {
+    return (this.db.prepare('SELECT * FROM environments ORDER BY name, created_at').all() as Row[]).map((row) => ({
+      name: row.name as string,
+      version: row.version as string,
+      definition: JSON.parse(row.definition as string),
+    }));
+  }
+
+  // -- crash recovery ----------------------------------------------------------------------------------
+
+  /**
+   * Runs left Running by a runner process that no longer exists (killed, crashed) are marked Failed, and
+   * their unfinished steps Canceled, so nothing half-done is ever taken for finished.
+   */
+  recoverAbandonedRuns(): string[] {
+    const host = hostname();
+    const candidates = this.db
+      .prepare(`SELECT id, runner_pid, runner_host FROM pipeline_runs WHERE status IN ('Running', 'NotStarted')`)
+      .all() as Row[];
+    const abandoned = candidates.filter(
+      (row) => row.runner_host === host && row.runner_pid !== process.pid && !isAlive(row.runner_pid as number),
+    );
+    for (const row of abandoned) {
+      this.transaction(() => {
+        const stamp = now();
+        this.db
+          .prepare(
+            `UPDATE step_runs SET status = 'Canceled', ended_at = ?, error = 'the runner process ended before the step finished'
+             WHERE run_id = ? AND status IN ('NotStarted', 'Queued', 'Running')`,
+          )
+          .run(stamp, row.id);
+        this.db
+          .prepare(`UPDATE pipeline_runs SET status = 'Failed', ended_at = ?, error = ? WHERE id = ?`)
+          .run(stamp, 'the runner process ended before the run finished', row.id);
+      });
+    }
+    return abandoned.map((row) => row.id as string);
+  }
+
+  // -- stat cache ---------------------------------------------------------------------------------------
+
+  statCache(): StatCache {
+    const get = this.db.prepare('SELECT size, mtime_ns, ino, hash FROM stat_cache WHERE path = ?');
+    const put = this.db.prepare(
+      'INSERT OR REPLACE INTO stat_cache (path, size, mtime_ns, ino, hash) VALUES (?, ?, ?, ?, ?)',
+    );
+    const pending = new Map<string, StatCacheEntry>();
+    return {
+      get: (path) => {
+        const row = get.get(path) as Row | undefined;
+        return row
+          ? { size: row.size as number, mtimeNs: row.mtime_ns as string, ino: row.ino as string, hash: row.hash as string }
+          : undefined;
+      },
+      set: (path, entry) => {
+        pending.set(path, entry);
+      },
+      flush: () => {
+        if (pending.size === 0) return;
+        this.transaction(() => {
+          for (const [path, entry] of pending) put.run(path, entry.size, entry.mtimeNs, entry.ino, entry.hash);
+        });
+        pending.clear();
+      },
+    };
+  }
+}
+
+function isAlive(pid: number | null): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,305 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import {
+  Environment,
+  PluginRegistry,
+  SluiceError,
+  type ComputeConfiguration,
+  type ComputeTarget,
+  type EnvironmentReference,
+  type StatCache,
+} from '@sluice/core';
+import { localCompute, localComputeProvider } from './local-compute.js';
+import { localDatastoreProvider } from './local-datastore.js';
+import { WorkspaceDatastore } from './datastore.js';
+import { RunStore } from './store.js';
+
+/** The file that marks a workspace folder. */
+export const WORKSPACE_CONFIG_FILE = 'sluice.workspace.json';
+/** Where a workspace keeps its run store, snapshots, logs and local datastores. */
+export const WORKSPACE_DATA_DIR = '.sluice';
+
+export const DEFAULT_DATASTORE = 'workspaceblobstore';
+export const DEFAULT_COMPUTE = 'local';
+
+export interface DatastoreConfiguration {
+  provider: string;
+  options: Record<string, unknown>;
+}
+
+export interface WorkspaceConfig {
+  name: string;
+  defaultDatastore: string;
+  datastores: Record<string, DatastoreConfiguration>;
+  computeTargets: Record<string, ComputeConfiguration>;
+}
+
+export interface CreateWorkspaceOptions {
+  name?: string;
+  /** Open the workspace if one already exists there instead of failing. */
+  existOk?: boolean;
+}
+
+function defaultConfig(name: string): WorkspaceConfig {
+  return {
+    name,
+    defaultDatastore: DEFAULT_DATASTORE,
+    datastores: {
+      workspaceblobstore: { provider: 'local', options: { path: `${WORKSPACE_DATA_DIR}/datastores/workspaceblobstore` } },
+      workspacefilestore: { provider: 'local', options: { path: `${WORKSPACE_DATA_DIR}/datastores/workspacefilestore` } },
+    },
+    computeTargets: {
+      [DEFAULT_COMPUTE]: localCompute() as ComputeConfiguration,
+    },
+  };
+}
+
+/**
+ * A workspace: a folder with a `sluice.workspace.json` and a `.sluice/` data folder holding the run store
+ * (SQLite), snapshots, step logs and the local datastores.
+ */
+export class Workspace {
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly store: RunStore;
+  readonly registry: PluginRegistry;
+  #config: WorkspaceConfig;
+  readonly #datastores = new Map<string, WorkspaceDatastore>();
+  readonly #computeTargets = new Map<string, Promise<ComputeTarget>>();
+  #statCache: StatCache | undefined;
+
+  private constructor(dir: string, config: WorkspaceConfig) {
+    this.dir = dir;
+    this.dataDir = join(dir, WORKSPACE_DATA_DIR);
+    this.#config = config;
+    mkdirSync(this.dataDir, { recursive: true });
+    this.store = new RunStore(join(this.dataDir, 'runs.db'));
+    this.store.recoverAbandonedRuns();
+    this.registry = new PluginRegistry();
+    this.registry.use(localComputeProvider());
+    this.registry.use(localDatastoreProvider(() => this.statCache));
+  }
+
+  get name(): string {
+    return this.#config.name;
+  }
+
+  get config(): Readonly<WorkspaceConfig> {
+    return this.#config;
+  }
+
+  /** The file-hash cache kept in the run store (makes re-hashing unchanged trees nearly free). */
+  get statCache(): StatCache {
+    this.#statCache ??= this.store.statCache();
+    return this.#statCache;
+  }
+
+  /** Create a workspace in `dir` (created if needed). */
+  static create(dir: string, options: CreateWorkspaceOptions = {}): Workspace {
+    const root = resolve(dir);
+    const file = join(root, WORKSPACE_CONFIG_FILE);
+    if (existsSync(file)) {
+      if (options.existOk) return Workspace.open(root);
+      throw new SluiceError(
+        'WORKSPACE_EXISTS',
+        `${root} is already a Sluice workspace; open it with Workspace.fromConfig() or pass existOk: true.`,
+        { details: { dir: root } },
+      );
+    }
+    mkdirSync(root, { recursive: true });
+    const config = defaultConfig(options.name ?? basename(root));
+    writeConfigAtomically(file, config);
+    writeIgnoreFile(root);
+    return new Workspace(root, config);
+  }
+
+  /** Open the workspace in `dir`. */
+  static open(dir: string): Workspace {
+    const root = resolve(dir);
+    const file = join(root, WORKSPACE_CONFIG_FILE);
+    if (!existsSync(file)) {
+      throw new SluiceError(
+        'WORKSPACE_NOT_FOUND',
+        `${root} has no ${WORKSPACE_CONFIG_FILE}; create a workspace there with \`sluice init\` or Workspace.create().`,
+        { details: { dir: root } },
+      );
+    }
+    return new Workspace(root, readConfig(file));
+  }
+
+  /** Find the workspace by searching from `path` (default: the current folder) up to the root. */
+  static fromConfig(options: { path?: string } = {}): Workspace {
+    const start = resolve(options.path ?? process.cwd());
+    let dir = start;
+    for (;;) {
+      if (existsSync(join(dir, WORKSPACE_CONFIG_FILE))) return Workspace.open(dir);
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+    throw new SluiceError(
+      'WORKSPACE_NOT_FOUND',
+      `No ${WORKSPACE_CONFIG_FILE} in ${start} or any folder above it; run \`sluice init\` to create a workspace.`,
+      { details: { dir: start } },
+    );
+  }
+
+  // -- datastores ------------------------------------------------------------------------------------------
+
+  getDefaultDatastore(): WorkspaceDatastore {
+    return this.datastore(this.#config.defaultDatastore);
+  }
+
+  /** A registered datastore by name. */
+  datastore(name: string): WorkspaceDatastore {
+    const cached = this.#datastores.get(name);
+    if (cached) return cached;
+    const entry = this.#config.datastores[name];
+    if (!entry) {
+      throw new SluiceError(
+        'DATASTORE_NOT_FOUND',
+        `The workspace has no datastore "${name}"; registered: ${Object.keys(this.#config.datastores).join(', ')}.`,
+        { details: { datastore: name } },
+      );
+    }
+    const provider = this.registry.datastore(entry.provider);
+    const store = new WorkspaceDatastore(provider.createDatastore(name, entry.options as never, { workspaceDir: this.dir }));
+    this.#datastores.set(name, store);
+    return store;
+  }
+
+  listDatastores(): string[] {
+    return Object.keys(this.#config.datastores);
+  }
+
+  /** Register (or replace) a datastore under a name, saved in the workspace config. */
+  registerDatastore(name: string, configuration: DatastoreConfiguration, options: { setDefault?: boolean } = {}): WorkspaceDatastore {
+    this.registry.datastore(configuration.provider);
+    this.#updateConfig((config) => {
+      config.datastores[name] = configuration;
+      if (options.setDefault) config.defaultDatastore = name;
+    });
+    this.#datastores.delete(name);
+    return this.datastore(name);
+  }
+
+  // -- compute -----------------------------------------------------------------------------------------------
+
+  /** Save a compute target configuration under a name (replacing one of the same name). */
+  saveComputeTarget(name: string, configuration: ComputeConfiguration): void {
+    this.registry.compute(configuration.provider);
+    this.#updateConfig((config) => {
+      config.computeTargets[name] = { provider: configuration.provider, options: { ...configuration.options } };
+    });
+    this.#computeTargets.delete(name);
+  }
+
+  hasComputeTarget(name: string): boolean {
+    return name in this.#config.computeTargets;
+  }
+
+  listComputeTargets(): Array<{ name: string; provider: string }> {
+    return Object.entries(this.#config.computeTargets).map(([name, entry]) => ({ name, provider: entry.provider }));
+  }
+
+  /** The live compute target of a name (one instance per workspace, so its limits are shared). */
+  getComputeTarget(name: string): Promise<ComputeTarget> {
+    const cached = this.#computeTargets.get(name);
+    if (cached) return cached;
+    const entry = this.#config.computeTargets[name];
+    if (!entry) {
+      return Promise.reject(
+        new SluiceError(
+          'COMPUTE_NOT_FOUND',
+          `No compute target "${name}" in this workspace; create it with ComputeTarget.create(ws, '${name}', …). Known: ${Object.keys(this.#config.computeTargets).join(', ')}.`,
+          { details: { computeTarget: name } },
+        ),
+      );
+    }
+    const created = Promise.resolve().then(() => this.registry.compute(entry.provider).createTarget(name, entry.options as never));
+    this.#computeTargets.set(name, created);
+    created.catch(() => this.#computeTargets.delete(name));
+    return created;
+  }
+
+  // -- environments ------------------------------------------------------------------------------------------
+
+  /** Register an environment (name + version) in the workspace. Same name and version must mean the same. */
+  registerEnvironment(environment: Environment): Environment {
+    this.store.saveEnvironment(environment.name, environment.version, environment.toJSON());
+    return environment;
+  }
+
+  /** A registered environment by name (latest version unless given). */
+  getEnvironment(name: string, version?: string): Environment {
+    const found = this.store.getEnvironment(name, version);
+    if (!found) {
+      throw new SluiceError(
+        'ENVIRONMENT_NOT_FOUND',
+        `No environment "${name}"${version ? ` version ${version}` : ''} is registered; register it with ws.registerEnvironment(new Environment({...})).`,
+        { details: { name, version } },
+      );
+    }
+    return new Environment(found.definition as ConstructorParameters<typeof Environment>[0]);
+  }
+
+  /** Resolve a run configuration's environment: an object is used (and registered), a reference looked up. */
+  resolveEnvironment(environment: Environment | EnvironmentReference | undefined): Environment | undefined {
+    if (environment === undefined) return undefined;
+    if (environment instanceof Environment) return this.registerEnvironment(environment);
+    return this.getEnvironment(environment.name, environment.version);
+  }
+
+  // -- lifecycle -----------------------------------------------------------------------------------------------
+
+  #updateConfig(change: (config: WorkspaceConfig) => void): void {
+    const file = join(this.dir, WORKSPACE_CONFIG_FILE);
+    const config = readConfig(file);
+    change(config);
+    writeConfigAtomically(file, config);
+    this.#config = config;
+  }
+
+  async close(): Promise<void> {
+    for (const pending of this.#computeTargets.values()) {
+      const target = await pending.catch(() => undefined);
+      await target?.close?.();
+    }
+    this.#computeTargets.clear();
+    this.store.close();
+  }
+}
+
+function readConfig(file: string): WorkspaceConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new SluiceError('WORKSPACE_CONFIG_INVALID', `${file} is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const config = raw as Partial<WorkspaceConfig>;
+  if (!config || typeof config !== 'object' || typeof config.name !== 'string') {
+    throw new SluiceError('WORKSPACE_CONFIG_INVALID', `${file} needs at least a "name".`);
+  }
+  const defaults = defaultConfig(config.name);
+  return {
+    name: config.name,
+    defaultDatastore: config.defaultDatastore ?? defaults.defaultDatastore,
+    datastores: { ...defaults.datastores, ...(config.datastores ?? {}) },
+    computeTargets: { ...defaults.computeTargets, ...(config.computeTargets ?? {}) },
+  };
+}
+
+function writeConfigAtomically(file: string, config: WorkspaceConfig): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(config, null, 2)}\n`);
+  renameSync(temp, file);
+}
+
+function writeIgnoreFile(root: string): void {
+  const file = join(root, WORKSPACE_DATA_DIR, '.gitignore');
+  mkdirSync(dirname(file), { recursive: true });
+  if (!existsSync(file)) writeFileSync(file, '# run store, snapshots, logs and local datastores\n*\n');
+}
