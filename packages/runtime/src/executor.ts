@@ -50,6 +50,9 @@ export interface ExecutionOptions {
 const SUCCESS: readonly StepStatus[] = ['Finished', 'Reused'];
 const BLOCKING: readonly StepStatus[] = ['Failed', 'Canceled', 'Skipped'];
 
+/** Where outputs of running steps are written on a local datastore until they are committed. */
+export const PARTIAL_DIR = '.sluice-partial';
+
 /** Where a PipelineData output lives on its datastore. */
 export function pipelineDataPath(stepRunId: string, outputName: string): string {
   return `sluice/outputs/${stepRunId}/${outputName}`;
@@ -130,7 +133,11 @@ export class RunExecution {
         if (this.#status.get(name) !== 'NotStarted' || running.has(name)) continue;
         const dependencies = this.#pipeline.dependenciesOf(name).map((dep) => this.#status.get(dep)!);
         if (dependencies.some((status) => BLOCKING.includes(status))) {
-          this.#setStatus(name, 'Skipped', { error: 'an upstream step did not finish' });
+          this.#setStatus(
+            name,
+            this.#canceled ? 'Canceled' : 'Skipped',
+            { error: this.#canceled ? 'the run was canceled' : 'an upstream step did not finish' },
+          );
         } else if (!stop && dependencies.every((status) => SUCCESS.includes(status))) {
           running.set(
             name,
@@ -381,9 +388,8 @@ export class RunExecution {
       for (const output of step.outputs) {
         const datastore = this.#ws.datastore(outputDatastore(output) ?? this.#ws.config.defaultDatastore);
         const path = destinationPath(output, plan.stepRunId, this.#runId);
-        const token = randomBytes(4).toString('hex');
         const local = datastore.localPath
-          ? `${datastore.localPath(path)}.sluice-partial-${token}`
+          ? datastore.localPath(`${PARTIAL_DIR}/${plan.stepRunId}/${output.outputName}`)
           : join(workDir, 'outputs', output.outputName);
         await rm(local, { recursive: true, force: true });
         await mkdir(local, { recursive: true });
@@ -516,7 +522,9 @@ export class RunExecution {
       info('step finished; outputs committed');
       this.#setStatus(step.name, 'Finished', { exitCode: result.exitCode ?? 0 });
     } finally {
-      for (const { local } of staged) await rm(local, { recursive: true, force: true });
+      for (const { local, inPlace } of staged) {
+        await rm(inPlace ? dirname(local) : local, { recursive: true, force: true });
+      }
       await Promise.all(
         Object.values(streams).map((stream) => new Promise<void>((resolve) => stream.end(() => resolve()))),
       );

@@ -1,0 +1,96 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  DataReference,
+  OutputFileDatasetConfig,
+  PipelineData,
+  PipelineParameter,
+  PluginRegistry,
+  isSluiceError,
+} from '@sluice/core';
+import pkg from '../../package.json' with { type: 'json' };
+import { PythonScriptStep, pythonScriptStep } from '../index.js';
+import { tempDir } from './helpers.js';
+
+describe('pythonScriptStep()', () => {
+  it('is a step kind plugin the registry accepts', () => {
+    const plugin = pythonScriptStep();
+    expect(plugin).toMatchObject({
+      type: 'step',
+      kind: 'python-script',
+      name: '@sluice/step-python',
+      version: pkg.version,
+      coreRange: '^0.1.0',
+      reuseVersion: '1',
+    });
+    const registry = new PluginRegistry().use(plugin);
+    expect(registry.step('python-script')).toBe(plugin);
+  });
+
+  it('fingerprints the script and the canonical arguments', () => {
+    const rate = new PipelineParameter({ name: 'learning_rate', defaultValue: 0.1 });
+    const prepped = new PipelineData('prepped');
+    const raw = new DataReference({ name: 'raw', datastore: 'store', pathOnDatastore: 'iris.csv' });
+    const model = new OutputFileDatasetConfig({ name: 'model' });
+    const step = new PythonScriptStep({
+      name: 'train',
+      scriptName: 'train.py',
+      sourceDirectory: 'scripts',
+      inputs: [prepped.asDownload().asNamedInput('training'), raw],
+      outputs: [model],
+      arguments: ['--lr', rate, '--data', prepped, '--raw', raw, '--model', model, '--epochs', 5, true],
+    });
+
+    expect(pythonScriptStep().fingerprint(step)).toEqual([
+      { name: 'script', value: 'train.py' },
+      {
+        name: 'arguments',
+        value: [
+          '--lr',
+          { parameter: 'learning_rate' },
+          '--data',
+          { input: 'training' },
+          '--raw',
+          { input: 'raw' },
+          '--model',
+          { output: 'model' },
+          '--epochs',
+          5,
+          true,
+        ],
+      },
+    ]);
+  });
+
+  describe('validate()', () => {
+    const step = new PythonScriptStep({ name: 'train', scriptName: 'jobs/train.py', sourceDirectory: '.' });
+
+    it('accepts a script that is a file in the source directory', async () => {
+      const dir = await tempDir();
+      await mkdir(path.join(dir, 'jobs'));
+      await writeFile(path.join(dir, 'jobs', 'train.py'), 'print("hi")\n');
+      expect(() => pythonScriptStep().validate!(step, { sourceDirectory: dir })).not.toThrow();
+    });
+
+    it.each([
+      ['missing', async () => {}],
+      ['a folder', (dir: string) => mkdir(path.join(dir, 'jobs', 'train.py'), { recursive: true })],
+    ])('refuses a script that is %s', async (_case, arrange) => {
+      const dir = await tempDir();
+      await arrange(dir);
+      let thrown: unknown;
+      try {
+        pythonScriptStep().validate!(step, { sourceDirectory: dir });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isSluiceError(thrown, 'SCRIPT_NOT_FOUND')).toBe(true);
+      expect((thrown as Error).message).toMatch(/"jobs\/train.py" is not a file .* Fix scriptName/);
+    });
+
+    it('has nothing to check without a source directory', () => {
+      expect(() => pythonScriptStep().validate!(step, { sourceDirectory: undefined })).not.toThrow();
+    });
+  });
+});

@@ -1,0 +1,138 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  SluiceError,
+  canonicalArgument,
+  type ProcessResult,
+  type StepArgument,
+  type StepExecutionContext,
+  type StepExecutionResult,
+  type StepKindPlugin,
+} from '@sluice/core';
+import pkg from '../package.json' with { type: 'json' };
+
+/** The settings a Python script step keeps in its definition. */
+export interface PythonScriptConfig {
+  /** The script, relative to the step's source directory. */
+  readonly scriptName: string;
+  /** The command line as given: parameters and data bindings are resolved when the step runs. */
+  readonly arguments: readonly StepArgument[];
+  readonly timeoutSeconds?: number;
+}
+
+/** The folder holding the `sluice` Python module (the same relative path from `src/` and `dist/`). */
+const PYTHON_MODULE_DIR = fileURLToPath(new URL('../python', import.meta.url));
+
+/** The step kind that runs Python scripts; `PythonScriptStep` attaches it to every step it builds. */
+export function pythonScriptStep(): StepKindPlugin<PythonScriptConfig> {
+  return {
+    type: 'step',
+    kind: 'python-script',
+    name: '@sluice/step-python',
+    version: pkg.version,
+    coreRange: '^0.1.0',
+    reuseVersion: '1',
+    fingerprint: (step) => [
+      { name: 'script', value: step.config.scriptName },
+      {
+        name: 'arguments',
+        value: step.config.arguments.map((argument) => canonicalArgument(step, argument)),
+      },
+    ],
+    validate(step, { sourceDirectory }) {
+      if (sourceDirectory === undefined) return;
+      const script = path.join(sourceDirectory, step.config.scriptName);
+      if (!statSync(script, { throwIfNoEntry: false })?.isFile()) {
+        throw new SluiceError(
+          'SCRIPT_NOT_FOUND',
+          `Step "${step.name}": the script "${step.config.scriptName}" is not a file in the source directory ${sourceDirectory}. Fix scriptName (it is relative to sourceDirectory) or point sourceDirectory at the folder holding the script.`,
+          { details: { step: step.name, scriptName: step.config.scriptName, sourceDirectory } },
+        );
+      }
+    },
+    execute,
+  };
+}
+
+async function execute(context: StepExecutionContext<PythonScriptConfig>): Promise<StepExecutionResult> {
+  const { step, compute, logs, sourceDirectory } = context;
+  if (!compute.runProcess) {
+    throw new SluiceError(
+      'STEP_FAILED',
+      `Step "${step.name}" runs a Python script, but compute target "${compute.name}" (${compute.kind}) cannot run processes; give the step a compute target that can, such as a local one.`,
+      { details: { step: step.name, computeTarget: compute.name } },
+    );
+  }
+  if (sourceDirectory === undefined) {
+    throw new SluiceError(
+      'SOURCE_DIRECTORY_NOT_FOUND',
+      `Step "${step.name}" was given no source directory to run "${step.config.scriptName}" from.`,
+      { details: { step: step.name } },
+    );
+  }
+  const { scriptName, timeoutSeconds } = step.config;
+  const interpreter = context.environment?.python.interpreter ?? 'python3';
+  const args = [scriptName, ...step.config.arguments.map((argument) => context.resolveArgument(argument))];
+  logs.info(`Running ${[interpreter, ...args].map(quote).join(' ')}`);
+
+  let result: ProcessResult;
+  try {
+    result = await compute.runProcess(
+      {
+        command: interpreter,
+        args,
+        cwd: sourceDirectory,
+        env: processEnvironment(context),
+        ...(timeoutSeconds === undefined ? {} : { timeoutMs: timeoutSeconds * 1000 }),
+      },
+      {
+        signal: context.signal,
+        onStdout: (chunk) => logs.stdout(chunk),
+        onStderr: (chunk) => logs.stderr(chunk),
+      },
+    );
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return { status: 'Failed', exitCode: null, error: notStarted(interpreter) };
+  }
+
+  const { exitCode, signal, timedOut, canceled } = result;
+  if (canceled) return { status: 'Canceled', exitCode };
+  if (timedOut) {
+    const limit = timeoutSeconds === undefined ? '' : ` after ${timeoutSeconds}s`;
+    return { status: 'Failed', exitCode, error: `timed out${limit}` };
+  }
+  if (exitCode === 0) return { status: 'Finished', exitCode };
+  if (exitCode !== null) return { status: 'Failed', exitCode, error: `python exited with code ${exitCode}` };
+  if (signal !== null) return { status: 'Failed', exitCode, error: `killed by signal ${signal}` };
+  return { status: 'Failed', exitCode, error: notStarted(interpreter) };
+}
+
+/** The script's environment: ours, the step environment's variables, and what the `sluice` module needs. */
+function processEnvironment(context: StepExecutionContext<PythonScriptConfig>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined) env[key] = value;
+  }
+  Object.assign(env, context.environment?.environmentVariables);
+  const pythonPath = env.PYTHONPATH
+    ? `${PYTHON_MODULE_DIR}${path.delimiter}${env.PYTHONPATH}`
+    : PYTHON_MODULE_DIR;
+  return {
+    ...env,
+    PYTHONPATH: pythonPath,
+    SLUICE_CONTEXT: context.contextFile,
+    PYTHONUNBUFFERED: '1',
+    PYTHONDONTWRITEBYTECODE: '1',
+  };
+}
+
+function notStarted(interpreter: string): string {
+  return `could not start the Python interpreter "${interpreter}": check that it is installed, or set the step environment's python.interpreter to its full path (new Environment({ name, python: { interpreter: '/path/to/python3' } })).`;
+}
+
+/** Quote a command-line word for the log when it holds anything but plain characters. */
+function quote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : JSON.stringify(word);
+}
