@@ -1,3 +1,4 @@
+import { BRAND, hasBrand } from './brand.js';
 import { SluiceError } from './errors.js';
 
 /** Anything that names a datastore: a datastore object from the runtime, or its name. */
@@ -43,6 +44,10 @@ export interface PipelineDataOptions {
 
 /** Intermediate data: produced by one step, consumed by others; it orders the steps. */
 export class PipelineData extends Deliverable {
+  readonly [BRAND] = 'PipelineData';
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'PipelineData');
+  }
   readonly bindingKind = 'pipeline-data' as const;
   readonly name: string;
   readonly datastore: string | undefined;
@@ -73,6 +78,10 @@ export interface OutputFileDatasetConfigOptions {
 
 /** A step output written to a chosen datastore path. */
 export class OutputFileDatasetConfig extends Deliverable {
+  readonly [BRAND] = 'OutputFileDatasetConfig';
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'OutputFileDatasetConfig');
+  }
   readonly bindingKind = 'output-dataset' as const;
   readonly name: string;
   readonly outputName: string;
@@ -131,6 +140,10 @@ export interface ExternalData {
 
 /** A path on a datastore, usable as a step input. */
 export class DataReference extends Deliverable implements ExternalData {
+  readonly [BRAND] = 'DataReference';
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'DataReference');
+  }
   readonly external = true as const;
   readonly bindingKind = 'data-reference' as const;
   readonly name: string;
@@ -169,6 +182,10 @@ export type DataSource = ProducedData | ExternalData;
 
 /** A data source as one step consumes it: under a name, downloaded or mounted. */
 export class InputBinding {
+  readonly [BRAND] = 'InputBinding';
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'InputBinding');
+  }
   readonly bindingKind = 'input' as const;
   readonly source: DataSource;
   readonly mode: DeliveryMode;

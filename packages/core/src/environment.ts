@@ -1,3 +1,4 @@
+import { BRAND, hasBrand } from './brand.js';
 import { SluiceError } from './errors.js';
 
 export interface EnvironmentOptions {
@@ -11,6 +12,10 @@ export interface EnvironmentOptions {
 
 /** What a step runs in: interpreter, packages and environment variables, named and versioned. */
 export class Environment {
+  readonly [BRAND] = 'Environment';
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'Environment');
+  }
   readonly name: string;
   readonly version: string;
   readonly python: { interpreter: string };
@@ -60,6 +65,10 @@ export interface RunConfigurationOptions {
 
 /** How a step is run: today, which environment. */
 export class RunConfiguration {
+  readonly [BRAND] = 'RunConfiguration';
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'RunConfiguration');
+  }
   readonly environment: Environment | EnvironmentReference | undefined;
   constructor(options: RunConfigurationOptions = {}) {
     this.environment = options.environment;

@@ -35,10 +35,10 @@ export function diffManifests(
 ): Array<{ path: string; change: 'added' | 'removed' | 'changed' }> {
   const changes: Array<{ path: string; change: 'added' | 'removed' | 'changed' }> = [];
   for (const path of Object.keys(after)) {
-    if (!(path in before)) changes.push({ path, change: 'added' });
+    if (!Object.hasOwn(before, path)) changes.push({ path, change: 'added' });
     else if (before[path] !== after[path]) changes.push({ path, change: 'changed' });
   }
-  for (const path of Object.keys(before)) if (!(path in after)) changes.push({ path, change: 'removed' });
+  for (const path of Object.keys(before)) if (!Object.hasOwn(after, path)) changes.push({ path, change: 'removed' });
   return changes.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 

@@ -1,3 +1,4 @@
+import { BRAND, hasBrand } from './brand.js';
 import { SluiceError } from './errors.js';
 
 export type ParameterValue = string | number | boolean;
@@ -12,6 +13,10 @@ export interface PipelineParameterOptions<T extends ParameterValue> {
 
 /** A typed pipeline parameter with a default, overridable per submit. */
 export class PipelineParameter<T extends ParameterValue = ParameterValue> {
+  readonly [BRAND] = 'PipelineParameter';
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'PipelineParameter');
+  }
   readonly name: string;
   readonly defaultValue: T;
   readonly type: ParameterType;
@@ -98,8 +103,9 @@ export function resolveParameterValues(
   }
   const resolved: Record<string, ParameterValue> = {};
   for (const [name, parameter] of definitions) {
-    resolved[name] =
-      supplied[name] === undefined ? parameter.defaultValue : coerceParameterValue(parameter, supplied[name]);
+    // own properties only: a parameter named e.g. "constructor" must not pick up Object.prototype's member
+    const value = Object.hasOwn(supplied, name) ? supplied[name] : undefined;
+    resolved[name] = value === undefined ? parameter.defaultValue : coerceParameterValue(parameter, value);
   }
   return resolved;
 }

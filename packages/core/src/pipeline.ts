@@ -1,3 +1,4 @@
+import { BRAND, hasBrand } from './brand.js';
 import { Graph, alg } from '@dagrejs/graphlib';
 import { isExternalData, isProducedData, type ProducedData } from './bindings.js';
 import { SluiceError } from './errors.js';
@@ -32,6 +33,10 @@ export interface PipelineGraphJson {
  * and nothing is uploaded.
  */
 export class Pipeline {
+  readonly [BRAND] = 'Pipeline';
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, 'Pipeline');
+  }
   readonly name: string;
   readonly description: string;
   readonly steps: readonly StepDefinition[];

@@ -53,7 +53,7 @@ export interface ComputeTarget {
 }
 
 /** A compute configuration as stored in a workspace: which provider, with which options. */
-export interface ComputeConfiguration<Options = Record<string, unknown>> {
+export interface ComputeConfiguration<Options = object> {
   readonly provider: string;
   readonly options: Options;
 }

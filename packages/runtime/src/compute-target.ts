@@ -5,7 +5,7 @@ import type { Workspace } from './workspace.js';
 export const ComputeTarget = {
   /** Create (or update) a named compute target from a provider configuration, e.g. `localCompute()`. */
   async create(workspace: Workspace, name: string, configuration: ComputeConfiguration): Promise<ComputeTargetInstance> {
-    workspace.saveComputeTarget(name, configuration as ComputeConfiguration);
+    workspace.saveComputeTarget(name, configuration);
     return workspace.getComputeTarget(name);
   },
   /** Attach an existing compute (the same as create for providers that only connect). */

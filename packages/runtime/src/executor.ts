@@ -125,29 +125,52 @@ export class RunExecution {
     const store = this.#ws.store;
     store.setRunStatus(this.#runId, 'Running');
     this.#events.emit({ type: 'run-status', runId: this.#runId, status: 'Running' });
-    const running = new Map<string, Promise<void>>();
+    // Each step waits for a count of unsettled dependencies; a settled step releases its dependants.
+    const waitingOn = new Map<string, number>();
+    for (const name of this.#pipeline.order) waitingOn.set(name, this.#pipeline.dependenciesOf(name).length);
+    const ready = this.#pipeline.order.filter((name) => waitingOn.get(name) === 0);
+    const settled: string[] = [];
+    let wake: (() => void) | undefined;
+    let running = 0;
     let failed = false;
-    for (;;) {
-      const stop = this.#canceled || (failed && !this.#options.continueOnStepFailure);
-      for (const name of this.#pipeline.order) {
-        if (this.#status.get(name) !== 'NotStarted' || running.has(name)) continue;
-        const dependencies = this.#pipeline.dependenciesOf(name).map((dep) => this.#status.get(dep)!);
-        if (dependencies.some((status) => BLOCKING.includes(status))) {
-          this.#setStatus(
-            name,
-            this.#canceled ? 'Canceled' : 'Skipped',
-            { error: this.#canceled ? 'the run was canceled' : 'an upstream step did not finish' },
-          );
-        } else if (!stop && dependencies.every((status) => SUCCESS.includes(status))) {
-          running.set(
-            name,
-            this.#runStep(this.#plans.get(name)!).finally(() => running.delete(name)),
-          );
+    const release = (name: string): void => {
+      for (const next of this.#pipeline.dependantsOf(name)) {
+        const left = waitingOn.get(next)! - 1;
+        waitingOn.set(next, left);
+        if (left > 0) continue;
+        const blocked = this.#pipeline
+          .dependenciesOf(next)
+          .some((dependency) => BLOCKING.includes(this.#status.get(dependency)!));
+        if (blocked) {
+          this.#setStatus(next, this.#canceled ? 'Canceled' : 'Skipped', {
+            error: this.#canceled ? 'the run was canceled' : 'an upstream step did not finish',
+          });
+          release(next);
+        } else {
+          ready.push(next);
         }
       }
-      if (running.size === 0) break;
-      await Promise.race(running.values());
-      if ([...this.#status.values()].includes('Failed')) failed = true;
+    };
+    for (;;) {
+      const stop = this.#canceled || (failed && !this.#options.continueOnStepFailure);
+      while (!stop && ready.length > 0) {
+        const name = ready.shift()!;
+        running += 1;
+        void this.#runStep(this.#plans.get(name)!).finally(() => {
+          running -= 1;
+          settled.push(name);
+          wake?.();
+        });
+      }
+      if (settled.length === 0) {
+        if (running === 0) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+      for (const name of settled.splice(0)) {
+        if (this.#status.get(name) === 'Failed') failed = true;
+        release(name);
+      }
     }
     for (const [name, status] of this.#status) {
       if (status === 'NotStarted') {

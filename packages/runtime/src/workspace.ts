@@ -49,7 +49,7 @@ function defaultConfig(name: string): WorkspaceConfig {
       workspacefilestore: { provider: 'local', options: { path: `${WORKSPACE_DATA_DIR}/datastores/workspacefilestore` } },
     },
     computeTargets: {
-      [DEFAULT_COMPUTE]: localCompute() as ComputeConfiguration,
+      [DEFAULT_COMPUTE]: localCompute(),
     },
   };
 }

@@ -1,0 +1,356 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pc from 'picocolors';
+import { isSluiceError } from '@sluice/core';
+import {
+  Experiment,
+  PipelineRun,
+  Workspace,
+  type PipelineRunRecord,
+  type StepExplanation,
+  type StepRun,
+} from '@sluice/runtime';
+import { drawGraph, duration, status, table, timeline } from './format.js';
+import { loadPipeline } from './load-pipeline.js';
+import { showProgress } from './progress.js';
+import pkg from '../package.json' with { type: 'json' };
+
+export interface CliIO {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+}
+
+function collectPair(value: string, previous: Record<string, string>): Record<string, string> {
+  const index = value.indexOf('=');
+  if (index <= 0) throw new InvalidArgumentError(`expected name=value, got "${value}"`);
+  return { ...previous, [value.slice(0, index)]: value.slice(index + 1) };
+}
+
+function openWorkspace(options: { workspace?: string }): Workspace {
+  return options.workspace ? Workspace.open(options.workspace) : Workspace.fromConfig();
+}
+
+function stepRows(steps: StepRun[]): string[][] {
+  return steps.map((step) => {
+    const record = step.record;
+    const note = record.reusedFrom
+      ? `from ${record.reusedFrom}`
+      : record.status === 'Failed' || record.status === 'Canceled'
+        ? (record.error ?? '')
+        : '';
+    return [record.stepName, status(record.status), duration(record.startedAt, record.endedAt), note];
+  });
+}
+
+function runSummary(record: PipelineRunRecord): Record<string, unknown> {
+  return {
+    id: record.id,
+    experiment: record.experiment,
+    pipeline: record.pipelineName,
+    status: record.status,
+    createdAt: record.createdAt,
+    startedAt: record.startedAt,
+    endedAt: record.endedAt,
+    parameters: record.parameters,
+    tags: record.tags,
+    error: record.error,
+  };
+}
+
+function printExplanations(io: CliIO, run: PipelineRunRecord, explanations: StepExplanation[]): void {
+  io.stdout.write(`${pc.bold(`Run ${run.id}`)} (${run.pipelineName}, ${status(run.status)})\n`);
+  const width = Math.max(...explanations.map((e) => e.step.length));
+  for (const explanation of explanations) {
+    const decision =
+      explanation.decision === 'REUSED'
+        ? pc.cyan('REUSED')
+        : explanation.decision === 'RAN'
+          ? pc.yellow('RAN   ')
+          : pc.dim('NOT RUN');
+    let head = `  ${explanation.step.padEnd(width)}  ${decision}`;
+    if (explanation.reusedFrom) {
+      head += `  from ${explanation.reusedFrom.stepRunId} ${pc.dim(`(run ${explanation.reusedFrom.runId})`)}`;
+      io.stdout.write(`${head}\n`);
+      continue;
+    }
+    if (explanation.comparedWith) head += pc.dim(`  compared with run ${explanation.comparedWith.runId}`);
+    io.stdout.write(`${head}\n`);
+    for (const reason of explanation.reasons) io.stdout.write(`  ${' '.repeat(width)}    • ${reason}\n`);
+  }
+}
+
+/** The `sluice` command-line program. */
+export function createProgram(
+  io: CliIO = { stdout: process.stdout, stderr: process.stderr },
+  result: { exitCode: number } = { exitCode: 0 },
+): Command {
+  const program = new Command('sluice')
+    .description('Machine-learning pipelines: run them, reuse what is unchanged, and see why.')
+    .version(pkg.version)
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .showHelpAfterError()
+    .exitOverride();
+  const workspaceOption = (): Option =>
+    new Option('-w, --workspace <dir>', 'the workspace folder (default: found from the current folder up)');
+
+  program
+    .command('init')
+    .description('create a workspace in a folder')
+    .argument('[dir]', 'the folder', '.')
+    .option('--name <name>', 'the workspace name (default: the folder name)')
+    .action((dir: string, options: { name?: string }) => {
+      const ws = Workspace.create(dir, options.name ? { name: options.name } : {});
+      io.stdout.write(`Created workspace "${ws.name}" in ${ws.dir}\n`);
+      return ws.close();
+    });
+
+  program
+    .command('run')
+    .description('run a pipeline module (.ts or .js) and show its progress')
+    .argument('<pipeline>', 'a module whose default export is a Pipeline or ({ workspace }) => Pipeline')
+    .option('-p, --param <name=value>', 'set a pipeline parameter (repeatable)', collectPair, {})
+    .option('-e, --experiment <name>', 'the experiment to run in (default: the module\'s experimentName or the pipeline name)')
+    .option('--regenerate-outputs', 're-run every step instead of reusing earlier results')
+    .option('--continue-on-step-failure', 'keep running steps that do not depend on a failed one')
+    .option('-t, --tag <name=value>', 'tag the run (repeatable)', collectPair, {})
+    .option('--logs', 'print step output as it comes')
+    .option('--json', 'print the finished run as JSON instead of a table')
+    .addOption(workspaceOption())
+    .action(async (file: string, options: {
+      param: Record<string, string>;
+      experiment?: string;
+      regenerateOutputs?: boolean;
+      continueOnStepFailure?: boolean;
+      tag: Record<string, string>;
+      logs?: boolean;
+      json?: boolean;
+      workspace?: string;
+    }) => {
+      const ws = openWorkspace(options);
+      try {
+        const { pipeline, experimentName } = await loadPipeline(file, ws);
+        const experiment = new Experiment(ws, options.experiment ?? experimentName ?? pipeline.name);
+        const run = await experiment.submit(pipeline, {
+          parameters: options.param,
+          regenerateOutputs: Boolean(options.regenerateOutputs),
+          continueOnStepFailure: Boolean(options.continueOnStepFailure),
+          tags: options.tag,
+        });
+        const stop = options.json ? () => undefined : showProgress(run, { logs: Boolean(options.logs), stream: io.stdout as NodeJS.WriteStream });
+        const interrupt = (): void => {
+          io.stderr.write('\nCanceling the run…\n');
+          void run.cancel();
+        };
+        process.once('SIGINT', interrupt);
+        process.once('SIGTERM', interrupt);
+        let final;
+        try {
+          final = await run.waitForCompletion();
+        } finally {
+          process.off('SIGINT', interrupt);
+          process.off('SIGTERM', interrupt);
+          stop();
+        }
+        const record = run.record;
+        if (options.json) {
+          io.stdout.write(`${JSON.stringify({ ...runSummary(record), steps: run.getSteps().map((s) => s.record) }, null, 2)}\n`);
+        } else {
+          io.stdout.write(`\n${table(['STEP', 'STATUS', 'TIME', ''], stepRows(run.getSteps()))}\n`);
+          io.stdout.write(`\nRun ${record.id}: ${status(record.status)}  ${duration(record.startedAt, record.endedAt)}${record.error ? `  (${record.error})` : ''}\n`);
+          io.stdout.write(pc.dim(`Why each step ran or was reused: sluice explain ${record.id}\n`));
+        }
+        result.exitCode = final === 'Finished' ? 0 : 1;
+      } finally {
+        await ws.close();
+      }
+    });
+
+  program
+    .command('runs')
+    .description('list pipeline runs, newest first')
+    .option('-e, --experiment <name>', 'only this experiment')
+    .option('-n, --limit <n>', 'how many', (value) => Number.parseInt(value, 10), 20)
+    .option('--json', 'print JSON')
+    .addOption(workspaceOption())
+    .action(async (options: { experiment?: string; limit: number; json?: boolean; workspace?: string }) => {
+      const ws = openWorkspace(options);
+      try {
+        const runs = ws.store.listRuns({ ...(options.experiment ? { experiment: options.experiment } : {}), limit: options.limit });
+        if (options.json) {
+          io.stdout.write(`${JSON.stringify(runs.map(runSummary), null, 2)}\n`);
+          return;
+        }
+        if (runs.length === 0) {
+          io.stdout.write('No runs yet. Start one with: sluice run <pipeline.ts>\n');
+          return;
+        }
+        const rows = runs.map((run) => {
+          const steps = ws.store.getStepRuns(run.id);
+          const reused = steps.filter((step) => step.status === 'Reused').length;
+          return [
+            run.id,
+            run.experiment,
+            status(run.status),
+            run.createdAt.replace('T', ' ').slice(0, 19),
+            duration(run.startedAt, run.endedAt),
+            `${steps.length} (${reused} reused)`,
+          ];
+        });
+        io.stdout.write(`${table(['RUN', 'EXPERIMENT', 'STATUS', 'CREATED', 'TIME', 'STEPS'], rows)}\n`);
+      } finally {
+        await ws.close();
+      }
+    });
+
+  program
+    .command('show')
+    .description('show a run: its steps, graph, timeline, metrics and outputs')
+    .argument('[run]', 'run id, unique prefix, or "latest"', 'latest')
+    .option('--json', 'print JSON')
+    .addOption(workspaceOption())
+    .action(async (id: string, options: { json?: boolean; workspace?: string }) => {
+      const ws = openWorkspace(options);
+      try {
+        const run = PipelineRun.get(ws, id);
+        const record = run.record;
+        const steps = run.getSteps();
+        if (options.json) {
+          io.stdout.write(
+            `${JSON.stringify(
+              {
+                ...runSummary(record),
+                graph: run.getGraph(),
+                steps: steps.map((step) => ({
+                  ...step.record,
+                  metrics: step.getMetrics(),
+                  outputs: step.getOutputs().map((output) => output.record),
+                })),
+              },
+              null,
+              2,
+            )}\n`,
+          );
+          return;
+        }
+        io.stdout.write(`${pc.bold(`Run ${record.id}`)}  ${status(record.status)}\n`);
+        io.stdout.write(`  experiment  ${record.experiment}\n  pipeline    ${record.pipelineName}\n`);
+        io.stdout.write(`  created     ${record.createdAt}\n  time        ${duration(record.startedAt, record.endedAt)}\n`);
+        if (Object.keys(record.parameters).length) {
+          io.stdout.write(`  parameters  ${Object.entries(record.parameters).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}\n`);
+        }
+        if (Object.keys(record.tags).length) {
+          io.stdout.write(`  tags        ${Object.entries(record.tags).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+        }
+        if (record.error) io.stdout.write(`  error       ${pc.red(record.error)}\n`);
+        const graph = run.getGraph();
+        io.stdout.write(`\n${pc.bold('Graph')}\n${drawGraph(graph, graph.statuses)}\n`);
+        io.stdout.write(`\n${pc.bold('Timeline')}\n${timeline(steps.map((step) => ({ name: step.name, status: step.status, startedAt: step.record.startedAt, endedAt: step.record.endedAt })))}\n`);
+        io.stdout.write(`\n${table(['STEP', 'STATUS', 'TIME', ''], stepRows(steps))}\n`);
+        for (const step of steps) {
+          const metrics = step.getMetrics();
+          const outputs = step.getOutputs();
+          const git = step.record.git;
+          if (!Object.keys(metrics).length && !outputs.length && !git) continue;
+          io.stdout.write(`\n${pc.bold(step.name)}\n`);
+          for (const [name, value] of Object.entries(metrics)) io.stdout.write(`  metric  ${name} = ${JSON.stringify(value)}\n`);
+          for (const output of outputs) {
+            io.stdout.write(`  output  ${output.name} → ${output.datastoreName}:${output.pathOnDatastore} ${pc.dim(`(${output.record.bytes} bytes, ${output.record.digest.slice(0, 12)})`)}\n`);
+          }
+          if (git) {
+            io.stdout.write(`  git     ${git.repository} ${git.branch ?? '(detached)'} ${git.commit?.slice(0, 12) ?? ''}${git.dirty ? ' (dirty)' : ''}\n`);
+          }
+        }
+      } finally {
+        await ws.close();
+      }
+    });
+
+  program
+    .command('logs')
+    .description("print a step's stdout and stderr (every step when none is named)")
+    .argument('[run]', 'run id, unique prefix, or "latest"', 'latest')
+    .argument('[step]', 'step name')
+    .option('--stderr', 'only stderr')
+    .option('--stdout', 'only stdout')
+    .option('--json', 'print JSON')
+    .addOption(workspaceOption())
+    .action(async (id: string, stepName: string | undefined, options: { stderr?: boolean; stdout?: boolean; json?: boolean; workspace?: string }) => {
+      const ws = openWorkspace(options);
+      try {
+        const run = PipelineRun.get(ws, id);
+        const steps = stepName ? [run.findStepRun(stepName)] : run.getSteps();
+        const entries = [];
+        for (const step of steps) {
+          entries.push({
+            step: step.name,
+            status: step.status,
+            ...(step.reusedFrom ? { reusedFrom: step.reusedFrom } : {}),
+            stdout: options.stderr ? undefined : await step.getStdout(),
+            stderr: options.stdout ? undefined : await step.getStderr(),
+          });
+        }
+        if (options.json) {
+          io.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+          return;
+        }
+        for (const entry of entries) {
+          const from = entry.reusedFrom ? pc.dim(` (reused: logs of ${entry.reusedFrom})`) : '';
+          if (entry.stdout !== undefined) {
+            io.stdout.write(`${pc.bold(`── ${entry.step} stdout`)}${from}\n${entry.stdout}${entry.stdout.endsWith('\n') || !entry.stdout ? '' : '\n'}`);
+          }
+          if (entry.stderr !== undefined && (entry.stderr || options.stderr)) {
+            io.stdout.write(`${pc.bold(`── ${entry.step} stderr`)}${from}\n${entry.stderr}${entry.stderr.endsWith('\n') || !entry.stderr ? '' : '\n'}`);
+          }
+        }
+      } finally {
+        await ws.close();
+      }
+    });
+
+  program
+    .command('explain')
+    .description('say why each step ran or was reused, naming what changed since the last run of that step')
+    .argument('[run]', 'run id, unique prefix, or "latest"', 'latest')
+    .argument('[step]', 'only this step')
+    .option('--json', 'print JSON')
+    .addOption(workspaceOption())
+    .action(async (id: string, stepName: string | undefined, options: { json?: boolean; workspace?: string }) => {
+      const ws = openWorkspace(options);
+      try {
+        const run = PipelineRun.get(ws, id);
+        const steps = stepName ? [run.findStepRun(stepName)] : run.getSteps();
+        const explanations = steps.map((step) => step.explain());
+        if (options.json) io.stdout.write(`${JSON.stringify({ run: run.id, steps: explanations }, null, 2)}\n`);
+        else printExplanations(io, run.record, explanations);
+      } finally {
+        await ws.close();
+      }
+    });
+
+  return program;
+}
+
+/** Run the CLI; a user's mistake is printed as `error CODE: message`, never as a stack trace. */
+export async function main(argv: string[] = process.argv, io?: CliIO): Promise<number> {
+  const out = io ?? { stdout: process.stdout, stderr: process.stderr };
+  const result = { exitCode: 0 };
+  const program = createProgram(out, result);
+  try {
+    await program.parseAsync(argv);
+    return result.exitCode;
+  } catch (error) {
+    const commanderCode = (error as { code?: string }).code;
+    if (commanderCode?.startsWith('commander.')) {
+      return commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' ? 0 : 2;
+    }
+    if (isSluiceError(error)) {
+      out.stderr.write(`${pc.red(`error ${error.code}`)}: ${error.message}\n`);
+      return 2;
+    }
+    out.stderr.write(`${pc.red('unexpected error')}: ${(error as Error)?.stack ?? String(error)}\n`);
+    return 1;
+  }
+}
+
