@@ -1,17 +1,17 @@
 import {
-  InputBinding,
   describeValue,
   isExternalData,
   isInputBinding,
   isProducedData,
   toInputBinding,
+  type InputBinding,
   type InputLike,
   type OutputLike,
   type ProducedData,
 } from './bindings.js';
 import type { RunConfiguration } from './environment.js';
 import { SluiceError } from './errors.js';
-import { PipelineParameter, isPipelineParameter } from './parameters.js';
+import { isPipelineParameter, type PipelineParameter } from './parameters.js';
 import type { StepKindPlugin } from './plugins.js';
 
 /** One argument of a step's command line. */
@@ -184,7 +184,9 @@ export function defineStep<Config>(options: DefineStepOptions<Config>): StepDefi
 export function canonicalArgument(step: StepDefinition, argument: StepArgument): unknown {
   if (isPipelineParameter(argument)) return { parameter: argument.name };
   if (isInputBinding(argument)) {
-    const input = step.inputs.find((candidate) => candidate.source === argument.source);
+    const input =
+      step.inputs.find((candidate) => candidate === argument) ??
+      step.inputs.find((candidate) => candidate.source === argument.source);
     return { input: input?.name ?? argument.name };
   }
   if (isProducedData(argument) && step.outputs.includes(argument)) return { output: argument.outputName };

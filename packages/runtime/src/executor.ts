@@ -29,7 +29,7 @@ import {
 } from '@sluice/core';
 import type { WorkspaceDatastore } from './datastore.js';
 import type { RunEvents } from './events.js';
-import { gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
+import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
 import type { GitInfo, OutputRecord, RanReason, RunStatus, StepStatus } from './store.js';
 import type { Workspace } from './workspace.js';
 
@@ -47,7 +47,6 @@ export interface ExecutionOptions {
   continueOnStepFailure: boolean;
 }
 
-const SUCCESS: readonly StepStatus[] = ['Finished', 'Reused'];
 const BLOCKING: readonly StepStatus[] = ['Failed', 'Canceled', 'Skipped'];
 
 /** Where outputs of running steps are written on a local datastore until they are committed. */
@@ -448,7 +447,9 @@ export class RunExecution {
         if (isInputBinding(argument) || isExternalData(argument) || isProducedData(argument)) {
           const source = isInputBinding(argument) ? argument.source : argument;
           if (isProducedData(source) && step.outputs.includes(source)) return outputs[source.outputName]!;
-          const input = step.inputs.find((candidate) => candidate.source === source);
+          const input =
+            step.inputs.find((candidate) => candidate === argument) ??
+            step.inputs.find((candidate) => candidate.source === source);
           if (input) return inputs[input.name]!.path;
           throw new SluiceError('STEP_INVALID', `Step "${step.name}": argument data "${source.name}" is not an input or output.`);
         }
@@ -481,7 +482,7 @@ export class RunExecution {
         parameters,
         inputs,
         outputs,
-        sourceDirectory: snapshot?.path,
+        sourceDirectory: snapshot ? await checkoutSnapshot(snapshot, join(workDir, 'source')) : undefined,
         workDir,
         contextFile,
         environment: plan.environment,

@@ -9,7 +9,7 @@ import {
   type ProcessResult,
   type ProcessRunHooks,
 } from '@sluice/core';
-import { RUNTIME_VERSION } from './version.js';
+import { CORE_RANGE, RUNTIME_VERSION } from './version.js';
 
 export interface LocalComputeOptions {
   /** How many steps run at once; defaults to the number of cores. */
@@ -167,7 +167,7 @@ export function localComputeProvider(): ComputeProviderPlugin<LocalComputeOption
     kind: 'local',
     name: '@sluice/runtime',
     version: RUNTIME_VERSION,
-    coreRange: '^0.1.0',
+    coreRange: CORE_RANGE,
     createTarget: (name, options) => new LocalComputeTarget(name, options),
   };
 }

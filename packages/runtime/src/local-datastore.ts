@@ -10,7 +10,7 @@ import {
   type StatCache,
   type UploadOptions,
 } from '@sluice/core';
-import { RUNTIME_VERSION } from './version.js';
+import { CORE_RANGE, RUNTIME_VERSION } from './version.js';
 
 export interface LocalDatastoreOptions {
   /** The folder holding the store's files; relative paths are taken from the workspace folder. */
@@ -175,7 +175,7 @@ export function localDatastoreProvider(statCache?: () => StatCache | undefined):
     kind: 'local',
     name: '@sluice/runtime',
     version: RUNTIME_VERSION,
-    coreRange: '^0.1.0',
+    coreRange: CORE_RANGE,
     createDatastore(name, options, { workspaceDir }) {
       const root = isAbsolute(options.path) ? options.path : join(workspaceDir, ...options.path.split(/[\\/]/));
       return new LocalDatastore(name, root, statCache?.());

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -53,6 +54,27 @@ export async function takeSnapshot(
     }
   }
   return { digest: tree.digest, files: tree.files, path };
+}
+
+/**
+ * Give a step run its own copy of a snapshot to run in, so files a script writes beside itself never leak
+ * into the snapshot or into later runs. Copies share blocks where the file system can clone them.
+ */
+export async function checkoutSnapshot(snapshot: Snapshot, target: string): Promise<string> {
+  await rm(target, { recursive: true, force: true });
+  await mkdir(target, { recursive: true });
+  const made = new Set<string>();
+  for (const rel of Object.keys(snapshot.files)) {
+    const parts = rel.split('/');
+    const destination = join(target, ...parts);
+    const folder = dirname(destination);
+    if (!made.has(folder)) {
+      await mkdir(folder, { recursive: true });
+      made.add(folder);
+    }
+    await copyFile(join(snapshot.path, ...parts), destination, constants.COPYFILE_FICLONE);
+  }
+  return target;
 }
 
 /** Repository, branch, commit and dirty flag of the git checkout holding `dir`, or null outside git. */

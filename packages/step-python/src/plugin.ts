@@ -21,6 +21,9 @@ export interface PythonScriptConfig {
   readonly timeoutSeconds?: number;
 }
 
+/** The `@sluice/core` versions supported: this package's peer dependency range. */
+const CORE_RANGE: string = pkg.peerDependencies['@sluice/core'];
+
 /** The folder holding the `sluice` Python module (the same relative path from `src/` and `dist/`). */
 const PYTHON_MODULE_DIR = fileURLToPath(new URL('../python', import.meta.url));
 
@@ -31,7 +34,7 @@ export function pythonScriptStep(): StepKindPlugin<PythonScriptConfig> {
     kind: 'python-script',
     name: '@sluice/step-python',
     version: pkg.version,
-    coreRange: '^0.1.0',
+    coreRange: CORE_RANGE,
     reuseVersion: '1',
     fingerprint: (step) => [
       { name: 'script', value: step.config.scriptName },
@@ -93,7 +96,8 @@ async function execute(context: StepExecutionContext<PythonScriptConfig>): Promi
       },
     );
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && cause?.code !== 'ENOENT') throw error;
     return { status: 'Failed', exitCode: null, error: notStarted(interpreter) };
   }
 

@@ -128,4 +128,20 @@ setTimeout(() => fs.appendFileSync(${JSON.stringify(log)}, 'end\\n'), 150);`);
     expect(await run.waitForCompletion()).toBe('Finished');
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['start', 'end', 'start', 'end', 'start', 'end']);
   });
+
+  it('runs each step in its own copy of the snapshot, so files it writes beside itself do not leak', async () => {
+    writeFileSync(join(src, 'litter.js'), `
+const fs = require('fs');
+console.log(JSON.stringify(fs.readdirSync('.').filter((f) => f.startsWith('leftover'))));
+fs.writeFileSync('leftover.txt', 'x');`);
+    const step = nodeStep({ name: 'litter', script: 'litter.js', sourceDirectory: src, allowReuse: false });
+    const pipeline = new Pipeline({ steps: [step] });
+    const experiment = new Experiment(ws, 'litter');
+    for (let i = 0; i < 2; i++) {
+      const run = await experiment.submit(pipeline);
+      expect(await run.waitForCompletion()).toBe('Finished');
+      expect((await run.findStepRun('litter').getStdout()).trim()).toBe('[]');
+    }
+    expect(existsSync(join(src, 'leftover.txt'))).toBe(false);
+  });
 });

@@ -1,0 +1,72 @@
+import { fileURLToPath } from 'node:url';
+import { DataReference, Pipeline, PipelineData, PipelineParameter } from '@sluice/core';
+import type { Workspace } from '@sluice/runtime';
+import { PythonScriptStep } from '@sluice/step-python';
+
+/** The experiment the runs of this pipeline are recorded under. */
+export const experimentName = 'iris';
+
+const DATA_FILE = fileURLToPath(new URL('./data/iris.csv', import.meta.url));
+const SOURCE_DIRECTORY = fileURLToPath(new URL('./src', import.meta.url));
+const PATH_ON_DATASTORE = 'iris/iris.csv';
+
+/** Prepare the iris data, train a softmax regression on it and compare it with a simple baseline. */
+export default async function irisPipeline({ workspace }: { workspace: Workspace }): Promise<Pipeline> {
+  const ds = workspace.getDefaultDatastore();
+  if (!(await ds.exists(PATH_ON_DATASTORE))) {
+    await ds.uploadFiles([DATA_FILE], { targetPath: 'iris' });
+  }
+
+  const irisData = new DataReference({
+    datastore: ds,
+    pathOnDatastore: PATH_ON_DATASTORE,
+    name: 'iris_data',
+  });
+  const preppedData = new PipelineData('prepped_data');
+  const model = new PipelineData('model');
+  const report = new PipelineData('report');
+  const learningRate = new PipelineParameter({ name: 'learning_rate', defaultValue: 0.1 });
+
+  const prepare = new PythonScriptStep({
+    name: 'prepare',
+    scriptName: 'prepare.py',
+    sourceDirectory: SOURCE_DIRECTORY,
+    inputs: [irisData],
+    outputs: [preppedData],
+    arguments: ['--output_dir', preppedData, '--test_fraction', 0.2, '--seed', 42],
+  });
+
+  const train = new PythonScriptStep({
+    name: 'train',
+    scriptName: 'train.py',
+    sourceDirectory: SOURCE_DIRECTORY,
+    inputs: [preppedData],
+    outputs: [model],
+    arguments: [
+      '--input_dir',
+      preppedData,
+      '--output_dir',
+      model,
+      '--learning_rate',
+      learningRate,
+      '--epochs',
+      1000,
+    ],
+  });
+
+  const compare = new PythonScriptStep({
+    name: 'compare',
+    scriptName: 'compare.py',
+    sourceDirectory: SOURCE_DIRECTORY,
+    inputs: [preppedData, model],
+    outputs: [report],
+    arguments: ['--data_dir', preppedData, '--model_dir', model, '--output_dir', report],
+  });
+
+  return new Pipeline({
+    name: 'iris',
+    description:
+      'Iris: prepare the data, train a softmax regression, compare it with a nearest-centroid baseline.',
+    steps: [prepare, train, [compare]],
+  });
+}

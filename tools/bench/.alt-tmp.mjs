@@ -1,0 +1,33 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync, utimesSync, lstatSync, readFileSync, openSync, readSync, closeSync, rmSync, readdirSync } from 'node:fs';
+import { lstat, open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { execSync } from 'node:child_process';
+import { hashTree, MemoryStatCache, listTree } from '@sluice/core';
+const dir = '/tmp/benchprof/tree';
+rmSync(dir, { recursive: true, force: true });
+let seed = 1; const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const past = new Date(Date.now() - 10000);
+for (let i = 0; i < 5000; i++) {
+  const d = join(dir, `d${Math.floor(rnd() * 8)}`, `e${Math.floor(rnd() * 8)}`); mkdirSync(d, { recursive: true });
+  const size = i % 20 === 0 ? 550000 : 256 + Math.floor(rnd() * 32000);
+  const f = join(d, `f${i}.bin`); writeFileSync(f, randomBytes(size)); utimesSync(f, past, past);
+}
+const files = await listTree(dir);
+const time = async (name, fn, reps = 3) => { const t = []; for (let r = 0; r < reps; r++) { const s = performance.now(); await fn(); t.push(performance.now() - s); } t.sort((a,b)=>a-b); console.log(name.padEnd(50), t.map(x=>x.toFixed(0)).join(' '), 'ms'); };
+execSync(`find ${dir} -type f -print0 | xargs -0 sha256sum >/dev/null`);
+await time('sha256sum', () => execSync(`find ${dir} -type f -print0 | xargs -0 sha256sum >/dev/null`));
+await time('hashTree no cache', () => hashTree(dir));
+await time('hashTree fresh MemoryStatCache', () => hashTree(dir, { statCache: new MemoryStatCache() }));
+const mc = new MemoryStatCache(); await hashTree(dir, { statCache: mc });
+await time('hashTree warm MemoryStatCache', () => hashTree(dir, { statCache: mc }));
+await time('listTree only', () => listTree(dir));
+await time('sync: lstatSync+readFileSync+hash', async () => { for (const rel of files) { const p = join(dir, rel); lstatSync(p, { bigint: true }); createHash('sha256').update(readFileSync(p)).digest('hex'); } });
+const buf = Buffer.allocUnsafe(1 << 20);
+await time('sync: lstat+open/read into reused buf', async () => { for (const rel of files) { const p = join(dir, rel); const st = lstatSync(p, { bigint: true }); const h = createHash('sha256'); const fd = openSync(p, 'r'); let n; while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n)); closeSync(fd); h.digest('hex'); } });
+await time('async: promises.readFile(path) x4 conc', async () => { let next = 0; await Promise.all([0,1,2,3].map(async () => { while (next < files.length) { const p = join(dir, files[next++]); await lstat(p, { bigint: true }); createHash('sha256').update(await readFile(p)).digest('hex'); } })); });
+await time('warm: lstatSync bigint x5000', async () => { for (const rel of files) lstatSync(join(dir, rel), { bigint: true }); });
+await time('warm: promises.lstat bigint conc 4', async () => { let next = 0; await Promise.all([0,1,2,3].map(async () => { while (next < files.length) await lstat(join(dir, files[next++]), { bigint: true }); })); });
+await time('warm: promises.lstat bigint all at once', () => Promise.all(files.map((rel) => lstat(join(dir, rel), { bigint: true }))));
+rmSync(dir, { recursive: true, force: true });

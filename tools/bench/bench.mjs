@@ -1,0 +1,550 @@
+#!/usr/bin/env node
+// Sluice benchmark: measures the runtime against baselines timed in the same process run and prints a table.
+// It never asserts wall-clock times: a missed goal is marked ✗ and the exit code stays 0 (non-zero only when
+// something crashes). See tools/bench/README.md.
+//
+//   node tools/bench/bench.mjs [--only a,b,c] [--quick] [--profile <dir>]
+
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import { PipelineData, Pipeline, defineStep, hashTree } from '@sluice/core';
+import { ComputeTarget, Experiment, Workspace, localCompute } from '@sluice/runtime';
+import { PythonScriptStep } from '@sluice/step-python';
+
+// ---------------------------------------------------------------------------------------------------------
+// options
+
+function parseArgs(argv) {
+  const options = { only: new Set(['a', 'b', 'c']), quick: false, profile: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--quick') options.quick = true;
+    else if (arg === '--only' || arg.startsWith('--only=')) {
+      const value = arg.includes('=') ? arg.slice('--only='.length) : argv[++i];
+      const picked = String(value ?? '')
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean);
+      const unknown = picked.filter((s) => !['a', 'b', 'c'].includes(s));
+      if (picked.length === 0 || unknown.length) usage(`--only takes a list of a, b, c; got ${value}`);
+      options.only = new Set(picked);
+    } else if (arg === '--profile' || arg.startsWith('--profile=')) {
+      const value = arg.includes('=') ? arg.slice('--profile='.length) : argv[++i];
+      if (!value) usage('--profile needs a directory');
+      options.profile = resolve(value);
+    } else if (arg === '--help' || arg === '-h') usage();
+    else usage(`unknown argument ${arg}`);
+  }
+  return options;
+}
+
+function usage(problem) {
+  if (problem) console.error(`bench: ${problem}`);
+  console.error('usage: node tools/bench/bench.mjs [--only a,b,c] [--quick] [--profile <dir>]');
+  process.exit(problem ? 2 : 0);
+}
+
+const options = parseArgs(process.argv.slice(2));
+
+const SIZES = options.quick
+  ? { a: { steps: 100, chains: 4 }, b: { steps: 20, reps: 1 }, c: { files: 500, bytes: 20 * 2 ** 20, reps: 1 } }
+  : { a: { steps: 1000, chains: 4 }, b: { steps: 200, reps: 3 }, c: { files: 5000, bytes: 200 * 2 ** 20, reps: 3 } };
+
+// ---------------------------------------------------------------------------------------------------------
+// helpers
+
+const root = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+let cleaned = false;
+function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  rmSync(root, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+const log = (text = '') => process.stderr.write(`${text}\n`);
+const progress = (text) => process.stderr.write(text);
+
+const median = (values) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+const fmtMs = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 3 : 1)} ms`);
+const fmtRatio = (ratio) => `${ratio.toFixed(ratio < 10 ? 2 : 1)}×`;
+const MiB = 2 ** 20;
+
+/** Deterministic PRNG (mulberry32), so the generated shapes are the same in every run. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Run a shell command line, resolving with its wall time (ms); rejects on a non-zero exit. */
+function timeShell(command, cwd) {
+  return new Promise((resolvePromise, reject) => {
+    const start = performance.now();
+    const child = spawn('sh', ['-c', command], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const ms = performance.now() - start;
+      if (code === 0) resolvePromise(ms);
+      else reject(new Error(`\`${command}\` exited with ${code}: ${stderr.trim()}`));
+    });
+  });
+}
+
+/** Optional CPU profiles of the timed sections only (--profile <dir>), written as .cpuprofile files. */
+let session;
+async function profiled(name, fn) {
+  if (!options.profile) return fn();
+  if (!session) {
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  }
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(options.profile, { recursive: true });
+    const file = join(options.profile, `${name}.cpuprofile`);
+    await writeFile(file, JSON.stringify(profile));
+    log(`  profile written: ${file}`);
+  }
+}
+
+const results = [];
+
+// ---------------------------------------------------------------------------------------------------------
+// (a) no-op re-run of a generated pipeline, everything reused
+
+/** A tiny step kind: starts `node -e ''` on the compute target and writes one small file as its output. */
+const noopPlugin = {
+  type: 'step',
+  kind: 'bench-noop',
+  name: 'sluice-bench',
+  version: '1.0.0',
+  coreRange: '^0.1.0',
+  reuseVersion: '1',
+  fingerprint: (step) => [{ name: 'index', value: step.config.index }],
+  async execute(ctx) {
+    const result = await ctx.compute.runProcess(
+      { command: process.execPath, args: ['-e', ''], cwd: ctx.workDir, env: { PATH: process.env.PATH ?? '' } },
+      { signal: ctx.signal, onStdout: ctx.logs.stdout, onStderr: ctx.logs.stderr },
+    );
+    if (result.canceled) return { status: 'Canceled' };
+    if (result.exitCode !== 0) return { status: 'Failed', exitCode: result.exitCode, error: 'node failed' };
+    for (const folder of Object.values(ctx.outputs)) {
+      await writeFile(join(folder, 'out.txt'), `${ctx.step.config.index}\n`);
+    }
+    return { status: 'Finished', exitCode: 0 };
+  },
+};
+
+/**
+ * `steps` steps: a root, then `chains` chains hanging from it (step i consumes the output of step i - chains,
+ * or of the root). Every step has one PipelineData output, so each reuse decision checks the input's digest
+ * and the stored output's content.
+ */
+function noopPipeline(steps, chains) {
+  const outputs = [];
+  const list = [];
+  for (let i = 0; i < steps; i++) {
+    const name = `s${String(i).padStart(4, '0')}`;
+    const out = new PipelineData(`d${i}`); // output names must be unique within a pipeline
+    const upstream = i === 0 ? undefined : outputs[i <= chains ? 0 : i - chains];
+    outputs.push(out);
+    list.push(
+      defineStep({
+        kind: noopPlugin.kind,
+        plugin: noopPlugin,
+        name,
+        inputs: upstream ? [upstream] : [],
+        outputs: [out],
+        computeTarget: 'bench',
+        config: { index: i },
+      }),
+    );
+  }
+  return new Pipeline({ name: 'bench-noop', steps: list });
+}
+
+async function benchA() {
+  const { steps, chains } = SIZES.a;
+  log(`\n(a) no-op re-run of a ${steps}-step pipeline (${chains} chains from one root), everything reused`);
+  const dir = join(root, 'a-ws');
+  const ws = Workspace.create(dir, { name: 'bench-a' });
+  try {
+    await ComputeTarget.create(ws, 'bench', localCompute({ maxConcurrency: 2 }));
+    const experiment = new Experiment(ws, 'bench-a');
+
+    const pipeline = noopPipeline(steps, chains);
+
+    progress(`  cold run (not timed as the result; one dot = ${steps >= 200 ? 20 : 5} steps) `);
+    const coldStart = performance.now();
+    const cold = await experiment.submit(pipeline);
+    let finished = 0;
+    const every = steps >= 200 ? 20 : 5;
+    cold.on((event) => {
+      if (event.type === 'step-status' && (event.status === 'Finished' || event.status === 'Failed')) {
+        finished += 1;
+        if (finished % every === 0) progress('.');
+      }
+    });
+    const coldStatus = await cold.waitForCompletion();
+    const coldMs = performance.now() - coldStart;
+    log(` ${coldStatus} in ${fmtMs(coldMs)}`);
+    if (coldStatus !== 'Finished') throw new Error(`the cold run ended ${coldStatus}`);
+
+    // make sure the output files are well outside the stat cache's racy window (100 ms) before the re-run
+    await new Promise((r) => setTimeout(r, 200));
+
+    // the same pipeline definition again (a new object graph, as a fresh process would build it)
+    const again = noopPipeline(steps, chains);
+    const ms = await profiled('a-noop-rerun', async () => {
+      const start = performance.now();
+      const run = await experiment.submit(again);
+      await run.waitForCompletion();
+      return performance.now() - start;
+    });
+    const records = ws.store.getStepRuns(ws.store.listRuns({ experiment: 'bench-a', limit: 1 })[0].id);
+    const reused = records.filter((record) => record.status === 'Reused').length;
+    log(`  re-run: ${fmtMs(ms)} (${(ms / steps).toFixed(3)} ms/step), ${reused}/${steps} steps reused`);
+
+    // baseline: the minimal store work per step with better-sqlite3 directly: one indexed SELECT + one
+    // INSERT transaction per step, on a table shaped like step_runs, in WAL mode as the run store uses
+    const baseline = sqliteBaseline(join(root, 'a-baseline.db'), steps);
+    log(`  baseline (better-sqlite3, SELECT + INSERT txn per step): ${(baseline / steps).toFixed(4)} ms/step`);
+
+    const perStep = ms / steps;
+    results.push({
+      id: 'a',
+      what: `No-op re-run, ${steps} steps all reused (ms/step)`,
+      sluice: `${perStep.toFixed(3)} ms/step (${fmtMs(ms)})`,
+      baseline: `${(baseline / steps).toFixed(4)} ms/step (sqlite)`,
+      ratio: fmtRatio(ms / baseline),
+      goal: '≤ 1 ms/step',
+      ok: perStep <= 1 && reused === steps,
+      note: reused === steps ? undefined : `only ${reused}/${steps} steps were reused`,
+    });
+  } finally {
+    await ws.close();
+  }
+}
+
+function sqliteBaseline(file, steps) {
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(`
+      CREATE TABLE step_runs (
+        id TEXT PRIMARY KEY, run_id TEXT NOT NULL, step_name TEXT NOT NULL, status TEXT NOT NULL,
+        fingerprint TEXT, reused_from TEXT, created_at TEXT NOT NULL, ended_at TEXT
+      );
+      CREATE INDEX step_runs_fingerprint ON step_runs(fingerprint, status);
+    `);
+    const insert = db.prepare(
+      `INSERT INTO step_runs (id, run_id, step_name, status, fingerprint, reused_from, created_at, ended_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const fingerprints = Array.from({ length: steps }, () => randomBytes(32).toString('hex'));
+    const stamp = new Date().toISOString();
+    db.transaction(() => {
+      fingerprints.forEach((fp, i) => insert.run(`r1.s${i}`, 'r1', `s${i}`, 'Finished', fp, null, stamp, stamp));
+    })();
+    const select = db.prepare(
+      `SELECT * FROM step_runs WHERE fingerprint = ? AND status = 'Finished' AND run_id != ?
+       ORDER BY ended_at DESC LIMIT 5`,
+    );
+    const times = [];
+    for (let rep = 0; rep < 5; rep++) {
+      const run = `r${rep + 2}`;
+      const start = performance.now();
+      for (let i = 0; i < steps; i++) {
+        const candidate = select.get(fingerprints[i], run);
+        db.transaction(() => {
+          insert.run(`${run}.s${i}`, run, `s${i}`, 'Reused', fingerprints[i], candidate.id, stamp, stamp);
+        }).immediate();
+      }
+      times.push(performance.now() - start);
+    }
+    return median(times);
+  } finally {
+    db.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// (b) cold run of trivial Python steps vs xargs -P2
+
+async function benchB() {
+  const { steps, reps } = SIZES.b;
+  log(`\n(b) cold run of ${steps} trivial Python steps, maxConcurrency 2, vs seq | xargs -P2 (${reps} rep(s))`);
+  const source = join(root, 'b-src');
+  mkdirSync(source, { recursive: true });
+  writeFileSync(join(source, 'script.py'), 'import sys\n\nsys.exit(0)\n');
+  const xargsCommand = `seq ${steps} | xargs -P2 -n1 python3 script.py`;
+
+  // warm the interpreter's files into the page cache, and the step-python code path, before timing
+  await timeShell(`seq 4 | xargs -P2 -n1 python3 script.py`, source);
+
+  const sluiceTimes = [];
+  const xargsTimes = [];
+  for (let rep = 0; rep < reps; rep++) {
+    const xargsMs = await timeShell(xargsCommand, source);
+    xargsTimes.push(xargsMs);
+
+    // a fresh workspace each time: nothing can be reused
+    const ws = Workspace.create(join(root, `b-ws-${rep}`), { name: `bench-b-${rep}` });
+    try {
+      await ComputeTarget.create(ws, 'bench', localCompute({ maxConcurrency: 2 }));
+      const list = Array.from(
+        { length: steps },
+        (_, i) =>
+          new PythonScriptStep({
+            name: `py${String(i + 1).padStart(4, '0')}`,
+            scriptName: 'script.py',
+            sourceDirectory: source,
+            arguments: [String(i + 1)],
+            computeTarget: 'bench',
+          }),
+      );
+      const pipeline = new Pipeline({ name: 'bench-python', steps: list });
+      const experiment = new Experiment(ws, 'bench-b');
+      const { ms, status } = await profiled(`b-python-cold-${rep}`, async () => {
+        const start = performance.now();
+        const run = await experiment.submit(pipeline);
+        const result = await run.waitForCompletion();
+        return { ms: performance.now() - start, status: result };
+      });
+      if (status !== 'Finished') throw new Error(`the Python run ended ${status}`);
+      const records = ws.store.getStepRuns(ws.store.listRuns({ experiment: 'bench-b', limit: 1 })[0].id);
+      const ran = records.filter((record) => record.status === 'Finished').length;
+      if (ran !== steps) throw new Error(`only ${ran}/${steps} Python steps ran`);
+      sluiceTimes.push(ms);
+      log(`  rep ${rep + 1}: xargs ${fmtMs(xargsMs)}, sluice ${fmtMs(ms)} (${fmtRatio(ms / xargsMs)})`);
+    } finally {
+      await ws.close();
+    }
+  }
+  const sluice = median(sluiceTimes);
+  const xargs = median(xargsTimes);
+  const ratio = sluice / xargs;
+  results.push({
+    id: 'b',
+    what: `Cold run, ${steps} trivial Python steps (wall time)`,
+    sluice: fmtMs(sluice),
+    baseline: `${fmtMs(xargs)} (xargs -P2)`,
+    ratio: fmtRatio(ratio),
+    goal: '≤ 1.10×',
+    ok: ratio <= 1.1,
+    note: `per step: sluice ${(sluice / steps).toFixed(1)} ms, xargs ${(xargs / steps).toFixed(1)} ms (median of ${reps})`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// (c) fingerprinting a large source tree
+
+function generateTree(dir, files, totalBytes) {
+  const random = prng(0x5eed);
+  // most files small (256 B – 32 KiB), 5% large with an exponential spread that takes the rest of the bytes
+  const large = Math.max(1, Math.round(files * 0.05));
+  const sizes = [];
+  let used = 0;
+  for (let i = 0; i < files - large; i++) {
+    const size = 256 + Math.floor(random() * (32 * 1024 - 256));
+    sizes.push(size);
+    used += size;
+  }
+  const weights = Array.from({ length: large }, () => -Math.log(1 - random() * 0.999));
+  const weightSum = weights.reduce((s, w) => s + w, 0);
+  const rest = Math.max(large, totalBytes - used);
+  let assigned = 0;
+  weights.forEach((w, i) => {
+    const size = i === large - 1 ? rest - assigned : Math.max(1, Math.floor((rest * w) / weightSum));
+    sizes.push(size);
+    assigned += size;
+  });
+  // shuffle the large files among the small ones
+  for (let i = sizes.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [sizes[i], sizes[j]] = [sizes[j], sizes[i]];
+  }
+  const past = new Date(Date.now() - 10_000);
+  const made = new Set();
+  let bytes = 0;
+  sizes.forEach((size, i) => {
+    const depth = Math.floor(random() * 4); // 0–3 folders deep, 8 folders per level
+    const parts = [];
+    for (let d = 0; d < depth; d++) parts.push(`dir${d}_${Math.floor(random() * 8)}`);
+    const folder = join(dir, ...parts);
+    if (!made.has(folder)) {
+      mkdirSync(folder, { recursive: true });
+      made.add(folder);
+    }
+    const file = join(folder, `file${String(i).padStart(5, '0')}.bin`);
+    writeFileSync(file, randomBytes(size));
+    // mtimes 10 s in the past: the stat cache trusts only entries of files older than 100 ms when hashed
+    utimesSync(file, past, past);
+    bytes += size;
+  });
+  return bytes;
+}
+
+function sha256sumManifest(dir) {
+  const result = spawnSync('sh', ['-c', 'find . -type f -print0 | xargs -0 sha256sum'], {
+    cwd: dir,
+    maxBuffer: 256 * MiB,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`sha256sum failed: ${result.stderr}`);
+  const files = {};
+  for (const line of result.stdout.split('\n')) {
+    if (!line) continue;
+    const hash = line.slice(0, 64);
+    files[line.slice(66).replace(/^\.\//, '')] = hash;
+  }
+  return files;
+}
+
+async function benchC() {
+  const { files, bytes: wanted, reps } = SIZES.c;
+  log(`\n(c) fingerprinting a ${Math.round(wanted / MiB)} MiB, ${files}-file tree vs find | xargs sha256sum`);
+  const tree = join(root, 'c-tree');
+  const genStart = performance.now();
+  const bytes = generateTree(tree, files, wanted);
+  log(`  generated ${files} files, ${(bytes / MiB).toFixed(1)} MiB in ${fmtMs(performance.now() - genStart)}`);
+  const shaCommand = `find '${tree}' -type f -print0 | xargs -0 sha256sum > /dev/null`;
+
+  // warm-up: each side once (page cache, JIT); also checks that both sides agree on every file's hash
+  const reference = sha256sumManifest(tree);
+  const warmWs = Workspace.create(join(root, 'c-ws-warm'), { name: 'bench-c-warm' });
+  try {
+    const warm = await hashTree(tree, { useIgnoreFiles: true, statCache: warmWs.statCache });
+    const mismatched = Object.keys(reference).filter((rel) => warm.files[rel] !== reference[rel]);
+    if (mismatched.length || Object.keys(warm.files).length !== Object.keys(reference).length) {
+      log(`  WARNING: hashTree and sha256sum disagree (${mismatched.length} files differ)`);
+    }
+  } finally {
+    await warmWs.close();
+  }
+
+  const shaTimes = [];
+  const coldTimes = [];
+  const warmTimes = [];
+  let rehashed = 0;
+  for (let rep = 0; rep < reps; rep++) {
+    const shaMs = await timeShell(shaCommand, root);
+    shaTimes.push(shaMs);
+    // a fresh workspace: its stat cache is empty, so every file is read and hashed
+    const ws = Workspace.create(join(root, `c-ws-${rep}`), { name: `bench-c-${rep}` });
+    try {
+      const statCache = ws.statCache;
+      const cold = await profiled(`c-hash-cold-${rep}`, async () => {
+        const start = performance.now();
+        const result = await hashTree(tree, { useIgnoreFiles: true, statCache });
+        return { ms: performance.now() - start, result };
+      });
+      coldTimes.push(cold.ms);
+      const warm = await profiled(`c-hash-statcache-${rep}`, async () => {
+        const start = performance.now();
+        const result = await hashTree(tree, { useIgnoreFiles: true, statCache });
+        return { ms: performance.now() - start, result };
+      });
+      warmTimes.push(warm.ms);
+      rehashed = Math.max(rehashed, warm.result.hashedFiles);
+      if (warm.result.digest !== cold.result.digest) throw new Error('the re-fingerprint gave another digest');
+      log(
+        `  rep ${rep + 1}: sha256sum ${fmtMs(shaMs)}, hashTree ${fmtMs(cold.ms)} (${cold.result.hashedFiles} read), ` +
+          `with stat cache ${fmtMs(warm.ms)} (${warm.result.hashedFiles} read)`,
+      );
+    } finally {
+      await ws.close();
+    }
+  }
+  const sha = median(shaTimes);
+  const cold = median(coldTimes);
+  const warm = median(warmTimes);
+  const mbps = (ms) => bytes / MiB / (ms / 1000);
+  results.push({
+    id: 'c1',
+    what: `hashTree throughput, ${Math.round(bytes / MiB)} MiB / ${files} files (warm page cache)`,
+    sluice: `${mbps(cold).toFixed(0)} MiB/s (${fmtMs(cold)})`,
+    baseline: `${mbps(sha).toFixed(0)} MiB/s (${fmtMs(sha)}, sha256sum)`,
+    ratio: fmtRatio(sha / cold),
+    goal: '≥ 0.90×',
+    ok: sha / cold >= 0.9,
+  });
+  results.push({
+    id: 'c2',
+    what: 'Re-fingerprint of the unchanged tree, warm stat cache',
+    sluice: fmtMs(warm),
+    baseline: `${fmtMs(cold)} (cold hashTree)`,
+    ratio: `${((warm / cold) * 100).toFixed(1)}%`,
+    goal: '≤ 5%',
+    ok: warm / cold <= 0.05 && rehashed === 0,
+    note: rehashed ? `${rehashed} files were read again despite the stat cache` : undefined,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// main
+
+function printTable() {
+  const header = ['#', 'Measurement', 'Sluice', 'Baseline (same run)', 'Ratio', 'Goal', ''];
+  const rows = results.map((r) => [r.id, r.what, r.sluice, r.baseline, r.ratio, r.goal, r.ok ? '✓' : '✗']);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells) => `| ${cells.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
+  console.log('');
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows) console.log(line(row));
+  const notes = results.filter((r) => r.note);
+  if (notes.length) {
+    console.log('');
+    for (const r of notes) console.log(`- ${r.id}: ${r.note}`);
+  }
+}
+
+try {
+  log(
+    `Sluice bench${options.quick ? ' (quick)' : ''}: node ${process.version}, temp data in ${root}` +
+      (options.profile ? `, CPU profiles in ${options.profile}` : ''),
+  );
+  if (options.only.has('a')) await benchA();
+  if (options.only.has('b')) await benchB();
+  if (options.only.has('c')) await benchC();
+  printTable();
+} catch (error) {
+  if (results.length) printTable();
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  if (session) session.disconnect();
+  cleanup();
+}
