@@ -99,7 +99,14 @@ export class OutputFileDatasetConfig extends Deliverable {
           `OutputFileDatasetConfig "${name}" needs a destination path, e.g. [datastore, 'outputs/{run-id}'].`,
         );
       }
-      this.destination = { datastore: datastoreName(store)!, path };
+      const storeName = datastoreName(store);
+      if (!storeName) {
+        throw new SluiceError(
+          'PIPELINE_INVALID',
+          `OutputFileDatasetConfig "${name}" needs a datastore in its destination, e.g. [ws.getDefaultDatastore(), 'outputs/{run-id}'].`,
+        );
+      }
+      this.destination = { datastore: storeName, path };
     } else {
       this.destination = undefined;
     }
@@ -249,6 +256,7 @@ export function toInputBinding(input: InputLike): InputBinding {
 
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
   if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
   return `${typeof value} ${JSON.stringify(value)}`;
 }

@@ -57,6 +57,14 @@ export interface SluiceErrorOptions {
 
 export class SluiceError extends Error {
   override readonly name = 'SluiceError';
+  /** Errors from another copy of @sluice/core count too: a coded error named SluiceError is one. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      value instanceof Error &&
+      value.name === 'SluiceError' &&
+      typeof (value as { code?: unknown }).code === 'string'
+    );
+  }
   readonly code: SluiceErrorCode;
   readonly details: Record<string, unknown>;
 

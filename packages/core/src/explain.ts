@@ -38,7 +38,8 @@ export function diffManifests(
     if (!Object.hasOwn(before, path)) changes.push({ path, change: 'added' });
     else if (before[path] !== after[path]) changes.push({ path, change: 'changed' });
   }
-  for (const path of Object.keys(before)) if (!Object.hasOwn(after, path)) changes.push({ path, change: 'removed' });
+  for (const path of Object.keys(before))
+    if (!Object.hasOwn(after, path)) changes.push({ path, change: 'removed' });
   return changes.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
@@ -117,9 +118,11 @@ export function diffFingerprints(
   for (const [name, part] of earlier) {
     if (!later.has(name)) changes.push({ part: name, change: 'removed', message: describe(part, undefined) });
   }
-  const rank = (name: string): number =>
-    ['kind', 'script', 'arguments', 'parameter', 'environment', 'source', 'input', 'outputs'].indexOf(
-      name.split(':')[0]!,
-    );
+  // Known parts in a fixed order; a plugin's own parts (e.g. "notebook") come right after the arguments.
+  const order = ['kind', 'script', 'arguments', '*', 'parameter', 'environment', 'source', 'input', 'outputs'];
+  const rank = (name: string): number => {
+    const index = order.indexOf(name.split(':')[0]!);
+    return index === -1 ? order.indexOf('*') : index;
+  };
   return changes.sort((a, b) => rank(a.part) - rank(b.part) || (a.part < b.part ? -1 : 1));
 }

@@ -69,7 +69,9 @@ export function contentPart(
 /** The fingerprint of a whole step: one digest over its parts, independent of their order. */
 export function combineFingerprint(parts: readonly FingerprintPart[]): string {
   const hash = createHash('sha256').update(`${FINGERPRINT_FORMAT}\n`);
-  for (const part of [...parts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+  const order = (a: FingerprintPart, b: FingerprintPart): number =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0;
+  for (const part of [...parts].sort(order)) {
     hash.update(`${part.name}\0${part.digest}\n`);
   }
   return hash.digest('hex');

@@ -101,11 +101,15 @@ export function resolveParameterValues(
       );
     }
   }
-  const resolved: Record<string, ParameterValue> = {};
+  const resolved: Array<[string, ParameterValue]> = [];
   for (const [name, parameter] of definitions) {
     // own properties only: a parameter named e.g. "constructor" must not pick up Object.prototype's member
     const value = Object.hasOwn(supplied, name) ? supplied[name] : undefined;
-    resolved[name] = value === undefined ? parameter.defaultValue : coerceParameterValue(parameter, value);
+    resolved.push([
+      name,
+      value === undefined ? parameter.defaultValue : coerceParameterValue(parameter, value),
+    ]);
   }
-  return resolved;
+  // fromEntries defines own properties, so even a parameter named "__proto__" is kept
+  return Object.fromEntries(resolved);
 }

@@ -75,6 +75,9 @@ export function defineStep<Config>(options: DefineStepOptions<Config>): StepDefi
       `Step name ${JSON.stringify(name)} is not valid: use letters, digits, '_', '.', '-'.`,
     );
   }
+  if (typeof options.kind !== 'string' || options.kind === '') {
+    throw new SluiceError('STEP_INVALID', `Step "${name}" needs a kind: the id of the step kind that runs it.`);
+  }
   const inputs = (options.inputs ?? []).map((input) => {
     try {
       return toInputBinding(input);

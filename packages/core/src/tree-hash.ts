@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, open, readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { SluiceError } from './errors.js';
@@ -93,7 +93,12 @@ export async function loadIgnoreRules(root: string): Promise<Ignore> {
 /** List the files of a tree (relative, '/'-separated, sorted), honouring ignore rules if given. */
 export async function listTree(root: string, rules?: Ignore): Promise<string[]> {
   const files: string[] = [];
+  // Folders reached through symbolic links are walked once each: a link back up the tree is not a loop.
+  const visited = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
+    const real = await realpath(dir);
+    if (visited.has(real)) return;
+    visited.add(real);
     const entries = await readdir(dir, { withFileTypes: true });
     for (const entry of entries) {
       const absolute = join(dir, entry.name);
@@ -106,6 +111,7 @@ export async function listTree(root: string, rules?: Ignore): Promise<string[]> 
         if (entry.isSymbolicLink()) {
           const target = await stat(absolute).catch(() => undefined);
           if (target?.isDirectory()) {
+            if (rules?.ignores(`${rel}/`)) continue;
             await walk(absolute);
             continue;
           }
@@ -145,7 +151,7 @@ export async function hashTree(root: string, options: HashTreeOptions = {}): Pro
   }
   const rules = options.useIgnoreFiles ? await loadIgnoreRules(root) : undefined;
   const paths = await listTree(root, rules);
-  const files: Record<string, string> = {};
+  const files = new Map<string, string>();
   let bytes = 0;
   let hashedFiles = 0;
   let next = 0;
@@ -153,15 +159,15 @@ export async function hashTree(root: string, options: HashTreeOptions = {}): Pro
     while (next < paths.length) {
       const rel = paths[next++]!;
       const { hash, size, read } = await hashWithCache(join(root, rel), cache);
-      files[rel] = hash;
+      files.set(rel, hash);
       bytes += size;
       if (read) hashedFiles += 1;
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
   cache?.flush?.();
-  const ordered: Record<string, string> = {};
-  for (const rel of paths) ordered[rel] = files[rel]!;
+  // fromEntries defines own properties, so a file named "__proto__" is kept like any other
+  const ordered: Record<string, string> = Object.fromEntries(paths.map((rel) => [rel, files.get(rel)!]));
   return { type: 'directory', digest: manifestDigest(ordered), files: ordered, bytes, hashedFiles };
 }
 

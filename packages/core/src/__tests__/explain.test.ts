@@ -22,19 +22,29 @@ describe('diffFingerprints', () => {
     const parts = [valuePart('kind', 'python-script@1'), valuePart('parameter:lr', 0.1)];
     expect(diffFingerprints(parts, [...parts].reverse())).toEqual([]);
     // the displayed value does not matter, only the digest
-    expect(diffFingerprints(parts, parts.map((p) => ({ ...p, value: 'other' })))).toEqual([]);
+    expect(
+      diffFingerprints(
+        parts,
+        parts.map((p) => ({ ...p, value: 'other' })),
+      ),
+    ).toEqual([]);
   });
 
   it('says how a parameter changed', () => {
     expect(
-      diffFingerprints([valuePart('parameter:learning_rate', 0.1)], [valuePart('parameter:learning_rate', 0.2)]),
-    ).toEqual([{ part: 'parameter:learning_rate', change: 'changed', message: 'parameter learning_rate 0.1 → 0.2' }]);
-    expect(messages([valuePart('parameter:optimizer', 'adam')], [valuePart('parameter:optimizer', 'sgd')])).toEqual([
-      'parameter optimizer adam → sgd',
+      diffFingerprints(
+        [valuePart('parameter:learning_rate', 0.1)],
+        [valuePart('parameter:learning_rate', 0.2)],
+      ),
+    ).toEqual([
+      { part: 'parameter:learning_rate', change: 'changed', message: 'parameter learning_rate 0.1 → 0.2' },
     ]);
-    expect(messages([valuePart('parameter:shuffle', true)], [valuePart('parameter:shuffle', false)])).toEqual([
-      'parameter shuffle true → false',
-    ]);
+    expect(
+      messages([valuePart('parameter:optimizer', 'adam')], [valuePart('parameter:optimizer', 'sgd')]),
+    ).toEqual(['parameter optimizer adam → sgd']);
+    expect(messages([valuePart('parameter:shuffle', true)], [valuePart('parameter:shuffle', false)])).toEqual(
+      ['parameter shuffle true → false'],
+    );
   });
 
   it('names source files changed and added', () => {
@@ -89,24 +99,37 @@ describe('diffFingerprints', () => {
     expect(
       messages(
         [valuePart('arguments', ['--lr', { parameter: 'lr' }, '--data', { input: 'raw' }])],
-        [valuePart('arguments', ['--lr', { parameter: 'lr' }, '--data', { input: 'raw' }, { output: 'model' }, 3])],
+        [
+          valuePart('arguments', [
+            '--lr',
+            { parameter: 'lr' },
+            '--data',
+            { input: 'raw' },
+            { output: 'model' },
+            3,
+          ]),
+        ],
       ),
-    ).toEqual(['arguments "--lr <parameter lr> --data <input raw>" → "--lr <parameter lr> --data <input raw> <output model> 3"']);
+    ).toEqual([
+      'arguments "--lr <parameter lr> --data <input raw>" → "--lr <parameter lr> --data <input raw> <output model> 3"',
+    ]);
     expect(messages([valuePart('kind', 'python-script@1')], [valuePart('kind', 'python-script@2')])).toEqual([
       'step kind python-script@1 → python-script@2',
     ]);
-    expect(messages([valuePart('outputs', ['model'])], [valuePart('outputs', ['model', 'metrics'])])).toEqual([
-      'outputs ["model"] → ["model","metrics"]',
-    ]);
+    expect(messages([valuePart('outputs', ['model'])], [valuePart('outputs', ['model', 'metrics'])])).toEqual(
+      ['outputs ["model"] → ["model","metrics"]'],
+    );
   });
 
   it('describes environment changes: name, version, definition', () => {
     const env = (options: ConstructorParameters<typeof Environment>[0]) =>
       valuePart('environment', new Environment(options).toJSON());
-    expect(messages([env({ name: 'sklearn', version: '1' })], [env({ name: 'sklearn', version: '2' })])).toEqual([
-      'environment sklearn:1 → sklearn:2',
+    expect(
+      messages([env({ name: 'sklearn', version: '1' })], [env({ name: 'sklearn', version: '2' })]),
+    ).toEqual(['environment sklearn:1 → sklearn:2']);
+    expect(messages([env({ name: 'sklearn' })], [env({ name: 'torch' })])).toEqual([
+      'environment sklearn:1 → torch:1',
     ]);
-    expect(messages([env({ name: 'sklearn' })], [env({ name: 'torch' })])).toEqual(['environment sklearn:1 → torch:1']);
     expect(
       messages([env({ name: 'sklearn', packages: ['a'] })], [env({ name: 'sklearn', packages: ['a', 'b'] })]),
     ).toEqual(['environment sklearn:1 definition changed']);
@@ -136,7 +159,9 @@ describe('diffFingerprints', () => {
     expect(messages([valuePart('notebook', 'a.ipynb')], [valuePart('notebook', 'b.ipynb')])).toEqual([
       'notebook a.ipynb → b.ipynb',
     ]);
-    expect(messages([{ name: 'blob', digest: '1' }], [{ name: 'blob', digest: '2' }])).toEqual(['blob changed']);
+    expect(messages([{ name: 'blob', digest: '1' }], [{ name: 'blob', digest: '2' }])).toEqual([
+      'blob changed',
+    ]);
   });
 
   it('orders changes: kind, script, arguments, parameters, environment, source, inputs, outputs', () => {
@@ -175,7 +200,10 @@ describe('diffFingerprints', () => {
 describe('diffManifests', () => {
   it('lists added, changed and removed paths sorted by path', () => {
     expect(
-      diffManifests({ 'b.py': '1', 'c.py': '1', 'e.py': '1' }, { 'a.py': '1', 'b.py': '2', 'e.py': '1', 'd/f.py': '1' }),
+      diffManifests(
+        { 'b.py': '1', 'c.py': '1', 'e.py': '1' },
+        { 'a.py': '1', 'b.py': '2', 'e.py': '1', 'd/f.py': '1' },
+      ),
     ).toEqual([
       { path: 'a.py', change: 'added' },
       { path: 'b.py', change: 'changed' },
@@ -196,5 +224,11 @@ describe('diffManifests', () => {
       { path: 'constructor', change: 'added' },
       { path: 'toString', change: 'added' },
     ]);
+    expect(diffManifests({ hasOwnProperty: 'h' }, {})).toEqual([
+      { path: 'hasOwnProperty', change: 'removed' },
+    ]);
+    const withProto = JSON.parse('{"__proto__": "a", "b.py": "1"}') as Record<string, string>;
+    expect(diffManifests(withProto, { 'b.py': '1' })).toEqual([{ path: '__proto__', change: 'removed' }]);
+    expect(diffManifests({ 'b.py': '1' }, withProto)).toEqual([{ path: '__proto__', change: 'added' }]);
   });
 });

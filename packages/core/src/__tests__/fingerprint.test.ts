@@ -101,6 +101,13 @@ describe('combineFingerprint', () => {
     expect(reference).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('does not depend on order even when two parts share a name', () => {
+    const a = { name: 'x', digest: '1' };
+    const b = { name: 'x', digest: '2' };
+    expect(combineFingerprint([a, b, parts[0]!])).toBe(combineFingerprint([parts[0]!, b, a]));
+    expect(combineFingerprint([a, b])).not.toBe(combineFingerprint([a, a]));
+  });
+
   it('does not change the array it is given', () => {
     const copy = [...parts].reverse();
     const before = copy.map((p) => p.name);

@@ -166,6 +166,13 @@ describe('resolveParameterValues', () => {
     );
     expect(resolveParameterValues(tricky)).toEqual({ constructor: 'c', toString: 2 });
     expect(resolveParameterValues(tricky, { toString: '3' })).toEqual({ constructor: 'c', toString: 3 });
+    const proto = new PipelineParameter({ name: '__proto__', defaultValue: 'p' });
+    const resolved = resolveParameterValues(definitions(proto), JSON.parse('{"__proto__": "q"}'));
+    expect(Object.keys(resolved)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyDescriptor(resolved, '__proto__')?.value).toBe('q');
+    expect(
+      Object.getOwnPropertyDescriptor(resolveParameterValues(definitions(proto)), '__proto__')?.value,
+    ).toBe('p');
   });
 
   it('coerceParameterValue works on one parameter', () => {

@@ -162,6 +162,13 @@ describe('defineStep', () => {
       expect(error.message).toContain(`"${name}"`);
       expect(error.message).toContain('Step "s"');
     }
+    // with other data listed as inputs, the argument must match one of them by its source
+    const others = [new PipelineData('other').asDownload(), raw().asMount()];
+    for (const [argument, name] of cases) {
+      const error = sluiceErrorOf(() => step('s', { inputs: others, arguments: [argument] }));
+      expect(error.code).toBe('STEP_INVALID');
+      expect(error.message).toContain(`"${name}"`);
+    }
     // data listed as an output may not be passed as an input binding
     expect(sluiceErrorOf(() => step('s', { arguments: [out.asDownload()], outputs: [out] })).code).toBe(
       'STEP_INVALID',
@@ -249,5 +256,17 @@ describe('canonicalArgument', () => {
     expect(canonicalArgument(s, '--x')).toBe('--x');
     expect(canonicalArgument(s, 2)).toBe(2);
     expect(canonicalArgument(s, false)).toBe(false);
+  });
+
+  it('names the very binding passed as the argument when a source is consumed twice', () => {
+    const d = new PipelineData('d');
+    const copied = d.asDownload().asNamedInput('copied');
+    const inPlace = d.asMount().asNamedInput('in_place');
+    const s = step('s', { inputs: [copied, inPlace], arguments: [copied, inPlace] });
+    expect(canonicalArgument(s, inPlace)).toEqual({ input: 'in_place' });
+    expect(canonicalArgument(s, copied)).toEqual({ input: 'copied' });
+    // bare data or another binding of the source falls back to the first input with that source
+    expect(canonicalArgument(s, d)).toEqual({ input: 'copied' });
+    expect(canonicalArgument(s, d.asMount())).toEqual({ input: 'copied' });
   });
 });

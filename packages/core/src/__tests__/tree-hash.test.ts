@@ -96,6 +96,16 @@ describe('hashTree on a folder', () => {
     expect((await hashTree(root)).digest).toBe(before.digest);
   });
 
+  it('hashes files named like Object.prototype members, including __proto__', async () => {
+    // a computed key, so that the object gets an own "__proto__" property
+    const root = writeTree(tempDir(), { ['__proto__']: 'x', constructor: 'c', 'sub/__proto__': 'y' });
+    const tree = await hashTree(root);
+    expect(Object.keys(tree.files)).toEqual(['__proto__', 'constructor', 'sub/__proto__']);
+    expect(tree.files['__proto__']).toBe(sha('x'));
+    writeFileSync(join(root, '__proto__'), 'changed');
+    expect((await hashTree(root)).digest).not.toBe(tree.digest);
+  });
+
   it('follows symbolic links to files and folders', async () => {
     const outside = writeTree(tempDir(), { 'shared.py': 'shared', 'lib/mod.py': 'mod' });
     const root = writeTree(tempDir(), { 'main.py': 'main' });
@@ -135,6 +145,7 @@ describe('hashTree ignore rules', () => {
     '.git/objects/ab/cdef': 'blob',
     '.sluice/runs.db': 'db',
     '__pycache__/train.cpython-312.pyc': 'pyc',
+    '__pycache__/notes.txt': 'not byte-code, but in __pycache__',
     'sub/__pycache__/util.cpython-312.pyc': 'pyc2',
     'loose.pyc': 'pyc3',
   };
