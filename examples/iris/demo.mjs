@@ -9,7 +9,11 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const workspace = join(here, 'workspace');
-const bin = join(dirname(createRequire(import.meta.url).resolve('@sluice/cli/package.json')), 'dist', 'bin.js');
+const bin = join(
+  dirname(createRequire(import.meta.url).resolve('@sluice/cli/package.json')),
+  'dist',
+  'bin.js',
+);
 
 function sluice(...args) {
   const result = spawnSync(process.execPath, [bin, ...args], { stdio: 'inherit', cwd: here });

@@ -3,18 +3,19 @@
 // It never asserts wall-clock times: a missed goal is marked ✗ and the exit code stays 0 (non-zero only when
 // something crashes). See tools/bench/README.md.
 //
-//   node tools/bench/bench.mjs [--only a,b,c] [--quick] [--profile <dir>]
+//   node tools/bench/bench.mjs [--only a,b,c] [--quick] [--python <interpreter>] [--profile <dir>]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { PipelineData, Pipeline, defineStep, hashTree } from '@sluice/core';
+import { Environment, PipelineData, Pipeline, RunConfiguration, defineStep, hashTree } from '@sluice/core';
 import { ComputeTarget, Experiment, Workspace, localCompute } from '@sluice/runtime';
 import { PythonScriptStep } from '@sluice/step-python';
 
@@ -22,7 +23,7 @@ import { PythonScriptStep } from '@sluice/step-python';
 // options
 
 function parseArgs(argv) {
-  const options = { only: new Set(['a', 'b', 'c']), quick: false, profile: undefined };
+  const options = { only: new Set(['a', 'b', 'c']), quick: false, profile: undefined, python: 'python3' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
@@ -39,6 +40,10 @@ function parseArgs(argv) {
       const value = arg.includes('=') ? arg.slice('--profile='.length) : argv[++i];
       if (!value) usage('--profile needs a directory');
       options.profile = resolve(value);
+    } else if (arg === '--python' || arg.startsWith('--python=')) {
+      const value = arg.includes('=') ? arg.slice('--python='.length) : argv[++i];
+      if (!value) usage('--python needs an interpreter');
+      options.python = value;
     } else if (arg === '--help' || arg === '-h') usage();
     else usage(`unknown argument ${arg}`);
   }
@@ -47,15 +52,25 @@ function parseArgs(argv) {
 
 function usage(problem) {
   if (problem) console.error(`bench: ${problem}`);
-  console.error('usage: node tools/bench/bench.mjs [--only a,b,c] [--quick] [--profile <dir>]');
+  console.error(
+    'usage: node tools/bench/bench.mjs [--only a,b,c] [--quick] [--python <interpreter>] [--profile <dir>]',
+  );
   process.exit(problem ? 2 : 0);
 }
 
 const options = parseArgs(process.argv.slice(2));
 
 const SIZES = options.quick
-  ? { a: { steps: 100, chains: 4 }, b: { steps: 20, reps: 1 }, c: { files: 500, bytes: 20 * 2 ** 20, reps: 1 } }
-  : { a: { steps: 1000, chains: 4 }, b: { steps: 200, reps: 3 }, c: { files: 5000, bytes: 200 * 2 ** 20, reps: 3 } };
+  ? {
+      a: { steps: 100, chains: 4 },
+      b: { steps: 20, reps: 1 },
+      c: { files: 500, bytes: 20 * 2 ** 20, reps: 1 },
+    }
+  : {
+      a: { steps: 1000, chains: 4 },
+      b: { steps: 200, reps: 3 },
+      c: { files: 5000, bytes: 200 * 2 ** 20, reps: 3 },
+    };
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
@@ -153,7 +168,12 @@ const noopPlugin = {
   fingerprint: (step) => [{ name: 'index', value: step.config.index }],
   async execute(ctx) {
     const result = await ctx.compute.runProcess(
-      { command: process.execPath, args: ['-e', ''], cwd: ctx.workDir, env: { PATH: process.env.PATH ?? '' } },
+      {
+        command: process.execPath,
+        args: ['-e', ''],
+        cwd: ctx.workDir,
+        env: { PATH: process.env.PATH ?? '' },
+      },
       { signal: ctx.signal, onStdout: ctx.logs.stdout, onStderr: ctx.logs.stderr },
     );
     if (result.canceled) return { status: 'Canceled' };
@@ -221,7 +241,7 @@ async function benchA() {
     if (coldStatus !== 'Finished') throw new Error(`the cold run ended ${coldStatus}`);
 
     // make sure the output files are well outside the stat cache's racy window (100 ms) before the re-run
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
 
     // the same pipeline definition again (a new object graph, as a fresh process would build it)
     const again = noopPipeline(steps, chains);
@@ -238,7 +258,9 @@ async function benchA() {
     // baseline: the minimal store work per step with better-sqlite3 directly: one indexed SELECT + one
     // INSERT transaction per step, on a table shaped like step_runs, in WAL mode as the run store uses
     const baseline = sqliteBaseline(join(root, 'a-baseline.db'), steps);
-    log(`  baseline (better-sqlite3, SELECT + INSERT txn per step): ${(baseline / steps).toFixed(4)} ms/step`);
+    log(
+      `  baseline (better-sqlite3, SELECT + INSERT txn per step): ${(baseline / steps).toFixed(4)} ms/step`,
+    );
 
     const perStep = ms / steps;
     results.push({
@@ -275,7 +297,9 @@ function sqliteBaseline(file, steps) {
     const fingerprints = Array.from({ length: steps }, () => randomBytes(32).toString('hex'));
     const stamp = new Date().toISOString();
     db.transaction(() => {
-      fingerprints.forEach((fp, i) => insert.run(`r1.s${i}`, 'r1', `s${i}`, 'Finished', fp, null, stamp, stamp));
+      fingerprints.forEach((fp, i) =>
+        insert.run(`r1.s${i}`, 'r1', `s${i}`, 'Finished', fp, null, stamp, stamp),
+      );
     })();
     const select = db.prepare(
       `SELECT * FROM step_runs WHERE fingerprint = ? AND status = 'Finished' AND run_id != ?
@@ -304,17 +328,30 @@ function sqliteBaseline(file, steps) {
 
 async function benchB() {
   const { steps, reps } = SIZES.b;
-  log(`\n(b) cold run of ${steps} trivial Python steps, maxConcurrency 2, vs seq | xargs -P2 (${reps} rep(s))`);
+  const python = options.python;
+  log(
+    `\n(b) cold run of ${steps} trivial Python steps, maxConcurrency 2, vs seq | xargs -P2 (${reps} rep(s))`,
+  );
   const source = join(root, 'b-src');
   mkdirSync(source, { recursive: true });
   writeFileSync(join(source, 'script.py'), 'import sys\n\nsys.exit(0)\n');
-  const xargsCommand = `seq ${steps} | xargs -P2 -n1 python3 script.py`;
+  const quoted = `'${python.replaceAll("'", `'\\''`)}'`;
+  const xargsCommand = `seq ${steps} | xargs -P2 -n1 ${quoted} script.py`;
+  // the default interpreter is the step's default ('python3' from PATH); another one goes in an Environment
+  const runConfig =
+    python === 'python3'
+      ? undefined
+      : new RunConfiguration({
+          environment: new Environment({ name: 'bench-python', python: { interpreter: python } }),
+        });
 
-  // warm the interpreter's files into the page cache, and the step-python code path, before timing
-  await timeShell(`seq 4 | xargs -P2 -n1 python3 script.py`, source);
+  // warm the interpreter's files into the page cache before timing
+  await timeShell(`seq 4 | xargs -P2 -n1 ${quoted} script.py`, source);
 
   const sluiceTimes = [];
   const xargsTimes = [];
+  const ratios = [];
+  const cpuPerStep = [];
   for (let rep = 0; rep < reps; rep++) {
     const xargsMs = await timeShell(xargsCommand, source);
     xargsTimes.push(xargsMs);
@@ -332,29 +369,37 @@ async function benchB() {
             sourceDirectory: source,
             arguments: [String(i + 1)],
             computeTarget: 'bench',
+            ...(runConfig ? { runConfig } : {}),
           }),
       );
       const pipeline = new Pipeline({ name: 'bench-python', steps: list });
       const experiment = new Experiment(ws, 'bench-b');
-      const { ms, status } = await profiled(`b-python-cold-${rep}`, async () => {
+      const { ms, cpu, status } = await profiled(`b-python-cold-${rep}`, async () => {
+        const cpuStart = process.cpuUsage();
         const start = performance.now();
         const run = await experiment.submit(pipeline);
         const result = await run.waitForCompletion();
-        return { ms: performance.now() - start, status: result };
+        const used = process.cpuUsage(cpuStart);
+        return { ms: performance.now() - start, cpu: (used.user + used.system) / 1000, status: result };
       });
       if (status !== 'Finished') throw new Error(`the Python run ended ${status}`);
       const records = ws.store.getStepRuns(ws.store.listRuns({ experiment: 'bench-b', limit: 1 })[0].id);
       const ran = records.filter((record) => record.status === 'Finished').length;
       if (ran !== steps) throw new Error(`only ${ran}/${steps} Python steps ran`);
       sluiceTimes.push(ms);
-      log(`  rep ${rep + 1}: xargs ${fmtMs(xargsMs)}, sluice ${fmtMs(ms)} (${fmtRatio(ms / xargsMs)})`);
+      ratios.push(ms / xargsMs);
+      cpuPerStep.push(cpu / steps);
+      log(
+        `  rep ${rep + 1}: xargs ${fmtMs(xargsMs)}, sluice ${fmtMs(ms)} (${fmtRatio(ms / xargsMs)}; ` +
+          `Sluice's own process used ${(cpu / steps).toFixed(1)} ms CPU per step)`,
+      );
     } finally {
       await ws.close();
     }
   }
   const sluice = median(sluiceTimes);
   const xargs = median(xargsTimes);
-  const ratio = sluice / xargs;
+  const ratio = median(ratios);
   results.push({
     id: 'b',
     what: `Cold run, ${steps} trivial Python steps (wall time)`,
@@ -363,7 +408,11 @@ async function benchB() {
     ratio: fmtRatio(ratio),
     goal: '≤ 1.10×',
     ok: ratio <= 1.1,
-    note: `per step: sluice ${(sluice / steps).toFixed(1)} ms, xargs ${(xargs / steps).toFixed(1)} ms (median of ${reps})`,
+    note:
+      `medians of ${reps}; the ratio is the median of the ${reps} paired (back-to-back) ratios ` +
+      `[${ratios.map((r) => r.toFixed(2)).join(', ')}]; per step: sluice ${(sluice / steps).toFixed(1)} ms, ` +
+      `xargs ${(xargs / steps).toFixed(1)} ms, Sluice's own CPU ${median(cpuPerStep).toFixed(1)} ms; ` +
+      `interpreter: ${python}`,
   });
 }
 
@@ -438,7 +487,9 @@ async function benchC() {
   const tree = join(root, 'c-tree');
   const genStart = performance.now();
   const bytes = generateTree(tree, files, wanted);
-  log(`  generated ${files} files, ${(bytes / MiB).toFixed(1)} MiB in ${fmtMs(performance.now() - genStart)}`);
+  log(
+    `  generated ${files} files, ${(bytes / MiB).toFixed(1)} MiB in ${fmtMs(performance.now() - genStart)}`,
+  );
   const shaCommand = `find '${tree}' -type f -print0 | xargs -0 sha256sum > /dev/null`;
 
   // warm-up: each side once (page cache, JIT); also checks that both sides agree on every file's hash
@@ -478,7 +529,8 @@ async function benchC() {
       });
       warmTimes.push(warm.ms);
       rehashed = Math.max(rehashed, warm.result.hashedFiles);
-      if (warm.result.digest !== cold.result.digest) throw new Error('the re-fingerprint gave another digest');
+      if (warm.result.digest !== cold.result.digest)
+        throw new Error('the re-fingerprint gave another digest');
       log(
         `  rep ${rep + 1}: sha256sum ${fmtMs(shaMs)}, hashTree ${fmtMs(cold.ms)} (${cold.result.hashedFiles} read), ` +
           `with stat cache ${fmtMs(warm.ms)} (${warm.result.hashedFiles} read)`,
@@ -536,10 +588,21 @@ try {
     `Sluice bench${options.quick ? ' (quick)' : ''}: node ${process.version}, temp data in ${root}` +
       (options.profile ? `, CPU profiles in ${options.profile}` : ''),
   );
+  const cores = availableParallelism();
+  const load = loadavg()[0];
+  if (load > cores * 0.5) {
+    log(
+      `WARNING: the 1-minute load average is ${load.toFixed(2)} on ${cores} cores: other work will skew timings`,
+    );
+  }
   if (options.only.has('a')) await benchA();
   if (options.only.has('b')) await benchB();
   if (options.only.has('c')) await benchC();
   printTable();
+  const loadAfter = loadavg()[0];
+  console.log(
+    `\nnode ${process.version}, ${availableParallelism()} cores, 1-minute load average ${load.toFixed(2)} before, ${loadAfter.toFixed(2)} after`,
+  );
 } catch (error) {
   if (results.length) printTable();
   console.error(error);

@@ -111,61 +111,75 @@ export function createProgram(
     .description('run a pipeline module (.ts or .js) and show its progress')
     .argument('<pipeline>', 'a module whose default export is a Pipeline or ({ workspace }) => Pipeline')
     .option('-p, --param <name=value>', 'set a pipeline parameter (repeatable)', collectPair, {})
-    .option('-e, --experiment <name>', 'the experiment to run in (default: the module\'s experimentName or the pipeline name)')
+    .option(
+      '-e, --experiment <name>',
+      "the experiment to run in (default: the module's experimentName or the pipeline name)",
+    )
     .option('--regenerate-outputs', 're-run every step instead of reusing earlier results')
     .option('--continue-on-step-failure', 'keep running steps that do not depend on a failed one')
     .option('-t, --tag <name=value>', 'tag the run (repeatable)', collectPair, {})
     .option('--logs', 'print step output as it comes')
     .option('--json', 'print the finished run as JSON instead of a table')
     .addOption(workspaceOption())
-    .action(async (file: string, options: {
-      param: Record<string, string>;
-      experiment?: string;
-      regenerateOutputs?: boolean;
-      continueOnStepFailure?: boolean;
-      tag: Record<string, string>;
-      logs?: boolean;
-      json?: boolean;
-      workspace?: string;
-    }) => {
-      const ws = openWorkspace(options);
-      try {
-        const { pipeline, experimentName } = await loadPipeline(file, ws);
-        const experiment = new Experiment(ws, options.experiment ?? experimentName ?? pipeline.name);
-        const run = await experiment.submit(pipeline, {
-          parameters: options.param,
-          regenerateOutputs: Boolean(options.regenerateOutputs),
-          continueOnStepFailure: Boolean(options.continueOnStepFailure),
-          tags: options.tag,
-        });
-        const stop = options.json ? () => undefined : showProgress(run, { logs: Boolean(options.logs), stream: io.stdout as NodeJS.WriteStream });
-        const interrupt = (): void => {
-          io.stderr.write('\nCanceling the run…\n');
-          void run.cancel();
-        };
-        process.once('SIGINT', interrupt);
-        process.once('SIGTERM', interrupt);
-        let final;
+    .action(
+      async (
+        file: string,
+        options: {
+          param: Record<string, string>;
+          experiment?: string;
+          regenerateOutputs?: boolean;
+          continueOnStepFailure?: boolean;
+          tag: Record<string, string>;
+          logs?: boolean;
+          json?: boolean;
+          workspace?: string;
+        },
+      ) => {
+        const ws = openWorkspace(options);
         try {
-          final = await run.waitForCompletion();
+          const { pipeline, experimentName } = await loadPipeline(file, ws);
+          const experiment = new Experiment(ws, options.experiment ?? experimentName ?? pipeline.name);
+          const run = await experiment.submit(pipeline, {
+            parameters: options.param,
+            regenerateOutputs: Boolean(options.regenerateOutputs),
+            continueOnStepFailure: Boolean(options.continueOnStepFailure),
+            tags: options.tag,
+          });
+          const stop = options.json
+            ? () => undefined
+            : showProgress(run, { logs: Boolean(options.logs), stream: io.stdout as NodeJS.WriteStream });
+          const interrupt = (): void => {
+            io.stderr.write('\nCanceling the run…\n');
+            void run.cancel();
+          };
+          process.once('SIGINT', interrupt);
+          process.once('SIGTERM', interrupt);
+          let final;
+          try {
+            final = await run.waitForCompletion();
+          } finally {
+            process.off('SIGINT', interrupt);
+            process.off('SIGTERM', interrupt);
+            stop();
+          }
+          const record = run.record;
+          if (options.json) {
+            io.stdout.write(
+              `${JSON.stringify({ ...runSummary(record), steps: run.getSteps().map((s) => s.record) }, null, 2)}\n`,
+            );
+          } else {
+            io.stdout.write(`\n${table(['STEP', 'STATUS', 'TIME', ''], stepRows(run.getSteps()))}\n`);
+            io.stdout.write(
+              `\nRun ${record.id}: ${status(record.status)}  ${duration(record.startedAt, record.endedAt)}${record.error ? `  (${record.error})` : ''}\n`,
+            );
+            io.stdout.write(pc.dim(`Why each step ran or was reused: sluice explain ${record.id}\n`));
+          }
+          result.exitCode = final === 'Finished' ? 0 : 1;
         } finally {
-          process.off('SIGINT', interrupt);
-          process.off('SIGTERM', interrupt);
-          stop();
+          await ws.close();
         }
-        const record = run.record;
-        if (options.json) {
-          io.stdout.write(`${JSON.stringify({ ...runSummary(record), steps: run.getSteps().map((s) => s.record) }, null, 2)}\n`);
-        } else {
-          io.stdout.write(`\n${table(['STEP', 'STATUS', 'TIME', ''], stepRows(run.getSteps()))}\n`);
-          io.stdout.write(`\nRun ${record.id}: ${status(record.status)}  ${duration(record.startedAt, record.endedAt)}${record.error ? `  (${record.error})` : ''}\n`);
-          io.stdout.write(pc.dim(`Why each step ran or was reused: sluice explain ${record.id}\n`));
-        }
-        result.exitCode = final === 'Finished' ? 0 : 1;
-      } finally {
-        await ws.close();
-      }
-    });
+      },
+    );
 
   program
     .command('runs')
@@ -177,7 +191,10 @@ export function createProgram(
     .action(async (options: { experiment?: string; limit: number; json?: boolean; workspace?: string }) => {
       const ws = openWorkspace(options);
       try {
-        const runs = ws.store.listRuns({ ...(options.experiment ? { experiment: options.experiment } : {}), limit: options.limit });
+        const runs = ws.store.listRuns({
+          ...(options.experiment ? { experiment: options.experiment } : {}),
+          limit: options.limit,
+        });
         if (options.json) {
           io.stdout.write(`${JSON.stringify(runs.map(runSummary), null, 2)}\n`);
           return;
@@ -236,17 +253,29 @@ export function createProgram(
         }
         io.stdout.write(`${pc.bold(`Run ${record.id}`)}  ${status(record.status)}\n`);
         io.stdout.write(`  experiment  ${record.experiment}\n  pipeline    ${record.pipelineName}\n`);
-        io.stdout.write(`  created     ${record.createdAt}\n  time        ${duration(record.startedAt, record.endedAt)}\n`);
+        io.stdout.write(
+          `  created     ${record.createdAt}\n  time        ${duration(record.startedAt, record.endedAt)}\n`,
+        );
         if (Object.keys(record.parameters).length) {
-          io.stdout.write(`  parameters  ${Object.entries(record.parameters).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}\n`);
+          io.stdout.write(
+            `  parameters  ${Object.entries(record.parameters)
+              .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+              .join(' ')}\n`,
+          );
         }
         if (Object.keys(record.tags).length) {
-          io.stdout.write(`  tags        ${Object.entries(record.tags).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+          io.stdout.write(
+            `  tags        ${Object.entries(record.tags)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}\n`,
+          );
         }
         if (record.error) io.stdout.write(`  error       ${pc.red(record.error)}\n`);
         const graph = run.getGraph();
         io.stdout.write(`\n${pc.bold('Graph')}\n${drawGraph(graph, graph.statuses)}\n`);
-        io.stdout.write(`\n${pc.bold('Timeline')}\n${timeline(steps.map((step) => ({ name: step.name, status: step.status, startedAt: step.record.startedAt, endedAt: step.record.endedAt })))}\n`);
+        io.stdout.write(
+          `\n${pc.bold('Timeline')}\n${timeline(steps.map((step) => ({ name: step.name, status: step.status, startedAt: step.record.startedAt, endedAt: step.record.endedAt })))}\n`,
+        );
         io.stdout.write(`\n${table(['STEP', 'STATUS', 'TIME', ''], stepRows(steps))}\n`);
         for (const step of steps) {
           const metrics = step.getMetrics();
@@ -254,12 +283,17 @@ export function createProgram(
           const git = step.record.git;
           if (!Object.keys(metrics).length && !outputs.length && !git) continue;
           io.stdout.write(`\n${pc.bold(step.name)}\n`);
-          for (const [name, value] of Object.entries(metrics)) io.stdout.write(`  metric  ${name} = ${JSON.stringify(value)}\n`);
+          for (const [name, value] of Object.entries(metrics))
+            io.stdout.write(`  metric  ${name} = ${JSON.stringify(value)}\n`);
           for (const output of outputs) {
-            io.stdout.write(`  output  ${output.name} → ${output.datastoreName}:${output.pathOnDatastore} ${pc.dim(`(${output.record.bytes} bytes, ${output.record.digest.slice(0, 12)})`)}\n`);
+            io.stdout.write(
+              `  output  ${output.name} → ${output.datastoreName}:${output.pathOnDatastore} ${pc.dim(`(${output.record.bytes} bytes, ${output.record.digest.slice(0, 12)})`)}\n`,
+            );
           }
           if (git) {
-            io.stdout.write(`  git     ${git.repository} ${git.branch ?? '(detached)'} ${git.commit?.slice(0, 12) ?? ''}${git.dirty ? ' (dirty)' : ''}\n`);
+            io.stdout.write(
+              `  git     ${git.repository} ${git.branch ?? '(detached)'} ${git.commit?.slice(0, 12) ?? ''}${git.dirty ? ' (dirty)' : ''}\n`,
+            );
           }
         }
       } finally {
@@ -276,38 +310,48 @@ export function createProgram(
     .option('--stdout', 'only stdout')
     .option('--json', 'print JSON')
     .addOption(workspaceOption())
-    .action(async (id: string, stepName: string | undefined, options: { stderr?: boolean; stdout?: boolean; json?: boolean; workspace?: string }) => {
-      const ws = openWorkspace(options);
-      try {
-        const run = PipelineRun.get(ws, id);
-        const steps = stepName ? [run.findStepRun(stepName)] : run.getSteps();
-        const entries = [];
-        for (const step of steps) {
-          entries.push({
-            step: step.name,
-            status: step.status,
-            ...(step.reusedFrom ? { reusedFrom: step.reusedFrom } : {}),
-            stdout: options.stderr ? undefined : await step.getStdout(),
-            stderr: options.stdout ? undefined : await step.getStderr(),
-          });
-        }
-        if (options.json) {
-          io.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
-          return;
-        }
-        for (const entry of entries) {
-          const from = entry.reusedFrom ? pc.dim(` (reused: logs of ${entry.reusedFrom})`) : '';
-          if (entry.stdout !== undefined) {
-            io.stdout.write(`${pc.bold(`── ${entry.step} stdout`)}${from}\n${entry.stdout}${entry.stdout.endsWith('\n') || !entry.stdout ? '' : '\n'}`);
+    .action(
+      async (
+        id: string,
+        stepName: string | undefined,
+        options: { stderr?: boolean; stdout?: boolean; json?: boolean; workspace?: string },
+      ) => {
+        const ws = openWorkspace(options);
+        try {
+          const run = PipelineRun.get(ws, id);
+          const steps = stepName ? [run.findStepRun(stepName)] : run.getSteps();
+          const entries = [];
+          for (const step of steps) {
+            entries.push({
+              step: step.name,
+              status: step.status,
+              ...(step.reusedFrom ? { reusedFrom: step.reusedFrom } : {}),
+              stdout: options.stderr ? undefined : await step.getStdout(),
+              stderr: options.stdout ? undefined : await step.getStderr(),
+            });
           }
-          if (entry.stderr !== undefined && (entry.stderr || options.stderr)) {
-            io.stdout.write(`${pc.bold(`── ${entry.step} stderr`)}${from}\n${entry.stderr}${entry.stderr.endsWith('\n') || !entry.stderr ? '' : '\n'}`);
+          if (options.json) {
+            io.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+            return;
           }
+          for (const entry of entries) {
+            const from = entry.reusedFrom ? pc.dim(` (reused: logs of ${entry.reusedFrom})`) : '';
+            if (entry.stdout !== undefined) {
+              io.stdout.write(
+                `${pc.bold(`── ${entry.step} stdout`)}${from}\n${entry.stdout}${entry.stdout.endsWith('\n') || !entry.stdout ? '' : '\n'}`,
+              );
+            }
+            if (entry.stderr !== undefined && (entry.stderr || options.stderr)) {
+              io.stdout.write(
+                `${pc.bold(`── ${entry.step} stderr`)}${from}\n${entry.stderr}${entry.stderr.endsWith('\n') || !entry.stderr ? '' : '\n'}`,
+              );
+            }
+          }
+        } finally {
+          await ws.close();
         }
-      } finally {
-        await ws.close();
-      }
-    });
+      },
+    );
 
   program
     .command('explain')
@@ -316,18 +360,21 @@ export function createProgram(
     .argument('[step]', 'only this step')
     .option('--json', 'print JSON')
     .addOption(workspaceOption())
-    .action(async (id: string, stepName: string | undefined, options: { json?: boolean; workspace?: string }) => {
-      const ws = openWorkspace(options);
-      try {
-        const run = PipelineRun.get(ws, id);
-        const steps = stepName ? [run.findStepRun(stepName)] : run.getSteps();
-        const explanations = steps.map((step) => step.explain());
-        if (options.json) io.stdout.write(`${JSON.stringify({ run: run.id, steps: explanations }, null, 2)}\n`);
-        else printExplanations(io, run.record, explanations);
-      } finally {
-        await ws.close();
-      }
-    });
+    .action(
+      async (id: string, stepName: string | undefined, options: { json?: boolean; workspace?: string }) => {
+        const ws = openWorkspace(options);
+        try {
+          const run = PipelineRun.get(ws, id);
+          const steps = stepName ? [run.findStepRun(stepName)] : run.getSteps();
+          const explanations = steps.map((step) => step.explain());
+          if (options.json)
+            io.stdout.write(`${JSON.stringify({ run: run.id, steps: explanations }, null, 2)}\n`);
+          else printExplanations(io, run.record, explanations);
+        } finally {
+          await ws.close();
+        }
+      },
+    );
 
   return program;
 }
@@ -353,4 +400,3 @@ export async function main(argv: string[] = process.argv, io?: CliIO): Promise<n
     return 1;
   }
 }
-

@@ -43,6 +43,11 @@ export function status(value: StepStatus | RunStatus): string {
 const ANSI = /\x1b\[[0-9;]*m/g; // eslint-disable-line no-control-regex
 const visible = (text: string): number => text.replace(ANSI, '').length;
 
+/** Pad to a width counted in visible characters (colour codes take no room). */
+export function padVisible(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - visible(text)));
+}
+
 /** A plain text table with a header row; columns sized to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((header, column) =>
@@ -50,7 +55,9 @@ export function table(headers: string[], rows: string[][]): string {
   );
   const line = (cells: string[]): string =>
     cells
-      .map((cell, column) => (column === cells.length - 1 ? cell : cell + ' '.repeat(widths[column]! - visible(cell))))
+      .map((cell, column) =>
+        column === cells.length - 1 ? cell : cell + ' '.repeat(widths[column]! - visible(cell)),
+      )
       .join('  ')
       .trimEnd();
   return [pc.bold(line(headers)), ...rows.map(line)].join('\n');
@@ -63,18 +70,24 @@ export function timeline(
   steps: Array<{ name: string; status: StepStatus; startedAt: string | null; endedAt: string | null }>,
   width = 40,
 ): string {
-  const times = steps.flatMap((step) => [step.startedAt, step.endedAt]).filter(Boolean).map((t) => Date.parse(t!));
+  const times = steps
+    .flatMap((step) => [step.startedAt, step.endedAt])
+    .filter(Boolean)
+    .map((t) => Date.parse(t!));
   if (times.length === 0) return '(no step has started)';
   const start = Math.min(...times);
   const end = Math.max(...times, start + 1);
   const span = end - start;
   const nameWidth = Math.max(...steps.map((step) => step.name.length));
   const rows = steps.map((step) => {
-    if (!step.startedAt) return `${step.name.padEnd(nameWidth)} │${' '.repeat(width)}│ ${status(step.status)}`;
+    if (!step.startedAt)
+      return `${step.name.padEnd(nameWidth)} │${' '.repeat(width)}│ ${status(step.status)}`;
     const from = Math.floor(((Date.parse(step.startedAt) - start) / span) * width);
     const to = step.endedAt ? Math.ceil(((Date.parse(step.endedAt) - start) / span) * width) : width;
     const length = Math.max(1, to - from);
-    const bar = ' '.repeat(Math.min(from, width - 1)) + (step.status === 'Reused' ? '↺' : '█').repeat(Math.min(length, width - from));
+    const bar =
+      ' '.repeat(Math.min(from, width - 1)) +
+      (step.status === 'Reused' ? '↺' : '█').repeat(Math.min(length, width - from));
     const color = COLORS[step.status] ?? ((text: string) => text);
     return `${step.name.padEnd(nameWidth)} │${color(bar.padEnd(width))}│ ${duration(step.startedAt, step.endedAt)}`;
   });
@@ -82,13 +95,18 @@ export function timeline(
 }
 
 /** The pipeline graph as text: each step with the steps it depends on and the data that links them. */
-export function drawGraph(graph: {
-  nodes: Array<{ name: string }>;
-  edges: Array<{ from: string; to: string; data?: string }>;
-}, statuses: Record<string, StepStatus> = {}): string {
+export function drawGraph(
+  graph: {
+    nodes: Array<{ name: string }>;
+    edges: Array<{ from: string; to: string; data?: string }>;
+  },
+  statuses: Record<string, StepStatus> = {},
+): string {
   const level = new Map<string, number>();
   for (const node of graph.nodes) {
-    const parents = graph.edges.filter((edge) => edge.to === node.name).map((edge) => level.get(edge.from) ?? 0);
+    const parents = graph.edges
+      .filter((edge) => edge.to === node.name)
+      .map((edge) => level.get(edge.from) ?? 0);
     level.set(node.name, parents.length ? Math.max(...parents) + 1 : 0);
   }
   const lines: string[] = [];
@@ -96,7 +114,9 @@ export function drawGraph(graph: {
     const indent = '  '.repeat(level.get(node.name) ?? 0);
     const incoming = graph.edges.filter((edge) => edge.to === node.name);
     const from = incoming.length
-      ? pc.dim(` ← ${incoming.map((edge) => (edge.data ? `${edge.from}:${edge.data}` : `${edge.from} (runAfter)`)).join(', ')}`)
+      ? pc.dim(
+          ` ← ${incoming.map((edge) => (edge.data ? `${edge.from}:${edge.data}` : `${edge.from} (runAfter)`)).join(', ')}`,
+        )
       : '';
     const mark = statuses[node.name] ? `${status(statuses[node.name]!)} ` : '';
     lines.push(`${indent}${level.get(node.name) ? '└─ ' : ''}${mark}${pc.bold(node.name)}${from}`);

@@ -20,7 +20,9 @@ type PipelineFactory = (context: { workspace: Workspace }) => Pipeline | Promise
 export async function loadPipeline(file: string, workspace: Workspace): Promise<LoadedPipeline> {
   const path = resolve(file);
   if (!existsSync(path)) {
-    throw new SluiceError('PIPELINE_FILE_INVALID', `Pipeline file ${path} does not exist.`, { details: { path } });
+    throw new SluiceError('PIPELINE_FILE_INVALID', `Pipeline file ${path} does not exist.`, {
+      details: { path },
+    });
   }
   const extension = extname(path);
   let module: Record<string, unknown>;
@@ -47,7 +49,8 @@ export async function loadPipeline(file: string, workspace: Workspace): Promise<
     );
   }
   if (!(value instanceof Pipeline)) {
-    const found = value === undefined ? 'nothing' : typeof value === 'object' ? value?.constructor?.name : typeof value;
+    const found =
+      value === undefined ? 'nothing' : typeof value === 'object' ? value?.constructor?.name : typeof value;
     throw new SluiceError(
       'PIPELINE_FILE_INVALID',
       `${path} must export default a Pipeline or a function ({ workspace }) => Pipeline; it exported ${found}. ` +

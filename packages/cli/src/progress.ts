@@ -1,7 +1,7 @@
 import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
 import type { PipelineRun, RunEvent, StepStatus } from '@sluice/runtime';
-import { MARKS, formatMs, status } from './format.js';
+import { MARKS, formatMs, padVisible, status } from './format.js';
 
 interface StepView {
   status: StepStatus;
@@ -33,10 +33,15 @@ export function showProgress(
       const time =
         view.startedAt !== undefined ? formatMs((view.endedAt ?? Date.now()) - view.startedAt) : '';
       const label = mark ? `${mark} ${pc.yellow(view.status)}` : status(view.status);
-      return `  ${name.padEnd(width)}  ${label.padEnd(22)} ${pc.dim(time)}${view.note ? pc.dim(`  ${view.note}`) : ''}`;
+      return `  ${name.padEnd(width)}  ${padVisible(label, 12)} ${pc.dim(time)}${view.note ? pc.dim(`  ${view.note}`) : ''}`;
     });
-    const done = [...steps.values()].filter((view) => ['Finished', 'Reused', 'Failed', 'Canceled', 'Skipped'].includes(view.status)).length;
-    return [`${pc.bold(run.id)}  ${done}/${steps.size} steps  ${formatMs(Date.now() - started)}`, ...lines].join('\n');
+    const done = [...steps.values()].filter((view) =>
+      ['Finished', 'Reused', 'Failed', 'Canceled', 'Skipped'].includes(view.status),
+    ).length;
+    return [
+      `${pc.bold(run.id)}  ${done}/${steps.size} steps  ${formatMs(Date.now() - started)}`,
+      ...lines,
+    ].join('\n');
   };
   const logUpdate = interactive ? createLogUpdate(stream) : undefined;
   const timer = interactive
@@ -50,14 +55,20 @@ export function showProgress(
       const view = steps.get(event.step) ?? { status: event.status };
       view.status = event.status;
       if (event.status === 'Running' || event.status === 'Reused') view.startedAt ??= Date.now();
-      if (['Finished', 'Reused', 'Failed', 'Canceled', 'Skipped'].includes(event.status)) view.endedAt = Date.now();
+      if (['Finished', 'Reused', 'Failed', 'Canceled', 'Skipped'].includes(event.status))
+        view.endedAt = Date.now();
       if (event.reusedFrom) view.note = `from ${event.reusedFrom}`;
       if (event.error && event.status !== 'Skipped') view.note = event.error;
       steps.set(event.step, view);
       if (logUpdate) logUpdate(render());
       else {
-        const time = view.startedAt !== undefined && view.endedAt !== undefined ? ` ${formatMs(view.endedAt - view.startedAt)}` : '';
-        stream.write(`${MARKS[event.status] ?? ' '} ${event.step} ${event.status}${time}${view.note ? ` (${view.note})` : ''}\n`);
+        const time =
+          view.startedAt !== undefined && view.endedAt !== undefined
+            ? ` ${formatMs(view.endedAt - view.startedAt)}`
+            : '';
+        stream.write(
+          `${MARKS[event.status] ?? ' '} ${event.step} ${event.status}${time}${view.note ? ` (${view.note})` : ''}\n`,
+        );
       }
     } else if (event.type === 'step-log' && options.logs && event.stream !== 'sluice') {
       const text = event.text

@@ -119,7 +119,17 @@ export function diffFingerprints(
     if (!later.has(name)) changes.push({ part: name, change: 'removed', message: describe(part, undefined) });
   }
   // Known parts in a fixed order; a plugin's own parts (e.g. "notebook") come right after the arguments.
-  const order = ['kind', 'script', 'arguments', '*', 'parameter', 'environment', 'source', 'input', 'outputs'];
+  const order = [
+    'kind',
+    'script',
+    'arguments',
+    '*',
+    'parameter',
+    'environment',
+    'source',
+    'input',
+    'outputs',
+  ];
   const rank = (name: string): number => {
     const index = order.indexOf(name.split(':')[0]!);
     return index === -1 ? order.indexOf('*') : index;

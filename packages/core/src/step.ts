@@ -76,7 +76,10 @@ export function defineStep<Config>(options: DefineStepOptions<Config>): StepDefi
     );
   }
   if (typeof options.kind !== 'string' || options.kind === '') {
-    throw new SluiceError('STEP_INVALID', `Step "${name}" needs a kind: the id of the step kind that runs it.`);
+    throw new SluiceError(
+      'STEP_INVALID',
+      `Step "${name}" needs a kind: the id of the step kind that runs it.`,
+    );
   }
   const inputs = (options.inputs ?? []).map((input) => {
     try {

@@ -4,12 +4,20 @@ import type { Workspace } from './workspace.js';
 /** Named compute targets of a workspace, in the shape of the original SDK. */
 export const ComputeTarget = {
   /** Create (or update) a named compute target from a provider configuration, e.g. `localCompute()`. */
-  async create(workspace: Workspace, name: string, configuration: ComputeConfiguration): Promise<ComputeTargetInstance> {
+  async create(
+    workspace: Workspace,
+    name: string,
+    configuration: ComputeConfiguration,
+  ): Promise<ComputeTargetInstance> {
     workspace.saveComputeTarget(name, configuration);
     return workspace.getComputeTarget(name);
   },
   /** Attach an existing compute (the same as create for providers that only connect). */
-  attach(workspace: Workspace, name: string, configuration: ComputeConfiguration): Promise<ComputeTargetInstance> {
+  attach(
+    workspace: Workspace,
+    name: string,
+    configuration: ComputeConfiguration,
+  ): Promise<ComputeTargetInstance> {
     return ComputeTarget.create(workspace, name, configuration);
   },
   /** Look a compute target up by name; COMPUTE_NOT_FOUND when there is none. */

@@ -102,7 +102,10 @@ export class WorkspaceDatastore implements Datastore {
   }
 
   /** Upload a folder's content to `targetPath` (committed as a whole). */
-  async uploadDirectory(localDir: string, options: { targetPath: string; overwrite?: boolean }): Promise<string> {
+  async uploadDirectory(
+    localDir: string,
+    options: { targetPath: string; overwrite?: boolean },
+  ): Promise<string> {
     const path = normaliseStorePath(this.name, options.targetPath);
     await this.upload(localDir, path, { overwrite: options.overwrite ?? false });
     return path;
@@ -113,7 +116,12 @@ export class WorkspaceDatastore implements Datastore {
     return new DataReference({
       datastore: this.name,
       pathOnDatastore: normaliseStorePath(this.name, pathOnDatastore),
-      name: name ?? (basename(pathOnDatastore).replace(/[^A-Za-z0-9_-]/g, '_').replace(/^[^A-Za-z_]/, '_$&') || 'data'),
+      name:
+        name ??
+        (basename(pathOnDatastore)
+          .replace(/[^A-Za-z0-9_-]/g, '_')
+          .replace(/^[^A-Za-z_]/, '_$&') ||
+          'data'),
     });
   }
 }

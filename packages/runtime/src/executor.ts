@@ -186,7 +186,9 @@ export class RunExecution {
         : 'Finished';
     const failedSteps = [...this.#status].filter(([, s]) => s === 'Failed').map(([name]) => name);
     const error =
-      status === 'Failed' ? `step${failedSteps.length === 1 ? '' : 's'} failed: ${failedSteps.join(', ')}` : undefined;
+      status === 'Failed'
+        ? `step${failedSteps.length === 1 ? '' : 's'} failed: ${failedSteps.join(', ')}`
+        : undefined;
     store.setRunStatus(this.#runId, status, error);
     this.#events.emit({ type: 'run-status', runId: this.#runId, status, ...(error ? { error } : {}) });
     return status;
@@ -239,15 +241,20 @@ export class RunExecution {
       }
       await this.#execute(plan, snapshot, inputTypes);
     } catch (error) {
-      const message = error instanceof SluiceError ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error);
+      const message =
+        error instanceof SluiceError
+          ? `${error.code}: ${error.message}`
+          : String((error as Error)?.message ?? error);
       this.#log(step.name, 'sluice', `step failed: ${message}`);
       this.#setStatus(step.name, this.#canceled ? 'Canceled' : 'Failed', { error: message });
     }
   }
 
-  async #fingerprint(
-    plan: StepPlan,
-  ): Promise<{ parts: FingerprintPart[]; snapshot: Snapshot | undefined; inputTypes: Map<string, 'file' | 'directory'> }> {
+  async #fingerprint(plan: StepPlan): Promise<{
+    parts: FingerprintPart[];
+    snapshot: Snapshot | undefined;
+    inputTypes: Map<string, 'file' | 'directory'>;
+  }> {
     const { step, plugin, environment } = plan;
     const parts: FingerprintPart[] = [valuePart('kind', `${step.kind}@${plugin.reuseVersion}`)];
     for (const part of plugin.fingerprint(step)) parts.push(valuePart(part.name, part.value));
@@ -302,7 +309,10 @@ export class RunExecution {
     return pending;
   }
 
-  async #inputIdentity(source: ProducedData | { external: true; datastore: string | undefined; pathOnDatastore: string; name: string }): Promise<ContentIdentity> {
+  async #inputIdentity(
+    source:
+      ProducedData | { external: true; datastore: string | undefined; pathOnDatastore: string; name: string },
+  ): Promise<ContentIdentity> {
     if (isProducedData(source)) {
       const record = this.#produced.get(source);
       if (!record) {
@@ -343,7 +353,10 @@ export class RunExecution {
         { status: 'Reused', reusedFrom: candidate.id, startedAt: stamp, endedAt: stamp },
       );
       for (const output of step.outputs) {
-        this.#produced.set(output, outputs.find((record) => record.name === output.outputName)!);
+        this.#produced.set(
+          output,
+          outputs.find((record) => record.name === output.outputName)!,
+        );
       }
       this.#setStatus(step.name, 'Reused', { reusedFrom: candidate.id });
       return true;
@@ -375,7 +388,13 @@ export class RunExecution {
       this.#log(step.name, stream, chunk.toString());
     };
     const info = (message: string): void => write('sluice', `${new Date().toISOString()} ${message}\n`);
-    const staged: Array<{ output: ProducedData; local: string; datastore: WorkspaceDatastore; path: string; inPlace: boolean }> = [];
+    const staged: Array<{
+      output: ProducedData;
+      local: string;
+      datastore: WorkspaceDatastore;
+      path: string;
+      inPlace: boolean;
+    }> = [];
     try {
       this.#setStatus(step.name, 'Queued');
       // inputs
@@ -451,7 +470,10 @@ export class RunExecution {
             step.inputs.find((candidate) => candidate === argument) ??
             step.inputs.find((candidate) => candidate.source === source);
           if (input) return inputs[input.name]!.path;
-          throw new SluiceError('STEP_INVALID', `Step "${step.name}": argument data "${source.name}" is not an input or output.`);
+          throw new SluiceError(
+            'STEP_INVALID',
+            `Step "${step.name}": argument data "${source.name}" is not an input or output.`,
+          );
         }
         return String(argument);
       };
@@ -462,7 +484,10 @@ export class RunExecution {
         describe: () => compute.describe(),
         ...(compute.runProcess
           ? {
-              runProcess: (job: Parameters<NonNullable<typeof compute.runProcess>>[0], hooks: Parameters<NonNullable<typeof compute.runProcess>>[1] = {}) =>
+              runProcess: (
+                job: Parameters<NonNullable<typeof compute.runProcess>>[0],
+                hooks: Parameters<NonNullable<typeof compute.runProcess>>[1] = {},
+              ) =>
                 compute.runProcess!(job, {
                   ...hooks,
                   onStart: () => {
@@ -497,7 +522,13 @@ export class RunExecution {
       try {
         result = await plugin.execute(context);
       } catch (error) {
-        result = { status: 'Failed', error: error instanceof SluiceError ? `${error.code}: ${error.message}` : String((error as Error)?.message ?? error) };
+        result = {
+          status: 'Failed',
+          error:
+            error instanceof SluiceError
+              ? `${error.code}: ${error.message}`
+              : String((error as Error)?.message ?? error),
+        };
       }
       store.addMetrics(plan.stepRunId, [...metrics, ...(await readMetrics(metricsFile))]);
       if (result.status !== 'Finished') {
@@ -515,7 +546,12 @@ export class RunExecution {
         if (inPlace) {
           const target = datastore.localPath!(path);
           await mkdir(dirname(target), { recursive: true });
-          if (await stat(target).then(() => true, () => false)) {
+          if (
+            await stat(target).then(
+              () => true,
+              () => false,
+            )
+          ) {
             // an OutputFileDatasetConfig destination without {run-id}: the new content replaces the old
             const previous = `${target}.sluice-old-${randomBytes(4).toString('hex')}`;
             await rename(target, previous);
@@ -538,7 +574,11 @@ export class RunExecution {
           files: tree.files,
         });
       }
-      store.completeStep(plan.stepRunId, committed, { status: 'Finished', endedAt: elapsed(), exitCode: result.exitCode ?? 0 });
+      store.completeStep(plan.stepRunId, committed, {
+        status: 'Finished',
+        endedAt: elapsed(),
+        exitCode: result.exitCode ?? 0,
+      });
       for (const record of committed) {
         const output = step.outputs.find((candidate) => candidate.outputName === record.name)!;
         this.#produced.set(output, record);
@@ -556,7 +596,9 @@ export class RunExecution {
   }
 }
 
-async function readMetrics(file: string): Promise<Array<{ name: string; value: unknown; loggedAt?: string }>> {
+async function readMetrics(
+  file: string,
+): Promise<Array<{ name: string; value: unknown; loggedAt?: string }>> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const metrics: Array<{ name: string; value: unknown; loggedAt?: string }> = [];
   for (const line of text.split('\n')) {
@@ -564,7 +606,11 @@ async function readMetrics(file: string): Promise<Array<{ name: string; value: u
     try {
       const entry = JSON.parse(line) as { name?: unknown; value?: unknown; time?: unknown };
       if (typeof entry.name === 'string') {
-        metrics.push({ name: entry.name, value: entry.value, ...(typeof entry.time === 'string' ? { loggedAt: entry.time } : {}) });
+        metrics.push({
+          name: entry.name,
+          value: entry.value,
+          ...(typeof entry.time === 'string' ? { loggedAt: entry.time } : {}),
+        });
       }
     } catch {
       // a torn last line from a killed step is ignored

@@ -11,7 +11,14 @@ import {
 } from '@sluice/core';
 import { RunEvents, type RunEventListener } from './events.js';
 import { RunExecution, type StepPlan } from './executor.js';
-import type { MetricRecord, OutputRecord, PipelineRunRecord, RunStatus, StepRunRecord, StepStatus } from './store.js';
+import type {
+  MetricRecord,
+  OutputRecord,
+  PipelineRunRecord,
+  RunStatus,
+  StepRunRecord,
+  StepStatus,
+} from './store.js';
 import { DEFAULT_COMPUTE, type Workspace } from './workspace.js';
 
 export interface SubmitOptions {
@@ -410,7 +417,8 @@ export class StepRun {
       };
     }
     const reasons: string[] = [];
-    if (record.ranReason === 'regenerate-outputs') reasons.push('regenerateOutputs was set: every step re-runs');
+    if (record.ranReason === 'regenerate-outputs')
+      reasons.push('regenerateOutputs was set: every step re-runs');
     if (record.ranReason === 'allow-reuse-false') reasons.push('allowReuse is false for this step');
     const previous = store.previousStepRun(record, run.pipelineName);
     let comparedWith: StepExplanation['comparedWith'];
@@ -418,7 +426,10 @@ export class StepRun {
       if (reasons.length === 0) reasons.push('no earlier run of this step');
     } else {
       comparedWith = { stepRunId: previous.id, runId: previous.runId };
-      const changes = diffFingerprints(store.getFingerprintParts(previous.id), store.getFingerprintParts(record.id));
+      const changes = diffFingerprints(
+        store.getFingerprintParts(previous.id),
+        store.getFingerprintParts(record.id),
+      );
       reasons.push(...changes.map((change) => change.message));
       if (changes.length === 0 && reasons.length === 0) {
         reasons.push(
@@ -454,7 +465,8 @@ function printer(logs: boolean): RunEventListener {
       const extra = event.reusedFrom ? ` (from ${event.reusedFrom})` : event.error ? ` (${event.error})` : '';
       process.stdout.write(`${mark} ${event.step.padEnd(24)} ${event.status}${extra}\n`);
     } else if (event.type === 'step-log' && logs && event.stream !== 'sluice') {
-      for (const line of event.text.split('\n')) if (line) process.stdout.write(`  [${event.step}] ${line}\n`);
+      for (const line of event.text.split('\n'))
+        if (line) process.stdout.write(`  [${event.step}] ${line}\n`);
     }
   };
 }

@@ -24,7 +24,10 @@ export function localCompute(options: LocalComputeOptions = {}): ComputeConfigur
     options.maxConcurrency !== undefined &&
     (!Number.isInteger(options.maxConcurrency) || options.maxConcurrency < 1)
   ) {
-    throw new SluiceError('WORKSPACE_CONFIG_INVALID', 'localCompute: maxConcurrency must be a whole number ≥ 1.');
+    throw new SluiceError(
+      'WORKSPACE_CONFIG_INVALID',
+      'localCompute: maxConcurrency must be a whole number ≥ 1.',
+    );
   }
   return { provider: 'local', options: { ...options } };
 }

@@ -95,7 +95,10 @@ export class LocalDatastore implements Datastore {
   async upload(localPath: string, path: string, options: UploadOptions = {}): Promise<void> {
     const target = this.localPath(path);
     if (target === this.root) {
-      throw new SluiceError('DATASTORE_PATH_ESCAPE', `Datastore "${this.name}": give a target path inside the store.`);
+      throw new SluiceError(
+        'DATASTORE_PATH_ESCAPE',
+        `Datastore "${this.name}": give a target path inside the store.`,
+      );
     }
     const source = await stat(localPath).catch(() => undefined);
     if (!source) {
@@ -146,7 +149,10 @@ export class LocalDatastore implements Datastore {
   async delete(path: string): Promise<void> {
     const target = this.localPath(path);
     if (target === this.root) {
-      throw new SluiceError('DATASTORE_PATH_ESCAPE', `Datastore "${this.name}": refusing to delete the whole store.`);
+      throw new SluiceError(
+        'DATASTORE_PATH_ESCAPE',
+        `Datastore "${this.name}": refusing to delete the whole store.`,
+      );
     }
     await rm(target, { recursive: true, force: true });
   }
@@ -158,7 +164,12 @@ export class LocalDatastore implements Datastore {
 
 async function renameNoReplace(from: string, to: string, store: string, path: string): Promise<void> {
   // rename() replaces files silently and replaces empty folders; check once more just before it.
-  if (await stat(to).then(() => true, () => false)) {
+  if (
+    await stat(to).then(
+      () => true,
+      () => false,
+    )
+  ) {
     throw new SluiceError(
       'DATASTORE_FILE_EXISTS',
       `Datastore "${store}" already has "${path}"; pass overwrite: true to replace it.`,
@@ -169,7 +180,9 @@ async function renameNoReplace(from: string, to: string, store: string, path: st
 }
 
 /** The provider for local-folder datastores (built in). */
-export function localDatastoreProvider(statCache?: () => StatCache | undefined): DatastoreProviderPlugin<LocalDatastoreOptions> {
+export function localDatastoreProvider(
+  statCache?: () => StatCache | undefined,
+): DatastoreProviderPlugin<LocalDatastoreOptions> {
   return {
     type: 'datastore',
     kind: 'local',
@@ -177,7 +190,9 @@ export function localDatastoreProvider(statCache?: () => StatCache | undefined):
     version: RUNTIME_VERSION,
     coreRange: CORE_RANGE,
     createDatastore(name, options, { workspaceDir }) {
-      const root = isAbsolute(options.path) ? options.path : join(workspaceDir, ...options.path.split(/[\\/]/));
+      const root = isAbsolute(options.path)
+        ? options.path
+        : join(workspaceDir, ...options.path.split(/[\\/]/));
       return new LocalDatastore(name, root, statCache?.());
     },
   };

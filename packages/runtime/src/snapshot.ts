@@ -34,9 +34,17 @@ export async function takeSnapshot(
       { details: { sourceDirectory } },
     );
   }
-  const tree: TreeHash = await hashTree(sourceDirectory, { useIgnoreFiles: true, ...(statCache ? { statCache } : {}) });
+  const tree: TreeHash = await hashTree(sourceDirectory, {
+    useIgnoreFiles: true,
+    ...(statCache ? { statCache } : {}),
+  });
   const path = join(snapshotsDir, tree.digest);
-  if (!(await stat(path).then(() => true, () => false))) {
+  if (
+    !(await stat(path).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     const staging = join(snapshotsDir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
       for (const rel of Object.keys(tree.files)) {

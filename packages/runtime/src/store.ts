@@ -11,14 +11,7 @@ import {
 
 export type RunStatus = 'NotStarted' | 'Running' | 'Finished' | 'Failed' | 'Canceled';
 export type StepStatus =
-  | 'NotStarted'
-  | 'Queued'
-  | 'Running'
-  | 'Finished'
-  | 'Failed'
-  | 'Canceled'
-  | 'Skipped'
-  | 'Reused';
+  'NotStarted' | 'Queued' | 'Running' | 'Finished' | 'Failed' | 'Canceled' | 'Skipped' | 'Reused';
 
 export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = [
   'Finished',
@@ -258,9 +251,13 @@ export class RunStore {
       this.db.pragma('busy_timeout = 10000');
       this.db.pragma('foreign_keys = ON');
     } catch (error) {
-      throw new SluiceError('RUN_STORE_ERROR', `Cannot open the run store at ${file}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new SluiceError(
+        'RUN_STORE_ERROR',
+        `Cannot open the run store at ${file}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     this.#migrate();
   }
@@ -274,10 +271,12 @@ export class RunStore {
       );
     }
     for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[version]!);
-        this.db.pragma(`user_version = ${version}`);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(MIGRATIONS[version]!);
+          this.db.pragma(`user_version = ${version}`);
+        })
+        .immediate();
     }
   }
 
@@ -303,11 +302,18 @@ export class RunStore {
            LEFT JOIN pipeline_runs r ON r.experiment = e.name GROUP BY e.name ORDER BY e.name`,
         )
         .all() as Row[]
-    ).map((row) => ({ name: row.name as string, createdAt: row.created_at as string, runs: row.runs as number }));
+    ).map((row) => ({
+      name: row.name as string,
+      createdAt: row.created_at as string,
+      runs: row.runs as number,
+    }));
   }
 
   createRun(
-    run: Omit<PipelineRunRecord, 'createdAt' | 'startedAt' | 'endedAt' | 'error' | 'runnerPid' | 'runnerHost'>,
+    run: Omit<
+      PipelineRunRecord,
+      'createdAt' | 'startedAt' | 'endedAt' | 'error' | 'runnerPid' | 'runnerHost'
+    >,
     steps: Array<Pick<StepRunRecord, 'id' | 'stepName' | 'kind' | 'seq' | 'computeTarget'>>,
   ): void {
     this.transaction(() => {
@@ -337,7 +343,16 @@ export class RunStore {
          VALUES (?, ?, ?, ?, ?, ?, 'NotStarted', ?, ?)`,
       );
       for (const step of steps) {
-        insert.run(step.id, run.id, step.stepName, run.pipelineName, step.kind, step.seq, step.computeTarget, now());
+        insert.run(
+          step.id,
+          run.id,
+          step.stepName,
+          run.pipelineName,
+          step.kind,
+          step.seq,
+          step.computeTarget,
+          now(),
+        );
       }
     });
   }
@@ -365,10 +380,11 @@ export class RunStore {
   /** Find a run by id, unique id prefix, or `latest`. */
   resolveRun(idOrPrefix: string): PipelineRunRecord {
     if (idOrPrefix === 'latest' || idOrPrefix === '@') {
-      const row = this.db.prepare('SELECT * FROM pipeline_runs ORDER BY created_at DESC, rowid DESC LIMIT 1').get() as
-        | Row
-        | undefined;
-      if (!row) throw new SluiceError('RUN_NOT_FOUND', 'There are no runs in this workspace yet; submit one first.');
+      const row = this.db
+        .prepare('SELECT * FROM pipeline_runs ORDER BY created_at DESC, rowid DESC LIMIT 1')
+        .get() as Row | undefined;
+      if (!row)
+        throw new SluiceError('RUN_NOT_FOUND', 'There are no runs in this workspace yet; submit one first.');
       return toRun(row);
     }
     const exact = this.getRun(idOrPrefix);
@@ -389,7 +405,9 @@ export class RunStore {
   listRuns(options: { experiment?: string; limit?: number } = {}): PipelineRunRecord[] {
     const rows = options.experiment
       ? this.db
-          .prepare('SELECT * FROM pipeline_runs WHERE experiment = ? ORDER BY created_at DESC, rowid DESC LIMIT ?')
+          .prepare(
+            'SELECT * FROM pipeline_runs WHERE experiment = ? ORDER BY created_at DESC, rowid DESC LIMIT ?',
+          )
           .all(options.experiment, options.limit ?? 1000)
       : this.db
           .prepare('SELECT * FROM pipeline_runs ORDER BY created_at DESC, rowid DESC LIMIT ?')
@@ -447,7 +465,13 @@ export class RunStore {
       );
       for (const part of parts) {
         const manifest = part.files ? this.#saveManifest(part.files) : null;
-        insert.run(stepRunId, part.name, part.digest, part.value === undefined ? null : json(part.value), manifest);
+        insert.run(
+          stepRunId,
+          part.name,
+          part.digest,
+          part.value === undefined ? null : json(part.value),
+          manifest,
+        );
       }
     });
   }
@@ -548,13 +572,20 @@ export class RunStore {
     }));
   }
 
-  addMetrics(stepRunId: string, metrics: ReadonlyArray<{ name: string; value: unknown; loggedAt?: string }>): void {
+  addMetrics(
+    stepRunId: string,
+    metrics: ReadonlyArray<{ name: string; value: unknown; loggedAt?: string }>,
+  ): void {
     if (metrics.length === 0) return;
     this.transaction(() => {
       const start =
-        (this.db.prepare('SELECT COALESCE(MAX(seq), -1) AS seq FROM metrics WHERE step_run_id = ?').get(stepRunId) as {
-          seq: number;
-        }).seq + 1;
+        (
+          this.db
+            .prepare('SELECT COALESCE(MAX(seq), -1) AS seq FROM metrics WHERE step_run_id = ?')
+            .get(stepRunId) as {
+            seq: number;
+          }
+        ).seq + 1;
       const insert = this.db.prepare(
         'INSERT INTO metrics (step_run_id, seq, name, value, logged_at) VALUES (?, ?, ?, ?, ?)',
       );
@@ -599,19 +630,25 @@ export class RunStore {
     const row = (
       version === undefined
         ? this.db
-            .prepare('SELECT version, definition FROM environments WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1')
+            .prepare(
+              'SELECT version, definition FROM environments WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1',
+            )
             .get(name)
-        : this.db.prepare('SELECT version, definition FROM environments WHERE name = ? AND version = ?').get(name, version)
+        : this.db
+            .prepare('SELECT version, definition FROM environments WHERE name = ? AND version = ?')
+            .get(name, version)
     ) as { version: string; definition: string } | undefined;
     return row ? { version: row.version, definition: JSON.parse(row.definition) } : undefined;
   }
 
   listEnvironments(): Array<{ name: string; version: string; definition: unknown }> {
-    return (this.db.prepare('SELECT * FROM environments ORDER BY name, created_at').all() as Row[]).map((row) => ({
-      name: row.name as string,
-      version: row.version as string,
-      definition: JSON.parse(row.definition as string),
-    }));
+    return (this.db.prepare('SELECT * FROM environments ORDER BY name, created_at').all() as Row[]).map(
+      (row) => ({
+        name: row.name as string,
+        version: row.version as string,
+        definition: JSON.parse(row.definition as string),
+      }),
+    );
   }
 
   // -- crash recovery ----------------------------------------------------------------------------------
@@ -623,10 +660,13 @@ export class RunStore {
   recoverAbandonedRuns(): string[] {
     const host = hostname();
     const candidates = this.db
-      .prepare(`SELECT id, runner_pid, runner_host FROM pipeline_runs WHERE status IN ('Running', 'NotStarted')`)
+      .prepare(
+        `SELECT id, runner_pid, runner_host FROM pipeline_runs WHERE status IN ('Running', 'NotStarted')`,
+      )
       .all() as Row[];
     const abandoned = candidates.filter(
-      (row) => row.runner_host === host && row.runner_pid !== process.pid && !isAlive(row.runner_pid as number),
+      (row) =>
+        row.runner_host === host && row.runner_pid !== process.pid && !isAlive(row.runner_pid as number),
     );
     for (const row of abandoned) {
       this.transaction(() => {
@@ -657,7 +697,12 @@ export class RunStore {
       get: (path) => {
         const row = get.get(path) as Row | undefined;
         return row
-          ? { size: row.size as number, mtimeNs: row.mtime_ns as string, ino: row.ino as string, hash: row.hash as string }
+          ? {
+              size: row.size as number,
+              mtimeNs: row.mtime_ns as string,
+              ino: row.ino as string,
+              hash: row.hash as string,
+            }
           : undefined;
       },
       set: (path, entry) => {
@@ -666,7 +711,8 @@ export class RunStore {
       flush: () => {
         if (pending.size === 0) return;
         this.transaction(() => {
-          for (const [path, entry] of pending) put.run(path, entry.size, entry.mtimeNs, entry.ino, entry.hash);
+          for (const [path, entry] of pending)
+            put.run(path, entry.size, entry.mtimeNs, entry.ino, entry.hash);
         });
         pending.clear();
       },

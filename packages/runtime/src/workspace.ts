@@ -45,8 +45,14 @@ function defaultConfig(name: string): WorkspaceConfig {
     name,
     defaultDatastore: DEFAULT_DATASTORE,
     datastores: {
-      workspaceblobstore: { provider: 'local', options: { path: `${WORKSPACE_DATA_DIR}/datastores/workspaceblobstore` } },
-      workspacefilestore: { provider: 'local', options: { path: `${WORKSPACE_DATA_DIR}/datastores/workspacefilestore` } },
+      workspaceblobstore: {
+        provider: 'local',
+        options: { path: `${WORKSPACE_DATA_DIR}/datastores/workspaceblobstore` },
+      },
+      workspacefilestore: {
+        provider: 'local',
+        options: { path: `${WORKSPACE_DATA_DIR}/datastores/workspacefilestore` },
+      },
     },
     computeTargets: {
       [DEFAULT_COMPUTE]: localCompute(),
@@ -163,7 +169,9 @@ export class Workspace {
       );
     }
     const provider = this.registry.datastore(entry.provider);
-    const store = new WorkspaceDatastore(provider.createDatastore(name, entry.options as never, { workspaceDir: this.dir }));
+    const store = new WorkspaceDatastore(
+      provider.createDatastore(name, entry.options as never, { workspaceDir: this.dir }),
+    );
     this.#datastores.set(name, store);
     return store;
   }
@@ -173,7 +181,11 @@ export class Workspace {
   }
 
   /** Register (or replace) a datastore under a name, saved in the workspace config. */
-  registerDatastore(name: string, configuration: DatastoreConfiguration, options: { setDefault?: boolean } = {}): WorkspaceDatastore {
+  registerDatastore(
+    name: string,
+    configuration: DatastoreConfiguration,
+    options: { setDefault?: boolean } = {},
+  ): WorkspaceDatastore {
     this.registry.datastore(configuration.provider);
     this.#updateConfig((config) => {
       config.datastores[name] = configuration;
@@ -189,7 +201,10 @@ export class Workspace {
   saveComputeTarget(name: string, configuration: ComputeConfiguration): void {
     this.registry.compute(configuration.provider);
     this.#updateConfig((config) => {
-      config.computeTargets[name] = { provider: configuration.provider, options: { ...configuration.options } };
+      config.computeTargets[name] = {
+        provider: configuration.provider,
+        options: { ...configuration.options },
+      };
     });
     this.#computeTargets.delete(name);
   }
@@ -199,7 +214,10 @@ export class Workspace {
   }
 
   listComputeTargets(): Array<{ name: string; provider: string }> {
-    return Object.entries(this.#config.computeTargets).map(([name, entry]) => ({ name, provider: entry.provider }));
+    return Object.entries(this.#config.computeTargets).map(([name, entry]) => ({
+      name,
+      provider: entry.provider,
+    }));
   }
 
   /** The live compute target of a name (one instance per workspace, so its limits are shared). */
@@ -216,7 +234,9 @@ export class Workspace {
         ),
       );
     }
-    const created = Promise.resolve().then(() => this.registry.compute(entry.provider).createTarget(name, entry.options as never));
+    const created = Promise.resolve().then(() =>
+      this.registry.compute(entry.provider).createTarget(name, entry.options as never),
+    );
     this.#computeTargets.set(name, created);
     created.catch(() => this.#computeTargets.delete(name));
     return created;
@@ -275,9 +295,13 @@ function readConfig(file: string): WorkspaceConfig {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new SluiceError('WORKSPACE_CONFIG_INVALID', `${file} is not valid JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new SluiceError(
+      'WORKSPACE_CONFIG_INVALID',
+      `${file} is not valid JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   const config = raw as Partial<WorkspaceConfig>;
   if (!config || typeof config !== 'object' || typeof config.name !== 'string') {

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../index.js';
 
@@ -49,8 +50,16 @@ export default function ({ workspace }${ext === 'ts' ? ': { workspace: unknown }
 let dir: string;
 
 function cli(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: join(dir, 'ws'), encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: join(dir, 'ws'),
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return {
+    status: result.status ?? -1,
+    stdout: stripVTControlCharacters(result.stdout),
+    stderr: stripVTControlCharacters(result.stderr),
+  };
 }
 
 async function inProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -61,7 +70,7 @@ async function inProcess(...args: string[]): Promise<{ code: number; stdout: str
     stderr: { write: (text: string) => ((stderr += text), true) } as unknown as NodeJS.WritableStream,
   };
   const code = await main(['node', 'sluice', ...args, '--workspace', join(dir, 'ws')], io);
-  return { code, stdout, stderr };
+  return { code, stdout: stripVTControlCharacters(stdout), stderr: stripVTControlCharacters(stderr) };
 }
 
 beforeAll(() => {
@@ -101,7 +110,9 @@ describe('sluice CLI', () => {
     expect(explained.stdout).toContain('• parameter rate 0.1 → 0.5');
 
     const json = JSON.parse((await inProcess('explain', 'latest', 'tune', '--json')).stdout);
-    expect(json.steps).toEqual([expect.objectContaining({ step: 'tune', decision: 'RAN', reasons: ['parameter rate 0.1 → 0.5'] })]);
+    expect(json.steps).toEqual([
+      expect.objectContaining({ step: 'tune', decision: 'RAN', reasons: ['parameter rate 0.1 → 0.5'] }),
+    ]);
 
     const runs = JSON.parse((await inProcess('runs', '--json')).stdout);
     expect(runs.map((run: { status: string }) => run.status)).toEqual(['Finished', 'Finished', 'Finished']);
@@ -133,7 +144,9 @@ describe('sluice CLI', () => {
     expect(missing.stderr).toMatch(/^error PIPELINE_FILE_INVALID: .*nope\.ts does not exist/);
     const unknown = cli('run', '../pipeline.mjs', '-p', 'speed=3');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toMatch(/^error PARAMETER_UNKNOWN: The pipeline has no parameter "speed". Known parameters: rate\./);
+    expect(unknown.stderr).toMatch(
+      /^error PARAMETER_UNKNOWN: The pipeline has no parameter "speed". Known parameters: rate\./,
+    );
     const badType = cli('run', '../pipeline.mjs', '-p', 'rate=fast');
     expect(badType.stderr).toMatch(/^error PARAMETER_TYPE/);
     const noRun = await inProcess('explain', 'does-not-exist');
@@ -146,7 +159,9 @@ describe('sluice CLI', () => {
   });
 
   it('exits 1 and shows the failure when a step fails', () => {
-    writeFileSync(join(dir, 'broken.mjs'), `
+    writeFileSync(
+      join(dir, 'broken.mjs'),
+      `
 import { Pipeline } from '@sluice/core';
 import { PythonScriptStep } from '@sluice/step-python';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -154,7 +169,8 @@ const src = new URL('./broken', import.meta.url).pathname;
 mkdirSync(src, { recursive: true });
 writeFileSync(src + '/boom.py', 'raise SystemExit("boom")');
 export default new Pipeline({ name: 'broken', steps: [new PythonScriptStep({ name: 'boom', scriptName: 'boom.py', sourceDirectory: src })] });
-`);
+`,
+    );
     const result = cli('run', '../broken.mjs');
     expect(result.status).toBe(1);
     expect(result.stdout).toMatch(/boom\s+✖ Failed\s+\S+\s+python exited with code 1/);

@@ -33,7 +33,13 @@ function pipelineFor(src: string, dir: string): Pipeline {
   return new Pipeline({
     name: 'crash',
     steps: [
-      nodeStep({ name: 'first', script: 'first.js', sourceDirectory: src, arguments: [a, counter], outputs: [a] }),
+      nodeStep({
+        name: 'first',
+        script: 'first.js',
+        sourceDirectory: src,
+        arguments: [a, counter],
+        outputs: [a],
+      }),
       nodeStep({
         name: 'second',
         script: 'second.js',

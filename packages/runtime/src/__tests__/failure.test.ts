@@ -30,8 +30,20 @@ afterEach(async () => {
 describe('failures', () => {
   it('stops dependants of a failed step, keeps its logs and never reuses it', async () => {
     const out = new PipelineData('out');
-    const bad = nodeStep({ name: 'bad', script: 'partial.js', sourceDirectory: src, arguments: [out], outputs: [out] });
-    const after = nodeStep({ name: 'after', script: 'consume.js', sourceDirectory: src, arguments: [out], inputs: [out] });
+    const bad = nodeStep({
+      name: 'bad',
+      script: 'partial.js',
+      sourceDirectory: src,
+      arguments: [out],
+      outputs: [out],
+    });
+    const after = nodeStep({
+      name: 'after',
+      script: 'consume.js',
+      sourceDirectory: src,
+      arguments: [out],
+      inputs: [out],
+    });
     const pipeline = new Pipeline({ steps: [bad, after] });
     const experiment = new Experiment(ws, 'fail');
     const run = await experiment.submit(pipeline);
@@ -41,7 +53,9 @@ describe('failures', () => {
     expect(failed.record.exitCode).toBe(1);
     expect(failed.record.error).toMatch(/exited with code 1/);
     expect(run.record.error).toBe('step failed: bad');
-    expect(() => failed.getOutputData('out')).toThrow(expect.objectContaining({ code: 'OUTPUT_NOT_AVAILABLE' }));
+    expect(() => failed.getOutputData('out')).toThrow(
+      expect.objectContaining({ code: 'OUTPUT_NOT_AVAILABLE' }),
+    );
     // the partial output never reached the datastore
     const store = ws.getDefaultDatastore();
     expect(await store.exists(pipelineDataPath(failed.id, 'out'))).toBe(false);
@@ -66,8 +80,19 @@ describe('failures', () => {
   it('continueOnStepFailure keeps independent branches running', async () => {
     const out = new PipelineData('out');
     const bad = nodeStep({ name: 'bad', script: 'fail.js', sourceDirectory: src });
-    const dependant = nodeStep({ name: 'dependant', script: 'consume.js', sourceDirectory: src, runAfter: [bad] });
-    const other = nodeStep({ name: 'other', script: 'emit.js', sourceDirectory: src, arguments: [out], outputs: [out] });
+    const dependant = nodeStep({
+      name: 'dependant',
+      script: 'consume.js',
+      sourceDirectory: src,
+      runAfter: [bad],
+    });
+    const other = nodeStep({
+      name: 'other',
+      script: 'emit.js',
+      sourceDirectory: src,
+      arguments: [out],
+      outputs: [out],
+    });
     const pipeline = new Pipeline({ steps: [bad, dependant, other] });
     const stopped = await new Experiment(ws, 'stop').submit(pipeline);
     await stopped.waitForCompletion();
@@ -83,7 +108,13 @@ describe('failures', () => {
   });
 
   it('a step that times out fails and is not reusable', async () => {
-    const slow = nodeStep({ name: 'slow', script: 'sleep.js', sourceDirectory: src, arguments: ['20000'], timeoutSeconds: 1 });
+    const slow = nodeStep({
+      name: 'slow',
+      script: 'sleep.js',
+      sourceDirectory: src,
+      arguments: ['20000'],
+      timeoutSeconds: 1,
+    });
     const run = await new Experiment(ws, 'timeout').submit(new Pipeline({ steps: [slow] }));
     expect(await run.waitForCompletion()).toBe('Failed');
     expect(run.findStepRun('slow').record.error).toBe('timed out');
@@ -91,7 +122,12 @@ describe('failures', () => {
 
   it('cancel kills running steps and cancels the rest', async () => {
     const marker = join(tempDir(), 'pid');
-    const slow = nodeStep({ name: 'slow', script: 'sleep.js', sourceDirectory: src, arguments: ['30000', marker] });
+    const slow = nodeStep({
+      name: 'slow',
+      script: 'sleep.js',
+      sourceDirectory: src,
+      arguments: ['30000', marker],
+    });
     const next = nodeStep({ name: 'next', script: 'consume.js', sourceDirectory: src, runAfter: [slow] });
     const run = await new Experiment(ws, 'cancel').submit(new Pipeline({ steps: [slow, next] }));
     for (let i = 0; i < 200 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
@@ -103,7 +139,12 @@ describe('failures', () => {
   });
 
   it('reports a missing compute target, input or script before anything runs', async () => {
-    const step = nodeStep({ name: 'a', script: 'emit.js', sourceDirectory: src, computeTarget: 'gpu-cluster' });
+    const step = nodeStep({
+      name: 'a',
+      script: 'emit.js',
+      sourceDirectory: src,
+      computeTarget: 'gpu-cluster',
+    });
     await expect(new Experiment(ws, 'x').submit(new Pipeline({ steps: [step] }))).rejects.toMatchObject({
       code: 'COMPUTE_NOT_FOUND',
     });
@@ -117,23 +158,42 @@ describe('failures', () => {
   it('runs at most maxConcurrency steps at once on a compute target', async () => {
     await ComputeTarget.create(ws, 'one-at-a-time', localCompute({ maxConcurrency: 1 }));
     const log = join(tempDir(), 'overlap.txt');
-    writeFileSync(join(src, 'overlap.js'), `
+    writeFileSync(
+      join(src, 'overlap.js'),
+      `
 const fs = require('fs');
 fs.appendFileSync(${JSON.stringify(log)}, 'start\\n');
-setTimeout(() => fs.appendFileSync(${JSON.stringify(log)}, 'end\\n'), 150);`);
+setTimeout(() => fs.appendFileSync(${JSON.stringify(log)}, 'end\\n'), 150);`,
+    );
     const steps = ['a', 'b', 'c'].map((name) =>
-      nodeStep({ name, script: 'overlap.js', sourceDirectory: src, arguments: [name], computeTarget: 'one-at-a-time' }),
+      nodeStep({
+        name,
+        script: 'overlap.js',
+        sourceDirectory: src,
+        arguments: [name],
+        computeTarget: 'one-at-a-time',
+      }),
     );
     const run = await new Experiment(ws, 'limit').submit(new Pipeline({ steps }));
     expect(await run.waitForCompletion()).toBe('Finished');
-    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['start', 'end', 'start', 'end', 'start', 'end']);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
+      'start',
+      'end',
+      'start',
+      'end',
+      'start',
+      'end',
+    ]);
   });
 
   it('runs each step in its own copy of the snapshot, so files it writes beside itself do not leak', async () => {
-    writeFileSync(join(src, 'litter.js'), `
+    writeFileSync(
+      join(src, 'litter.js'),
+      `
 const fs = require('fs');
 console.log(JSON.stringify(fs.readdirSync('.').filter((f) => f.startsWith('leftover'))));
-fs.writeFileSync('leftover.txt', 'x');`);
+fs.writeFileSync('leftover.txt', 'x');`,
+    );
     const step = nodeStep({ name: 'litter', script: 'litter.js', sourceDirectory: src, allowReuse: false });
     const pipeline = new Pipeline({ steps: [step] });
     const experiment = new Experiment(ws, 'litter');

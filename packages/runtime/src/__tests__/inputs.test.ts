@@ -19,7 +19,11 @@ it('delivers the same data downloaded and mounted under two names, each where it
   await ws.getDefaultDatastore().uploadFiles([join(data, 'numbers.csv')], { targetPath: 'in' });
   const src = writeTree(tempDir(), {});
   writeFileSync(join(src, 'paths.js'), 'console.log(JSON.stringify(process.argv.slice(2)));');
-  const ref = new DataReference({ datastore: 'workspaceblobstore', pathOnDatastore: 'in/numbers.csv', name: 'numbers' });
+  const ref = new DataReference({
+    datastore: 'workspaceblobstore',
+    pathOnDatastore: 'in/numbers.csv',
+    name: 'numbers',
+  });
   const copied = ref.asDownload().asNamedInput('copied');
   const mounted = ref.asMount().asNamedInput('mounted');
   const step = nodeStep({
@@ -35,5 +39,8 @@ it('delivers the same data downloaded and mounted under two names, each where it
   expect(copy).toBe(join(run.findStepRun('paths').record.logDir!, 'inputs', 'copied', 'numbers.csv'));
   expect(mount).toBe(ws.getDefaultDatastore().localPath!('in/numbers.csv'));
   const parts = ws.store.getFingerprintParts(run.findStepRun('paths').id);
-  expect(parts.find((part) => part.name === 'arguments')?.value).toEqual([{ input: 'copied' }, { input: 'mounted' }]);
+  expect(parts.find((part) => part.name === 'arguments')?.value).toEqual([
+    { input: 'copied' },
+    { input: 'mounted' },
+  ]);
 });

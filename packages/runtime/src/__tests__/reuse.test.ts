@@ -26,11 +26,22 @@ afterEach(async () => {
 const ran = (): string[] => readFileSync(counter, 'utf8').split('\n').filter(Boolean);
 
 function threeSteps(prefixDefault = 'p') {
-  const raw = new DataReference({ datastore: ws.getDefaultDatastore(), pathOnDatastore: 'raw/words.txt', name: 'raw' });
+  const raw = new DataReference({
+    datastore: ws.getDefaultDatastore(),
+    pathOnDatastore: 'raw/words.txt',
+    name: 'raw',
+  });
   const upper = new PipelineData('upper_out');
   const prefixed = new PipelineData('prefixed');
   const prefix = new PipelineParameter({ name: 'prefix', defaultValue: prefixDefault });
-  const a = nodeStep({ name: 'upper', script: 'upper.js', sourceDirectory: src, arguments: [raw, upper, counter], inputs: [raw], outputs: [upper] });
+  const a = nodeStep({
+    name: 'upper',
+    script: 'upper.js',
+    sourceDirectory: src,
+    arguments: [raw, upper, counter],
+    inputs: [raw],
+    outputs: [upper],
+  });
   const b = nodeStep({
     name: 'prefix',
     script: 'prefix.js',
@@ -39,7 +50,13 @@ function threeSteps(prefixDefault = 'p') {
     inputs: [upper.asDownload()],
     outputs: [prefixed],
   });
-  const c = nodeStep({ name: 'consume', script: 'consume.js', sourceDirectory: src, arguments: [prefixed, counter], inputs: [prefixed] });
+  const c = nodeStep({
+    name: 'consume',
+    script: 'consume.js',
+    sourceDirectory: src,
+    arguments: [prefixed, counter],
+    inputs: [prefixed],
+  });
   return new Pipeline({ name: 'three', steps: [a, [b, [c]]] });
 }
 
@@ -69,8 +86,13 @@ describe('reuse', () => {
     const why = third.findStepRun('prefix').explain();
     expect(why.decision).toBe('RAN');
     expect(why.reasons).toEqual(['parameter prefix p → q']);
-    expect(third.findStepRun('consume').explain().reasons).toEqual([expect.stringMatching(/^input prefixed content changed/)]);
-    expect(third.findStepRun('upper').explain()).toMatchObject({ decision: 'REUSED', reusedFrom: { runId: first.id } });
+    expect(third.findStepRun('consume').explain().reasons).toEqual([
+      expect.stringMatching(/^input prefixed content changed/),
+    ]);
+    expect(third.findStepRun('upper').explain()).toMatchObject({
+      decision: 'REUSED',
+      reusedFrom: { runId: first.id },
+    });
 
     const out = await third.findStepRun('prefix').getOutputData('prefixed').download(tempDir());
     expect(readFileSync(join(out, 'data.txt'), 'utf8')).toBe('q:HELLO');
@@ -81,34 +103,75 @@ describe('reuse', () => {
     const experiment = new Experiment(ws, 'data-change');
     await (await experiment.submit(pipeline)).waitForCompletion();
     const changed = writeTree(tempDir(), { 'words.txt': 'world' });
-    await ws.getDefaultDatastore().uploadFiles([join(changed, 'words.txt')], { targetPath: 'raw', overwrite: true });
+    await ws
+      .getDefaultDatastore()
+      .uploadFiles([join(changed, 'words.txt')], { targetPath: 'raw', overwrite: true });
     const run = await experiment.submit(pipeline);
     expect(await run.waitForCompletion()).toBe('Finished');
     expect(run.getSteps().map((s) => s.status)).toEqual(['Finished', 'Finished', 'Finished']);
-    expect(run.findStepRun('upper').explain().reasons).toEqual(['input raw content changed (file words.txt changed)']);
+    expect(run.findStepRun('upper').explain().reasons).toEqual([
+      'input raw content changed (file words.txt changed)',
+    ]);
   });
 
   it('reuses a downstream step when its upstream re-ran but produced identical bytes', async () => {
-    const raw = new DataReference({ datastore: 'workspaceblobstore', pathOnDatastore: 'raw/words.txt', name: 'raw' });
+    const raw = new DataReference({
+      datastore: 'workspaceblobstore',
+      pathOnDatastore: 'raw/words.txt',
+      name: 'raw',
+    });
     const upper = new PipelineData('upper_out');
     const bucket = new PipelineData('bucket');
-    const a = nodeStep({ name: 'upper', script: 'upper.js', sourceDirectory: src, arguments: [raw, upper, counter], inputs: [raw], outputs: [upper] });
-    const b = nodeStep({ name: 'bucket', script: 'bucket.js', sourceDirectory: src, arguments: [upper, bucket], inputs: [upper], outputs: [bucket] });
-    const c = nodeStep({ name: 'consume', script: 'consume.js', sourceDirectory: src, arguments: [bucket, counter], inputs: [bucket] });
+    const a = nodeStep({
+      name: 'upper',
+      script: 'upper.js',
+      sourceDirectory: src,
+      arguments: [raw, upper, counter],
+      inputs: [raw],
+      outputs: [upper],
+    });
+    const b = nodeStep({
+      name: 'bucket',
+      script: 'bucket.js',
+      sourceDirectory: src,
+      arguments: [upper, bucket],
+      inputs: [upper],
+      outputs: [bucket],
+    });
+    const c = nodeStep({
+      name: 'consume',
+      script: 'consume.js',
+      sourceDirectory: src,
+      arguments: [bucket, counter],
+      inputs: [bucket],
+    });
     const pipeline = new Pipeline({ name: 'bucketed', steps: [a, b, c] });
     const experiment = new Experiment(ws, 'identical');
     await (await experiment.submit(pipeline)).waitForCompletion();
     // same length, different bytes: upper and bucket re-run, bucket's output is identical, consume is reused
-    await ws.getDefaultDatastore().upload(writeTree(tempDir(), { 'w.txt': 'HOLLA' }) + '/w.txt', 'raw/words.txt', { overwrite: true });
+    await ws
+      .getDefaultDatastore()
+      .upload(writeTree(tempDir(), { 'w.txt': 'HOLLA' }) + '/w.txt', 'raw/words.txt', { overwrite: true });
     const run = await experiment.submit(pipeline);
     await run.waitForCompletion();
     expect(run.getSteps().map((s) => s.status)).toEqual(['Finished', 'Finished', 'Reused']);
   });
 
   it('allowReuse: false re-runs one step; regenerateOutputs re-runs all', async () => {
-    const raw = new DataReference({ datastore: 'workspaceblobstore', pathOnDatastore: 'raw/words.txt', name: 'raw' });
+    const raw = new DataReference({
+      datastore: 'workspaceblobstore',
+      pathOnDatastore: 'raw/words.txt',
+      name: 'raw',
+    });
     const upper = new PipelineData('upper_out');
-    const a = nodeStep({ name: 'upper', script: 'upper.js', sourceDirectory: src, arguments: [raw, upper, counter], inputs: [raw], outputs: [upper] });
+    const a = nodeStep({
+      name: 'upper',
+      script: 'upper.js',
+      sourceDirectory: src,
+      arguments: [raw, upper, counter],
+      inputs: [raw],
+      outputs: [upper],
+    });
     const c = nodeStep({
       name: 'consume',
       script: 'consume.js',

@@ -21,7 +21,9 @@ describe('workspace', () => {
     expect(found.listDatastores()).toEqual(['workspaceblobstore', 'workspacefilestore']);
     expect(found.getDefaultDatastore().name).toBe('workspaceblobstore');
     await found.close();
-    expect(() => Workspace.fromConfig({ path: tempDir() })).toThrow(expect.objectContaining({ code: 'WORKSPACE_NOT_FOUND' }));
+    expect(() => Workspace.fromConfig({ path: tempDir() })).toThrow(
+      expect.objectContaining({ code: 'WORKSPACE_NOT_FOUND' }),
+    );
     writeFileSync(join(root, WORKSPACE_CONFIG_FILE), '{ not json');
     expect(() => Workspace.open(root)).toThrow(expect.objectContaining({ code: 'WORKSPACE_CONFIG_INVALID' }));
   });
@@ -36,10 +38,16 @@ describe('workspace', () => {
       options: { maxConcurrency: 3 },
     });
     await expect(ComputeTarget.get(ws, 'gpu')).rejects.toMatchObject({ code: 'COMPUTE_NOT_FOUND' });
-    expect(() => localCompute({ maxConcurrency: 0 })).toThrow(expect.objectContaining({ code: 'WORKSPACE_CONFIG_INVALID' }));
+    expect(() => localCompute({ maxConcurrency: 0 })).toThrow(
+      expect.objectContaining({ code: 'WORKSPACE_CONFIG_INVALID' }),
+    );
     await ws.close();
     const reopened = Workspace.open(root);
-    expect(ComputeTarget.list(reopened).map((t) => t.name).sort()).toEqual(['cpu', 'local']);
+    expect(
+      ComputeTarget.list(reopened)
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(['cpu', 'local']);
     await reopened.close();
   });
 
@@ -47,13 +55,15 @@ describe('workspace', () => {
     const ws = Workspace.create(tempDir());
     ws.registerEnvironment(new Environment({ name: 'py', version: '1', environmentVariables: { A: '1' } }));
     expect(ws.getEnvironment('py').environmentVariables).toEqual({ A: '1' });
-    expect(() => ws.registerEnvironment(new Environment({ name: 'py', version: '1', environmentVariables: { A: '2' } }))).toThrow(
-      expect.objectContaining({ code: 'ENVIRONMENT_CONFLICT' }),
-    );
+    expect(() =>
+      ws.registerEnvironment(new Environment({ name: 'py', version: '1', environmentVariables: { A: '2' } })),
+    ).toThrow(expect.objectContaining({ code: 'ENVIRONMENT_CONFLICT' }));
     ws.registerEnvironment(new Environment({ name: 'py', version: '2', environmentVariables: { A: '2' } }));
     expect(ws.getEnvironment('py').version).toBe('2');
     expect(ws.getEnvironment('py', '1').environmentVariables).toEqual({ A: '1' });
-    expect(() => ws.getEnvironment('missing')).toThrow(expect.objectContaining({ code: 'ENVIRONMENT_NOT_FOUND' }));
+    expect(() => ws.getEnvironment('missing')).toThrow(
+      expect.objectContaining({ code: 'ENVIRONMENT_NOT_FOUND' }),
+    );
 
     // a step referring to a version by name: changing the version re-runs it and explain names it
     const src = writeTree(join(ws.dir, 'src'), SCRIPTS);
@@ -63,7 +73,13 @@ describe('workspace', () => {
         name: 'env',
         steps: [
           {
-            ...nodeStep({ name: 'emit', script: 'upper.js', sourceDirectory: src, arguments: ['upper.js', out], outputs: [out] }),
+            ...nodeStep({
+              name: 'emit',
+              script: 'upper.js',
+              sourceDirectory: src,
+              arguments: ['upper.js', out],
+              outputs: [out],
+            }),
             runConfig: new RunConfiguration({ environment: { name: 'py', version } }),
           },
         ],
@@ -85,7 +101,9 @@ describe('local datastore', () => {
     const files = writeTree(tempDir(), { 'a.csv': '1,2', 'b.csv': '3,4' });
     const paths = await store.uploadFiles([join(files, 'a.csv')], { targetPath: 'data' });
     expect(paths).toEqual(['data/a.csv']);
-    await expect(store.uploadFiles([join(files, 'b.csv'), join(files, 'a.csv')], { targetPath: 'data' })).rejects.toMatchObject({
+    await expect(
+      store.uploadFiles([join(files, 'b.csv'), join(files, 'a.csv')], { targetPath: 'data' }),
+    ).rejects.toMatchObject({
       code: 'DATASTORE_FILE_EXISTS',
     });
     // b.csv was not written: every target is checked first
@@ -112,9 +130,15 @@ describe('local datastore', () => {
     for (const bad of ['../outside.txt', '/etc/passwd', 'a/../../b']) {
       await expect(store.upload(file, bad)).rejects.toMatchObject({ code: 'DATASTORE_PATH_ESCAPE' });
     }
-    await expect(store.uploadFiles([file], { targetPath: '../up' })).rejects.toMatchObject({ code: 'DATASTORE_PATH_ESCAPE' });
-    await expect(store.contentIdentity('nope.csv')).rejects.toMatchObject({ code: 'DATASTORE_PATH_NOT_FOUND' });
-    await expect(store.uploadFiles([join(tempDir(), 'missing.txt')])).rejects.toMatchObject({ code: 'DATASTORE_PATH_NOT_FOUND' });
+    await expect(store.uploadFiles([file], { targetPath: '../up' })).rejects.toMatchObject({
+      code: 'DATASTORE_PATH_ESCAPE',
+    });
+    await expect(store.contentIdentity('nope.csv')).rejects.toMatchObject({
+      code: 'DATASTORE_PATH_NOT_FOUND',
+    });
+    await expect(store.uploadFiles([join(tempDir(), 'missing.txt')])).rejects.toMatchObject({
+      code: 'DATASTORE_PATH_NOT_FOUND',
+    });
     expect(() => ws.datastore('elsewhere')).toThrow(expect.objectContaining({ code: 'DATASTORE_NOT_FOUND' }));
     await ws.close();
   });
