@@ -46,6 +46,7 @@ export class Pipeline {
   readonly #producers = new Map<ProducedData, StepDefinition>();
   readonly #edges: PipelineEdge[] = [];
   readonly #order: string[];
+  readonly #byName: Map<string, StepDefinition>;
 
   constructor(options: PipelineOptions) {
     if (!options || !Array.isArray(options.steps)) {
@@ -153,6 +154,7 @@ export class Pipeline {
       );
     }
     this.#graph = graph;
+    this.#byName = byName;
     this.#order = alg.topsort(graph) as string[];
   }
 
@@ -174,7 +176,7 @@ export class Pipeline {
   }
 
   getStep(name: string): StepDefinition | undefined {
-    return this.steps.find((step) => step.name === name);
+    return this.#byName.get(name);
   }
 
   /** The step that produces a piece of data. */

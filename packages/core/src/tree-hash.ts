@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, open, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { closeSync, createReadStream, openSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { SluiceError } from './errors.js';
 import { manifestDigest } from './fingerprint.js';
@@ -20,6 +20,8 @@ export interface StatCache {
   set(path: string, entry: StatCacheEntry): void;
   /** Called once a tree is hashed, to write remembered entries in one go. */
   flush?(): void;
+  /** Called before a tree is hashed, so the entries under `root` can be fetched in one go. */
+  preload?(root: string): void;
 }
 
 export class MemoryStatCache implements StatCache {
@@ -39,8 +41,6 @@ export interface HashTreeOptions {
   /** Apply `.amlignore` (or else `.gitignore`) found in the tree; both files are themselves excluded. */
   useIgnoreFiles?: boolean;
   statCache?: StatCache;
-  /** How many files are read at once. */
-  concurrency?: number;
 }
 
 export interface TreeHash {
@@ -92,36 +92,40 @@ export async function loadIgnoreRules(root: string): Promise<Ignore> {
 
 /** List the files of a tree (relative, '/'-separated, sorted), honouring ignore rules if given. */
 export async function listTree(root: string, rules?: Ignore): Promise<string[]> {
+  return listTreeSync(root, rules);
+}
+
+function listTreeSync(root: string, rules?: Ignore): string[] {
   const files: string[] = [];
-  // Folders reached through symbolic links are walked once each: a link back up the tree is not a loop.
-  const visited = new Set<string>();
-  const walk = async (dir: string): Promise<void> => {
-    const real = await realpath(dir);
-    if (visited.has(real)) return;
-    visited.add(real);
-    const entries = await readdir(dir, { withFileTypes: true });
-    for (const entry of entries) {
+  // A folder reached through a symbolic link is walked once: a link back up the tree is not a loop. Only
+  // linked folders can close a loop, so only they (and the root) are resolved.
+  const visited = new Set<string>([realpathSync(root)]);
+  const walk = (dir: string, prefix: string, linked: boolean): void => {
+    if (linked) {
+      const real = realpathSync(dir);
+      if (visited.has(real)) return;
+      visited.add(real);
+    }
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const absolute = join(dir, entry.name);
-      const rel = relative(root, absolute).split(sep).join('/');
-      if (entry.isDirectory()) {
-        if (rules?.ignores(`${rel}/`)) continue;
-        await walk(absolute);
-      } else if (entry.isFile() || entry.isSymbolicLink()) {
-        if (rules?.ignores(rel)) continue;
-        if (entry.isSymbolicLink()) {
-          const target = await stat(absolute).catch(() => undefined);
-          if (target?.isDirectory()) {
-            if (rules?.ignores(`${rel}/`)) continue;
-            await walk(absolute);
-            continue;
-          }
-          if (!target?.isFile()) continue;
-        }
+      const rel = prefix + entry.name;
+      let isDirectory = entry.isDirectory();
+      if (entry.isSymbolicLink()) {
+        const target = statSync(absolute, { throwIfNoEntry: false });
+        if (!target) continue;
+        isDirectory = target.isDirectory();
+        if (!isDirectory && !target.isFile()) continue;
+      } else if (!isDirectory && !entry.isFile()) {
+        continue;
+      }
+      if (isDirectory) {
+        if (!rules?.ignores(`${rel}/`)) walk(absolute, `${rel}/`, entry.isSymbolicLink());
+      } else if (!rules?.ignores(rel)) {
         files.push(rel);
       }
     }
   };
-  await walk(root);
+  walk(root, '', false);
   return files.sort();
 }
 
@@ -130,6 +134,8 @@ export async function listTree(root: string, rules?: Ignore): Promise<string[]> 
  * the tree lives, so it is the same on every machine.
  */
 export async function hashTree(root: string, options: HashTreeOptions = {}): Promise<TreeHash> {
+  // absolute paths key the stat cache, whatever the current folder
+  root = resolve(root);
   const info = await stat(root).catch((error: NodeJS.ErrnoException) => {
     throw new SluiceError(
       error.code === 'ENOENT' ? 'DATASTORE_PATH_NOT_FOUND' : 'RUN_STORE_ERROR',
@@ -139,7 +145,8 @@ export async function hashTree(root: string, options: HashTreeOptions = {}): Pro
   });
   const cache = options.statCache;
   if (info.isFile()) {
-    const { hash, read } = await hashWithCache(root, cache);
+    cache?.preload?.(root);
+    const { hash, read } = hashWithCache(root, cache);
     cache?.flush?.();
     return {
       type: 'file',
@@ -150,24 +157,26 @@ export async function hashTree(root: string, options: HashTreeOptions = {}): Pro
     };
   }
   const rules = options.useIgnoreFiles ? await loadIgnoreRules(root) : undefined;
-  const paths = await listTree(root, rules);
-  const files = new Map<string, string>();
+  const paths = listTreeSync(root, rules);
+  cache?.preload?.(root);
+  const files: Array<[string, string]> = [];
   let bytes = 0;
   let hashedFiles = 0;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < paths.length) {
-      const rel = paths[next++]!;
-      const { hash, size, read } = await hashWithCache(join(root, rel), cache);
-      files.set(rel, hash);
-      bytes += size;
-      if (read) hashedFiles += 1;
+  let lastYield = Date.now();
+  for (const rel of paths) {
+    const { hash, size, read } = hashWithCache(join(root, rel), cache);
+    // defined as own entries, so a file named "__proto__" is kept like any other
+    files.push([rel, hash]);
+    bytes += size;
+    if (read) hashedFiles += 1;
+    // Reading is synchronous (far fewer round trips than async I/O); let other work run now and then.
+    if (Date.now() - lastYield > 50) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = Date.now();
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
+  }
   cache?.flush?.();
-  // fromEntries defines own properties, so a file named "__proto__" is kept like any other
-  const ordered: Record<string, string> = Object.fromEntries(paths.map((rel) => [rel, files.get(rel)!]));
+  const ordered: Record<string, string> = Object.fromEntries(files);
   return { type: 'directory', digest: manifestDigest(ordered), files: ordered, bytes, hashedFiles };
 }
 
@@ -176,46 +185,43 @@ function basename(path: string): string {
   return parts[parts.length - 1] || path;
 }
 
-async function hashWithCache(
+/** One reusable read buffer: hashing is synchronous, so it is never shared by two reads at once. */
+const READ_BUFFER = Buffer.allocUnsafe(1 << 20);
+
+function hashOpenFile(path: string, size: number): string {
+  const fd = openSync(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    let total = 0;
+    for (;;) {
+      const read = readSync(fd, READ_BUFFER, 0, READ_BUFFER.length, null);
+      if (read === 0) break;
+      hash.update(READ_BUFFER.subarray(0, read));
+      total += read;
+      // a short read that reaches the size seen by stat is the end; no extra empty read needed
+      if (read < READ_BUFFER.length && total >= size) break;
+    }
+    return hash.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function hashWithCache(
   path: string,
   cache: StatCache | undefined,
-): Promise<{ hash: string; size: number; read: boolean }> {
-  if (!cache) {
-    const hash = await hashFile(path);
-    const info = await stat(path);
-    return { hash, size: info.size, read: true };
-  }
-  const before = await lstat(path, { bigint: true }).then((s) =>
-    s.isSymbolicLink() ? stat(path, { bigint: true }) : s,
-  );
-  const key = path;
-  const cached = cache.get(key);
-  const size = Number(before.size);
-  const mtimeNs = before.mtimeNs.toString();
-  const ino = before.ino.toString();
+): { hash: string; size: number; read: boolean } {
+  const info = statSync(path, { bigint: true });
+  const size = Number(info.size);
+  if (!cache) return { hash: hashOpenFile(path, size), size, read: true };
+  const cached = cache.get(path);
+  const mtimeNs = info.mtimeNs.toString();
+  const ino = info.ino.toString();
   if (cached && cached.size === size && cached.mtimeNs === mtimeNs && cached.ino === ino) {
     return { hash: cached.hash, size, read: false };
   }
   const wallBefore = BigInt(Date.now()) * 1_000_000n;
-  const handle = await open(path, 'r');
-  let hash: string;
-  try {
-    if (size <= SMALL_FILE) {
-      hash = createHash('sha256')
-        .update(await handle.readFile())
-        .digest('hex');
-    } else {
-      const digest = createHash('sha256');
-      for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) {
-        digest.update(chunk as Buffer);
-      }
-      hash = digest.digest('hex');
-    }
-  } finally {
-    await handle.close();
-  }
-  if (before.mtimeNs + RACY_WINDOW_NS < wallBefore) {
-    cache.set(key, { size, mtimeNs, ino, hash });
-  }
+  const hash = hashOpenFile(path, size);
+  if (info.mtimeNs + RACY_WINDOW_NS < wallBefore) cache.set(path, { size, mtimeNs, ino, hash });
   return { hash, size, read: true };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { appendFileSync, createWriteStream, type WriteStream } from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
@@ -113,6 +114,8 @@ export class RunExecution {
     this.#plans = init.plans;
     this.#events = init.events;
     for (const name of this.#pipeline.order) this.#status.set(name, 'NotStarted');
+    // every queued and running step listens for cancellation
+    setMaxListeners(0, this.#controller.signal);
   }
 
   cancel(): void {
@@ -223,17 +226,17 @@ export class RunExecution {
     try {
       const { parts, snapshot, inputTypes } = await this.#fingerprint(plan);
       const fingerprint = combineFingerprint(parts);
-      this.#ws.store.recordFingerprint(plan.stepRunId, fingerprint, parts);
-      if (snapshot) {
-        const git = await this.#gitInfo(step.sourceDirectory!);
-        this.#ws.store.updateStepRun(plan.stepRunId, { snapshot: snapshot.digest, git });
-      }
+      const recorded = {
+        ...(snapshot ? { snapshot: snapshot.digest, git: await this.#gitInfo(step.sourceDirectory!) } : {}),
+      };
       const reason: RanReason = this.#options.regenerateOutputs
         ? 'regenerate-outputs'
         : !step.allowReuse
           ? 'allow-reuse-false'
           : 'no-match';
-      if (reason === 'no-match' && (await this.#tryReuse(plan, fingerprint))) return;
+      if (reason === 'no-match' && (await this.#tryReuse(plan, { fingerprint, parts }, recorded))) return;
+      this.#ws.store.recordFingerprint(plan.stepRunId, fingerprint, parts);
+      this.#ws.store.updateStepRun(plan.stepRunId, recorded);
       this.#ws.store.updateStepRun(plan.stepRunId, { ranReason: reason });
       if (this.#canceled) {
         this.#setStatus(step.name, 'Canceled', { error: 'the run was canceled' });
@@ -331,7 +334,11 @@ export class RunExecution {
   }
 
   /** Reuse the newest finished run of this fingerprint whose outputs are still intact. */
-  async #tryReuse(plan: StepPlan, fingerprint: string): Promise<boolean> {
+  async #tryReuse(
+    plan: StepPlan,
+    { fingerprint, parts }: { fingerprint: string; parts: FingerprintPart[] },
+    recorded: { snapshot?: string; git?: GitInfo | null },
+  ): Promise<boolean> {
     const { step } = plan;
     for (const candidate of this.#ws.store.findReusable(fingerprint, this.#runId)) {
       const outputs = this.#ws.store.getOutputs(candidate.id);
@@ -350,7 +357,8 @@ export class RunExecution {
       this.#ws.store.completeStep(
         plan.stepRunId,
         outputs.map((output) => ({ ...output, stepRunId: plan.stepRunId })),
-        { status: 'Reused', reusedFrom: candidate.id, startedAt: stamp, endedAt: stamp },
+        { ...recorded, status: 'Reused', reusedFrom: candidate.id, startedAt: stamp, endedAt: stamp },
+        { fingerprint, parts },
       );
       for (const output of step.outputs) {
         this.#produced.set(
@@ -378,13 +386,22 @@ export class RunExecution {
     const workDir = join(this.#ws.dataDir, 'runs', this.#runId, step.name);
     await mkdir(workDir, { recursive: true });
     store.updateStepRun(plan.stepRunId, { logDir: workDir });
-    const streams: Record<'stdout' | 'stderr' | 'sluice', WriteStream> = {
-      stdout: createWriteStream(join(workDir, 'stdout.txt'), { flags: 'a' }),
-      stderr: createWriteStream(join(workDir, 'stderr.txt'), { flags: 'a' }),
-      sluice: createWriteStream(join(workDir, 'sluice.txt'), { flags: 'a' }),
-    };
+    // stdout and stderr files are opened on the first output (only running steps hold them open, so a
+    // wide pipeline waiting for compute does not run out of file descriptors); Sluice's own lines are
+    // appended as they come.
+    const streams = new Map<'stdout' | 'stderr', WriteStream>();
     const write = (stream: 'stdout' | 'stderr' | 'sluice', chunk: string | Buffer): void => {
-      streams[stream].write(chunk);
+      if (stream === 'sluice') {
+        appendFileSync(join(workDir, 'sluice.txt'), chunk);
+      } else {
+        let file = streams.get(stream);
+        if (!file) {
+          file = createWriteStream(join(workDir, `${stream}.txt`), { flags: 'a' });
+          file.on('error', (error) => this.#log(step.name, 'sluice', `cannot write ${stream}.txt: ${error.message}`));
+          streams.set(stream, file);
+        }
+        file.write(chunk);
+      }
       this.#log(step.name, stream, chunk.toString());
     };
     const info = (message: string): void => write('sluice', `${new Date().toISOString()} ${message}\n`);
@@ -590,7 +607,7 @@ export class RunExecution {
         await rm(inPlace ? dirname(local) : local, { recursive: true, force: true });
       }
       await Promise.all(
-        Object.values(streams).map((stream) => new Promise<void>((resolve) => stream.end(() => resolve()))),
+        [...streams.values()].map((stream) => new Promise<void>((resolve) => stream.end(() => resolve()))),
       );
     }
   }

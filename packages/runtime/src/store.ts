@@ -242,6 +242,17 @@ function toStepRun(row: Row): StepRunRecord {
  */
 export class RunStore {
   readonly db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, compiled once per store. */
+  #sql(text: string): Database.Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
 
   constructor(file: string) {
     try {
@@ -291,7 +302,7 @@ export class RunStore {
   // -- experiments and runs ------------------------------------------------------------------------------
 
   ensureExperiment(name: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO experiments (name, created_at) VALUES (?, ?)').run(name, now());
+    this.#sql('INSERT OR IGNORE INTO experiments (name, created_at) VALUES (?, ?)').run(name, now());
   }
 
   listExperiments(): Array<{ name: string; createdAt: string; runs: number }> {
@@ -338,7 +349,7 @@ export class RunStore {
           process.pid,
           hostname(),
         );
-      const insert = this.db.prepare(
+      const insert = this.#sql(
         `INSERT INTO step_runs (id, run_id, step_name, pipeline_name, kind, seq, status, compute_target, created_at)
          VALUES (?, ?, ?, ?, ?, ?, 'NotStarted', ?, ?)`,
       );
@@ -364,7 +375,7 @@ export class RunStore {
         .prepare(`UPDATE pipeline_runs SET status = ?, started_at = COALESCE(started_at, ?) WHERE id = ?`)
         .run(status, stamp, id);
     } else if (status === 'NotStarted') {
-      this.db.prepare(`UPDATE pipeline_runs SET status = ? WHERE id = ?`).run(status, id);
+      this.#sql(`UPDATE pipeline_runs SET status = ? WHERE id = ?`).run(status, id);
     } else {
       this.db
         .prepare(`UPDATE pipeline_runs SET status = ?, ended_at = ?, error = ? WHERE id = ?`)
@@ -373,7 +384,7 @@ export class RunStore {
   }
 
   getRun(id: string): PipelineRunRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM pipeline_runs WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#sql('SELECT * FROM pipeline_runs WHERE id = ?').get(id) as Row | undefined;
     return row ? toRun(row) : undefined;
   }
 
@@ -418,13 +429,13 @@ export class RunStore {
   // -- step runs -----------------------------------------------------------------------------------------
 
   getStepRuns(runId: string): StepRunRecord[] {
-    return (this.db.prepare('SELECT * FROM step_runs WHERE run_id = ? ORDER BY seq').all(runId) as Row[]).map(
+    return (this.#sql('SELECT * FROM step_runs WHERE run_id = ? ORDER BY seq').all(runId) as Row[]).map(
       toStepRun,
     );
   }
 
   getStepRun(id: string): StepRunRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM step_runs WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#sql('SELECT * FROM step_runs WHERE id = ?').get(id) as Row | undefined;
     return row ? toStepRun(row) : undefined;
   }
 
@@ -452,34 +463,30 @@ export class RunStore {
       values.push(key === 'git' ? json(value) : (value ?? null));
     }
     if (sets.length === 0) return;
-    this.db.prepare(`UPDATE step_runs SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+    this.#sql(`UPDATE step_runs SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
   }
 
   /** Record a step's fingerprint and its parts (file lists stored once per distinct content). */
   recordFingerprint(stepRunId: string, fingerprint: string, parts: readonly FingerprintPart[]): void {
-    this.transaction(() => {
-      this.db.prepare('UPDATE step_runs SET fingerprint = ? WHERE id = ?').run(fingerprint, stepRunId);
-      this.db.prepare('DELETE FROM fingerprint_parts WHERE step_run_id = ?').run(stepRunId);
-      const insert = this.db.prepare(
-        'INSERT INTO fingerprint_parts (step_run_id, name, digest, value, manifest) VALUES (?, ?, ?, ?, ?)',
-      );
-      for (const part of parts) {
-        const manifest = part.files ? this.#saveManifest(part.files) : null;
-        insert.run(
-          stepRunId,
-          part.name,
-          part.digest,
-          part.value === undefined ? null : json(part.value),
-          manifest,
-        );
-      }
-    });
+    this.transaction(() => this.#writeFingerprint(stepRunId, fingerprint, parts));
+  }
+
+  #writeFingerprint(stepRunId: string, fingerprint: string, parts: readonly FingerprintPart[]): void {
+    this.#sql('UPDATE step_runs SET fingerprint = ? WHERE id = ?').run(fingerprint, stepRunId);
+    this.#sql('DELETE FROM fingerprint_parts WHERE step_run_id = ?').run(stepRunId);
+    const insert = this.#sql(
+      'INSERT INTO fingerprint_parts (step_run_id, name, digest, value, manifest) VALUES (?, ?, ?, ?, ?)',
+    );
+    for (const part of parts) {
+      const manifest = part.files ? this.#saveManifest(part.files) : null;
+      insert.run(stepRunId, part.name, part.digest, part.value === undefined ? null : json(part.value), manifest);
+    }
   }
 
   #saveManifest(files: Readonly<Record<string, string>>): string {
     const text = canonicalJson(files);
     const digest = sha256(text);
-    this.db.prepare('INSERT OR IGNORE INTO manifests (digest, files) VALUES (?, ?)').run(digest, text);
+    this.#sql('INSERT OR IGNORE INTO manifests (digest, files) VALUES (?, ?)').run(digest, text);
     return digest;
   }
 
@@ -531,9 +538,11 @@ export class RunStore {
     stepRunId: string,
     outputs: readonly OutputRecord[],
     changes: Partial<Omit<StepRunRecord, 'id' | 'runId'>>,
+    fingerprint?: { fingerprint: string; parts: readonly FingerprintPart[] },
   ): void {
     this.transaction(() => {
-      const insert = this.db.prepare(
+      if (fingerprint) this.#writeFingerprint(stepRunId, fingerprint.fingerprint, fingerprint.parts);
+      const insert = this.#sql(
         `INSERT OR REPLACE INTO outputs (step_run_id, name, datastore, path, type, digest, bytes, manifest)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       );
@@ -586,7 +595,7 @@ export class RunStore {
             seq: number;
           }
         ).seq + 1;
-      const insert = this.db.prepare(
+      const insert = this.#sql(
         'INSERT INTO metrics (step_run_id, seq, name, value, logged_at) VALUES (?, ?, ?, ?, ?)',
       );
       metrics.forEach((metric, index) =>
@@ -597,7 +606,7 @@ export class RunStore {
 
   getMetrics(stepRunId: string): MetricRecord[] {
     return (
-      this.db.prepare('SELECT * FROM metrics WHERE step_run_id = ? ORDER BY seq').all(stepRunId) as Row[]
+      this.#sql('SELECT * FROM metrics WHERE step_run_id = ? ORDER BY seq').all(stepRunId) as Row[]
     ).map((row) => ({
       stepRunId: row.step_run_id as string,
       name: row.name as string,
@@ -642,7 +651,7 @@ export class RunStore {
   }
 
   listEnvironments(): Array<{ name: string; version: string; definition: unknown }> {
-    return (this.db.prepare('SELECT * FROM environments ORDER BY name, created_at').all() as Row[]).map(
+    return (this.#sql('SELECT * FROM environments ORDER BY name, created_at').all() as Row[]).map(
       (row) => ({
         name: row.name as string,
         version: row.version as string,
@@ -688,31 +697,44 @@ export class RunStore {
   // -- stat cache ---------------------------------------------------------------------------------------
 
   statCache(): StatCache {
-    const get = this.db.prepare('SELECT size, mtime_ns, ino, hash FROM stat_cache WHERE path = ?');
-    const put = this.db.prepare(
+    const get = this.#sql('SELECT size, mtime_ns, ino, hash FROM stat_cache WHERE path = ?');
+    const range = this.#sql('SELECT path, size, mtime_ns, ino, hash FROM stat_cache WHERE path >= ? AND path < ?');
+    const put = this.#sql(
       'INSERT OR REPLACE INTO stat_cache (path, size, mtime_ns, ino, hash) VALUES (?, ?, ?, ?, ?)',
     );
+    const toEntry = (row: Row): StatCacheEntry => ({
+      size: row.size as number,
+      mtimeNs: row.mtime_ns as string,
+      ino: row.ino as string,
+      hash: row.hash as string,
+    });
     const pending = new Map<string, StatCacheEntry>();
+    // Entries of the tree being hashed, read with one range query instead of one query per file.
+    let preloaded: { root: string; entries: Map<string, StatCacheEntry> } | undefined;
     return {
+      preload: (root) => {
+        const entries = new Map<string, StatCacheEntry>();
+        const exact = get.get(root) as Row | undefined;
+        if (exact) entries.set(root, toEntry(exact));
+        // every path below root/ sorts between "root/" and "root0" ('0' follows '/')
+        for (const row of range.all(`${root}/`, `${root}0`) as Row[]) entries.set(row.path as string, toEntry(row));
+        preloaded = { root, entries };
+      },
       get: (path) => {
+        if (preloaded && (path === preloaded.root || path.startsWith(`${preloaded.root}/`))) {
+          return preloaded.entries.get(path);
+        }
         const row = get.get(path) as Row | undefined;
-        return row
-          ? {
-              size: row.size as number,
-              mtimeNs: row.mtime_ns as string,
-              ino: row.ino as string,
-              hash: row.hash as string,
-            }
-          : undefined;
+        return row ? toEntry(row) : undefined;
       },
       set: (path, entry) => {
         pending.set(path, entry);
       },
       flush: () => {
+        preloaded = undefined;
         if (pending.size === 0) return;
         this.transaction(() => {
-          for (const [path, entry] of pending)
-            put.run(path, entry.size, entry.mtimeNs, entry.ino, entry.hash);
+          for (const [path, entry] of pending) put.run(path, entry.size, entry.mtimeNs, entry.ino, entry.hash);
         });
         pending.clear();
       },

@@ -56,14 +56,15 @@ describe('hashTree on a folder', () => {
     expect(two.files).toEqual(one.files);
   });
 
-  it('gives the same digest whatever the concurrency', async () => {
+  it('gives the same digest with or without a stat cache, and reads files larger than its buffer whole', async () => {
+    const big = Buffer.alloc(3 * (1 << 20) + 17, 7);
     const root = writeTree(tempDir(), SOURCE);
-    const one = await hashTree(root, { concurrency: 1 });
-    const many = await hashTree(root, { concurrency: 16 });
-    const zero = await hashTree(root, { concurrency: 0 });
-    expect(many.digest).toBe(one.digest);
-    expect(zero.digest).toBe(one.digest);
-    expect(Object.keys(many.files)).toEqual(Object.keys(one.files));
+    writeFileSync(join(root, 'big.bin'), big);
+    const plain = await hashTree(root);
+    const cached = await hashTree(root, { statCache: new MemoryStatCache() });
+    expect(cached.digest).toBe(plain.digest);
+    expect(plain.files['big.bin']).toBe(createHash('sha256').update(big).digest('hex'));
+    expect(plain.bytes).toBe(big.length + Object.values(SOURCE).reduce((n, text) => n + Buffer.byteLength(text), 0));
   });
 
   it('changes with one changed byte, a rename, an added file or an added empty file', async () => {
