@@ -51,6 +51,8 @@ export type {
   ComputeTarget,
   ContentIdentity,
   Datastore,
+  DatastoreContext,
+  DatastoreEntry,
   DatastoreProviderPlugin,
   PluginBase,
   ProcessJob,
@@ -61,6 +63,8 @@ export type {
   StepExecutionResult,
   StepKindPlugin,
   StepLogs,
+  TransferOptions,
+  TransferProgress,
   UploadOptions,
 } from './plugins.js';
 export {

@@ -76,31 +76,85 @@ export interface ContentIdentity {
   readonly bytes: number;
 }
 
-export interface UploadOptions {
+/** How far a transfer has got. */
+export interface TransferProgress {
+  readonly files: number;
+  readonly totalFiles: number;
+  readonly bytes: number;
+  readonly totalBytes: number;
+  /** The file just finished. */
+  readonly path?: string;
+}
+
+export interface TransferOptions {
+  /** How many files move at once (default chosen by the store). */
+  concurrency?: number;
+  onProgress?: (progress: TransferProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface UploadOptions extends TransferOptions {
   /** Replace what is already at the target path; refused with DATASTORE_FILE_EXISTS when false (default). */
   overwrite?: boolean;
 }
 
-/** A named store of files. Paths are relative, '/'-separated and never escape the store. */
+/** One file on a datastore. */
+export interface DatastoreEntry {
+  /** Relative to the datastore root, '/'-separated. */
+  readonly path: string;
+  readonly size: number;
+  /** The store's content hash of the file when it keeps one (e.g. `md5:…` for blobs). */
+  readonly contentHash?: string;
+  readonly etag?: string;
+  readonly lastModified?: string;
+}
+
+/**
+ * A named store of files. Paths are relative, '/'-separated and never escape the store (DATASTORE_PATH_ESCAPE).
+ * Optional capabilities: `copy` (server-side copy) and `localPath` (the store is a local folder).
+ */
 export interface Datastore {
   readonly name: string;
   readonly kind: string;
+  /** Is there a file or a folder (a non-empty prefix) at `path`? */
   exists(path: string): Promise<boolean>;
+  /** Every file at or below `path` (a file path lists that file), sorted by path. */
+  list(path: string): Promise<DatastoreEntry[]>;
+  /** The content identity of a file or folder; DATASTORE_PATH_NOT_FOUND when there is nothing. */
   contentIdentity(path: string): Promise<ContentIdentity>;
-  /** Copy a local file or folder to `path`, committed atomically. */
+  /** Read one file. */
+  read(path: string): Promise<NodeJS.ReadableStream>;
+  /** Write one file, all or nothing. */
+  write(
+    path: string,
+    data: Uint8Array | NodeJS.ReadableStream,
+    options?: { overwrite?: boolean },
+  ): Promise<void>;
+  /** Copy a local file or folder to `path`; readers never see part of it. */
   upload(localPath: string, path: string, options?: UploadOptions): Promise<void>;
   /** Copy `path` (file or folder) to a local path. */
-  download(path: string, localPath: string): Promise<void>;
+  download(path: string, localPath: string, options?: TransferOptions): Promise<void>;
+  /** Remove a file or everything below a folder path. */
   delete(path: string): Promise<void>;
+  /** Copy within the store without moving bytes through this process, where the service can. */
+  copy?(from: string, to: string, options?: { overwrite?: boolean }): Promise<void>;
   /** A local filesystem path for `path`, when the store is a local folder (lets inputs be used in place). */
   localPath?(path: string): string;
+  /** Facts worth showing about the store; never credentials. */
   describe(): Record<string, unknown>;
+}
+
+/** What a datastore provider gets besides its options. */
+export interface DatastoreContext {
+  readonly workspaceDir: string;
+  /** Look up a secret stored with the workspace (never written to the run store or logs). */
+  secret(name: string): string | undefined;
 }
 
 export interface DatastoreProviderPlugin<Options = Record<string, unknown>> extends PluginBase {
   readonly type: 'datastore';
   readonly kind: string;
-  createDatastore(name: string, options: Options, context: { workspaceDir: string }): Datastore;
+  createDatastore(name: string, options: Options, context: DatastoreContext): Datastore;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import pLimit from 'p-limit';
 import {
   DataReference,
   SluiceError,
   type ContentIdentity,
   type Datastore,
+  type DatastoreEntry,
+  type TransferOptions,
   type UploadOptions,
 } from '@sluice/core';
 import { normaliseStorePath } from './local-datastore.js';
@@ -12,8 +15,6 @@ import { normaliseStorePath } from './local-datastore.js';
 export interface UploadFilesOptions extends UploadOptions {
   /** The folder on the datastore the files go into (default: the root). */
   targetPath?: string;
-  /** Called after each file with how many are done. */
-  onProgress?: (done: number, total: number, path: string) => void;
 }
 
 /** A workspace datastore: the provider's store plus the conveniences of the original SDK. */
@@ -38,20 +39,37 @@ export class WorkspaceDatastore implements Datastore {
   exists(path: string): Promise<boolean> {
     return this.#store.exists(path);
   }
+  list(path: string): Promise<DatastoreEntry[]> {
+    return this.#store.list(path);
+  }
   contentIdentity(path: string): Promise<ContentIdentity> {
     return this.#store.contentIdentity(path);
+  }
+  read(path: string): Promise<NodeJS.ReadableStream> {
+    return this.#store.read(path);
+  }
+  write(
+    path: string,
+    data: Uint8Array | NodeJS.ReadableStream,
+    options?: { overwrite?: boolean },
+  ): Promise<void> {
+    return this.#store.write(path, data, options);
   }
   upload(localPath: string, path: string, options?: UploadOptions): Promise<void> {
     return this.#store.upload(localPath, path, options);
   }
-  download(path: string, localPath: string): Promise<void> {
-    return this.#store.download(path, localPath);
+  download(path: string, localPath: string, options?: TransferOptions): Promise<void> {
+    return this.#store.download(path, localPath, options);
   }
   delete(path: string): Promise<void> {
     return this.#store.delete(path);
   }
   describe(): Record<string, unknown> {
     return this.#store.describe();
+  }
+  get copy(): ((from: string, to: string, options?: { overwrite?: boolean }) => Promise<void>) | undefined {
+    const store = this.#store;
+    return store.copy ? (from, to, options) => store.copy!(from, to, options) : undefined;
   }
   get localPath(): ((path: string) => string) | undefined {
     const store = this.#store;
@@ -93,11 +111,20 @@ export class WorkspaceDatastore implements Datastore {
         }
       }
     }
+    const sizes = await Promise.all(plan.map(async ({ local }) => (await stat(local)).size));
+    const totalBytes = sizes.reduce((sum, size) => sum + size, 0);
+    const limit = pLimit(options.concurrency ?? 8);
     let done = 0;
-    for (const { local, path } of plan) {
-      await this.upload(local, path, { overwrite: options.overwrite ?? false });
-      options.onProgress?.(++done, plan.length, path);
-    }
+    let bytes = 0;
+    await Promise.all(
+      plan.map(({ local, path }, index) =>
+        limit(async () => {
+          await this.upload(local, path, { overwrite: options.overwrite ?? false });
+          bytes += sizes[index]!;
+          options.onProgress?.({ files: ++done, totalFiles: plan.length, bytes, totalBytes, path });
+        }),
+      ),
+    );
     return plan.map(({ path }) => path);
   }
 

@@ -397,7 +397,9 @@ export class RunExecution {
         let file = streams.get(stream);
         if (!file) {
           file = createWriteStream(join(workDir, `${stream}.txt`), { flags: 'a' });
-          file.on('error', (error) => this.#log(step.name, 'sluice', `cannot write ${stream}.txt: ${error.message}`));
+          file.on('error', (error) =>
+            this.#log(step.name, 'sluice', `cannot write ${stream}.txt: ${error.message}`),
+          );
           streams.set(stream, file);
         }
         file.write(chunk);

@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import pLimit from 'p-limit';
 import {
   SluiceError,
   hashTree,
+  listTree,
   type ContentIdentity,
   type Datastore,
+  type DatastoreEntry,
   type DatastoreProviderPlugin,
   type StatCache,
+  type TransferOptions,
   type UploadOptions,
 } from '@sluice/core';
 import { CORE_RANGE, RUNTIME_VERSION } from './version.js';
@@ -50,6 +56,8 @@ export function normaliseStorePath(store: string, path: string): string {
 
 const tempName = (): string => `.sluice-tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
 
+const DEFAULT_CONCURRENCY = 8;
+
 /** A datastore that is a folder on this machine. */
 export class LocalDatastore implements Datastore {
   readonly kind = 'local';
@@ -75,17 +83,65 @@ export class LocalDatastore implements Datastore {
     );
   }
 
+  #notFound(path: string): SluiceError {
+    return new SluiceError(
+      'DATASTORE_PATH_NOT_FOUND',
+      `Datastore "${this.name}" has nothing at "${path}"; upload it first or fix the path.`,
+      { details: { datastore: this.name, path } },
+    );
+  }
+
+  async list(path: string): Promise<DatastoreEntry[]> {
+    const base = normaliseStorePath(this.name, path);
+    const local = this.localPath(base);
+    const info = await stat(local).catch(() => undefined);
+    if (!info) return [];
+    if (info.isFile()) {
+      return [{ path: base, size: info.size, lastModified: info.mtime.toISOString() }];
+    }
+    const entries: DatastoreEntry[] = [];
+    for (const rel of await listTree(local)) {
+      if (rel.split('/').some((part) => part.startsWith('.sluice-'))) continue;
+      const file = await stat(join(local, ...rel.split('/')));
+      entries.push({
+        path: base ? `${base}/${rel}` : rel,
+        size: file.size,
+        lastModified: file.mtime.toISOString(),
+      });
+    }
+    return entries;
+  }
+
   async contentIdentity(path: string): Promise<ContentIdentity> {
     const local = this.localPath(path);
-    if (!(await this.exists(path))) {
-      throw new SluiceError(
-        'DATASTORE_PATH_NOT_FOUND',
-        `Datastore "${this.name}" has nothing at "${path}"; upload it first or fix the path.`,
-        { details: { datastore: this.name, path } },
-      );
-    }
+    if (!(await this.exists(path))) throw this.#notFound(path);
     const tree = await hashTree(local, this.#statCache ? { statCache: this.#statCache } : {});
     return { type: tree.type, digest: tree.digest, files: tree.files, bytes: tree.bytes };
+  }
+
+  async read(path: string): Promise<NodeJS.ReadableStream> {
+    const local = this.localPath(path);
+    const info = await stat(local).catch(() => undefined);
+    if (!info?.isFile()) throw this.#notFound(path);
+    return createReadStream(local);
+  }
+
+  async write(
+    path: string,
+    data: Uint8Array | NodeJS.ReadableStream,
+    options: { overwrite?: boolean } = {},
+  ): Promise<void> {
+    const target = this.#target(path);
+    if (!options.overwrite && (await this.exists(path))) throw this.#exists(path);
+    await mkdir(dirname(target), { recursive: true });
+    const staging = join(dirname(target), tempName());
+    try {
+      if (data instanceof Uint8Array) await writeFile(staging, data, { flag: 'wx' });
+      else await pipeline(data, createWriteStream(staging, { flags: 'wx' }));
+      await this.#commit(staging, target, path, options.overwrite ?? false);
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
   }
 
   /**
@@ -93,90 +149,120 @@ export class LocalDatastore implements Datastore {
    * so readers see the old content or the new, never a part.
    */
   async upload(localPath: string, path: string, options: UploadOptions = {}): Promise<void> {
-    const target = this.localPath(path);
-    if (target === this.root) {
-      throw new SluiceError(
-        'DATASTORE_PATH_ESCAPE',
-        `Datastore "${this.name}": give a target path inside the store.`,
-      );
-    }
+    const target = this.#target(path);
     const source = await stat(localPath).catch(() => undefined);
     if (!source) {
       throw new SluiceError('DATASTORE_PATH_NOT_FOUND', `Cannot upload ${localPath}: it does not exist.`, {
         details: { path: localPath },
       });
     }
-    if (!options.overwrite && (await this.exists(path))) {
-      throw new SluiceError(
-        'DATASTORE_FILE_EXISTS',
-        `Datastore "${this.name}" already has "${path}"; pass overwrite: true to replace it.`,
-        { details: { datastore: this.name, path } },
-      );
-    }
+    if (!options.overwrite && (await this.exists(path))) throw this.#exists(path);
     await mkdir(dirname(target), { recursive: true });
     const staging = join(dirname(target), tempName());
     try {
-      await cp(localPath, staging, { recursive: true, errorOnExist: true, force: false });
-      if (options.overwrite) {
-        const previous = join(dirname(target), tempName());
-        const moved = await rename(target, previous).then(
-          () => true,
-          () => false,
-        );
-        await rename(staging, target);
-        if (moved) await rm(previous, { recursive: true, force: true });
-      } else {
-        await renameNoReplace(staging, target, this.name, path);
-      }
+      await copyTree(localPath, staging, options);
+      await this.#commit(staging, target, path, options.overwrite ?? false);
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
   }
 
-  async download(path: string, localPath: string): Promise<void> {
+  async download(path: string, localPath: string, options: TransferOptions = {}): Promise<void> {
     const source = this.localPath(path);
-    if (!(await this.exists(path))) {
-      throw new SluiceError(
-        'DATASTORE_PATH_NOT_FOUND',
-        `Datastore "${this.name}" has nothing at "${path}".`,
-        { details: { datastore: this.name, path } },
-      );
-    }
+    if (!(await this.exists(path))) throw this.#notFound(path);
     await mkdir(dirname(resolve(localPath)), { recursive: true });
-    await cp(source, localPath, { recursive: true, force: true });
+    await copyTree(source, localPath, options);
+  }
+
+  async copy(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<void> {
+    if (!(await this.exists(from))) throw this.#notFound(from);
+    await this.upload(this.localPath(from), to, options);
   }
 
   async delete(path: string): Promise<void> {
-    const target = this.localPath(path);
-    if (target === this.root) {
-      throw new SluiceError(
-        'DATASTORE_PATH_ESCAPE',
-        `Datastore "${this.name}": refusing to delete the whole store.`,
-      );
-    }
-    await rm(target, { recursive: true, force: true });
+    await rm(this.#target(path), { recursive: true, force: true });
   }
 
   describe(): Record<string, unknown> {
     return { kind: this.kind, name: this.name, root: this.root };
   }
-}
 
-async function renameNoReplace(from: string, to: string, store: string, path: string): Promise<void> {
-  // rename() replaces files silently and replaces empty folders; check once more just before it.
-  if (
-    await stat(to).then(
-      () => true,
-      () => false,
-    )
-  ) {
-    throw new SluiceError(
+  /** The local path of a target inside the store (never the store root itself). */
+  #target(path: string): string {
+    const target = this.localPath(path);
+    if (target === this.root) {
+      throw new SluiceError(
+        'DATASTORE_PATH_ESCAPE',
+        `Datastore "${this.name}": give a path inside the store, not its root.`,
+        { details: { datastore: this.name, path } },
+      );
+    }
+    return target;
+  }
+
+  #exists(path: string): SluiceError {
+    return new SluiceError(
       'DATASTORE_FILE_EXISTS',
-      `Datastore "${store}" already has "${path}"; pass overwrite: true to replace it.`,
-      { details: { datastore: store, path } },
+      `Datastore "${this.name}" already has "${path}"; pass overwrite: true to replace it.`,
+      { details: { datastore: this.name, path } },
     );
   }
-  await rename(from, to);
+
+  /** Move a staged file or folder into place: replacing atomically, or refusing if something is there. */
+  async #commit(staging: string, target: string, path: string, overwrite: boolean): Promise<void> {
+    if (!overwrite) {
+      // rename() would replace a file (or an empty folder) silently; check once more just before it
+      if (
+        await stat(target).then(
+          () => true,
+          () => false,
+        )
+      )
+        throw this.#exists(path);
+      await rename(staging, target);
+      return;
+    }
+    const previous = join(dirname(target), tempName());
+    const moved = await rename(target, previous).then(
+      () => true,
+      () => false,
+    );
+    await rename(staging, target);
+    if (moved) await rm(previous, { recursive: true, force: true });
+  }
+}
+
+/** Copy a file or a folder's files, several at a time, reporting progress per file. */
+async function copyTree(from: string, to: string, options: TransferOptions): Promise<void> {
+  const info = await stat(from);
+  const files = info.isFile() ? [''] : await listTree(from);
+  const sizes = await Promise.all(
+    files.map(async (rel) => (rel ? (await stat(join(from, rel))).size : info.size)),
+  );
+  const totalBytes = sizes.reduce((sum, size) => sum + size, 0);
+  if (!info.isFile()) await mkdir(to, { recursive: true });
+  let done = 0;
+  let bytes = 0;
+  const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
+  await Promise.all(
+    files.map((rel, index) =>
+      limit(async () => {
+        if (options.signal?.aborted) throw new SluiceError('RUN_CANCELED', 'The transfer was canceled.');
+        const source = rel ? join(from, ...rel.split('/')) : from;
+        const target = rel ? join(to, ...rel.split('/')) : to;
+        await mkdir(dirname(target), { recursive: true });
+        await copyFile(source, target, constants.COPYFILE_FICLONE);
+        bytes += sizes[index]!;
+        options.onProgress?.({
+          files: ++done,
+          totalFiles: files.length,
+          bytes,
+          totalBytes,
+          path: rel || basename(from),
+        });
+      }),
+    ),
+  );
 }
 
 /** The provider for local-folder datastores (built in). */
@@ -197,6 +283,3 @@ export function localDatastoreProvider(
     },
   };
 }
-
-export const isInside = (root: string, candidate: string): boolean =>
-  candidate === root || candidate.startsWith(root.endsWith(sep) ? root : root + sep);

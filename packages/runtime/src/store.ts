@@ -479,7 +479,13 @@ export class RunStore {
     );
     for (const part of parts) {
       const manifest = part.files ? this.#saveManifest(part.files) : null;
-      insert.run(stepRunId, part.name, part.digest, part.value === undefined ? null : json(part.value), manifest);
+      insert.run(
+        stepRunId,
+        part.name,
+        part.digest,
+        part.value === undefined ? null : json(part.value),
+        manifest,
+      );
     }
   }
 
@@ -651,13 +657,11 @@ export class RunStore {
   }
 
   listEnvironments(): Array<{ name: string; version: string; definition: unknown }> {
-    return (this.#sql('SELECT * FROM environments ORDER BY name, created_at').all() as Row[]).map(
-      (row) => ({
-        name: row.name as string,
-        version: row.version as string,
-        definition: JSON.parse(row.definition as string),
-      }),
-    );
+    return (this.#sql('SELECT * FROM environments ORDER BY name, created_at').all() as Row[]).map((row) => ({
+      name: row.name as string,
+      version: row.version as string,
+      definition: JSON.parse(row.definition as string),
+    }));
   }
 
   // -- crash recovery ----------------------------------------------------------------------------------
@@ -698,7 +702,9 @@ export class RunStore {
 
   statCache(): StatCache {
     const get = this.#sql('SELECT size, mtime_ns, ino, hash FROM stat_cache WHERE path = ?');
-    const range = this.#sql('SELECT path, size, mtime_ns, ino, hash FROM stat_cache WHERE path >= ? AND path < ?');
+    const range = this.#sql(
+      'SELECT path, size, mtime_ns, ino, hash FROM stat_cache WHERE path >= ? AND path < ?',
+    );
     const put = this.#sql(
       'INSERT OR REPLACE INTO stat_cache (path, size, mtime_ns, ino, hash) VALUES (?, ?, ?, ?, ?)',
     );
@@ -717,7 +723,8 @@ export class RunStore {
         const exact = get.get(root) as Row | undefined;
         if (exact) entries.set(root, toEntry(exact));
         // every path below root/ sorts between "root/" and "root0" ('0' follows '/')
-        for (const row of range.all(`${root}/`, `${root}0`) as Row[]) entries.set(row.path as string, toEntry(row));
+        for (const row of range.all(`${root}/`, `${root}0`) as Row[])
+          entries.set(row.path as string, toEntry(row));
         preloaded = { root, entries };
       },
       get: (path) => {
@@ -734,7 +741,8 @@ export class RunStore {
         preloaded = undefined;
         if (pending.size === 0) return;
         this.transaction(() => {
-          for (const [path, entry] of pending) put.run(path, entry.size, entry.mtimeNs, entry.ino, entry.hash);
+          for (const [path, entry] of pending)
+            put.run(path, entry.size, entry.mtimeNs, entry.ino, entry.hash);
         });
         pending.clear();
       },

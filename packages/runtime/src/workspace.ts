@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   Environment,
@@ -170,8 +170,12 @@ export class Workspace {
     }
     const provider = this.registry.datastore(entry.provider);
     const store = new WorkspaceDatastore(
-      provider.createDatastore(name, entry.options as never, { workspaceDir: this.dir }),
+      provider.createDatastore(name, entry.options as never, {
+        workspaceDir: this.dir,
+        secret: (secretName) => this.#secret(secretName),
+      }),
     );
+
     this.#datastores.set(name, store);
     return store;
   }
@@ -193,6 +197,37 @@ export class Workspace {
     });
     this.#datastores.delete(name);
     return this.datastore(name);
+  }
+
+  // -- secrets ---------------------------------------------------------------------------------------------
+
+  /**
+   * Keep a secret (an account key, a token) with the workspace: in `.sluice/secrets.json`, readable only by
+   * its owner and never committed, logged or written to the run store. Plugins refer to it by name.
+   */
+  setSecret(name: string, value: string): void {
+    const secrets = this.#readSecrets();
+    secrets[name] = value;
+    writeSecrets(join(this.dataDir, SECRETS_FILE), secrets);
+  }
+
+  deleteSecret(name: string): void {
+    const secrets = this.#readSecrets();
+    if (!(name in secrets)) return;
+    delete secrets[name];
+    writeSecrets(join(this.dataDir, SECRETS_FILE), secrets);
+  }
+
+  /** A secret by name: the environment variable SLUICE_SECRET_<NAME> wins over the stored value. */
+  #secret(name: string): string | undefined {
+    const variable = `SLUICE_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+    return process.env[variable] ?? this.#readSecrets()[name];
+  }
+
+  #readSecrets(): Record<string, string> {
+    const file = join(this.dataDir, SECRETS_FILE);
+    if (!existsSync(file)) return {};
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
   }
 
   // -- compute -----------------------------------------------------------------------------------------------
@@ -319,6 +354,15 @@ function readConfig(file: string): WorkspaceConfig {
 function writeConfigAtomically(file: string, config: WorkspaceConfig): void {
   const temp = `${file}.${process.pid}.tmp`;
   writeFileSync(temp, `${JSON.stringify(config, null, 2)}\n`);
+  renameSync(temp, file);
+}
+
+const SECRETS_FILE = 'secrets.json';
+
+function writeSecrets(file: string, secrets: Record<string, string>): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(temp, 0o600);
   renameSync(temp, file);
 }
 

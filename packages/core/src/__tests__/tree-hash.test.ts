@@ -64,7 +64,9 @@ describe('hashTree on a folder', () => {
     const cached = await hashTree(root, { statCache: new MemoryStatCache() });
     expect(cached.digest).toBe(plain.digest);
     expect(plain.files['big.bin']).toBe(createHash('sha256').update(big).digest('hex'));
-    expect(plain.bytes).toBe(big.length + Object.values(SOURCE).reduce((n, text) => n + Buffer.byteLength(text), 0));
+    expect(plain.bytes).toBe(
+      big.length + Object.values(SOURCE).reduce((n, text) => n + Buffer.byteLength(text), 0),
+    );
   });
 
   it('changes with one changed byte, a rename, an added file or an added empty file', async () => {

@@ -113,7 +113,7 @@ describe('local datastore', () => {
     await store.uploadFiles([join(files, 'a.csv'), join(files, 'b.csv')], {
       targetPath: 'data',
       overwrite: true,
-      onProgress: (done) => progress.push(done),
+      onProgress: ({ files }) => progress.push(files),
     });
     expect(progress).toEqual([1, 2]);
     expect(readFileSync(store.localPath!('data/a.csv'), 'utf8')).toBe('9,9');
