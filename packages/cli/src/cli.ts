@@ -25,8 +25,14 @@ function collectPair(value: string, previous: Record<string, string>): Record<st
   return { ...previous, [value.slice(0, index)]: value.slice(index + 1) };
 }
 
-function openWorkspace(options: { workspace?: string }): Workspace {
-  return options.workspace ? Workspace.open(options.workspace) : Workspace.fromConfig();
+async function openWorkspace(options: { workspace?: string }): Promise<Workspace> {
+  const ws = options.workspace ? Workspace.open(options.workspace) : Workspace.fromConfig();
+  try {
+    return await ws.ready();
+  } catch (error) {
+    await ws.close();
+    throw error;
+  }
 }
 
 function stepRows(steps: StepRun[]): string[][] {
@@ -135,7 +141,7 @@ export function createProgram(
           workspace?: string;
         },
       ) => {
-        const ws = openWorkspace(options);
+        const ws = await openWorkspace(options);
         try {
           const { pipeline, experimentName } = await loadPipeline(file, ws);
           const experiment = new Experiment(ws, options.experiment ?? experimentName ?? pipeline.name);
@@ -189,7 +195,7 @@ export function createProgram(
     .option('--json', 'print JSON')
     .addOption(workspaceOption())
     .action(async (options: { experiment?: string; limit: number; json?: boolean; workspace?: string }) => {
-      const ws = openWorkspace(options);
+      const ws = await openWorkspace(options);
       try {
         const runs = ws.store.listRuns({
           ...(options.experiment ? { experiment: options.experiment } : {}),
@@ -228,7 +234,7 @@ export function createProgram(
     .option('--json', 'print JSON')
     .addOption(workspaceOption())
     .action(async (id: string, options: { json?: boolean; workspace?: string }) => {
-      const ws = openWorkspace(options);
+      const ws = await openWorkspace(options);
       try {
         const run = PipelineRun.get(ws, id);
         const record = run.record;
@@ -316,7 +322,7 @@ export function createProgram(
         stepName: string | undefined,
         options: { stderr?: boolean; stdout?: boolean; json?: boolean; workspace?: string },
       ) => {
-        const ws = openWorkspace(options);
+        const ws = await openWorkspace(options);
         try {
           const run = PipelineRun.get(ws, id);
           const steps = stepName ? [run.findStepRun(stepName)] : run.getSteps();
@@ -362,7 +368,7 @@ export function createProgram(
     .addOption(workspaceOption())
     .action(
       async (id: string, stepName: string | undefined, options: { json?: boolean; workspace?: string }) => {
-        const ws = openWorkspace(options);
+        const ws = await openWorkspace(options);
         try {
           const run = PipelineRun.get(ws, id);
           const steps = stepName ? [run.findStepRun(stepName)] : run.getSteps();

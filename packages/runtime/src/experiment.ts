@@ -65,7 +65,7 @@ export class Experiment {
    * the background: `await run.waitForCompletion()`.
    */
   async submit(pipeline: Pipeline, options: SubmitOptions = {}): Promise<PipelineRun> {
-    const ws = this.workspace;
+    const ws = await this.workspace.ready();
     const parameters = resolveParameterValues(pipeline.parameters, options.parameters ?? {});
     const runId = newRunId(this.name);
     const plans = new Map<string, StepPlan>();

@@ -1,9 +1,12 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   Environment,
   PluginRegistry,
   SluiceError,
+  type AnyPlugin,
   type ComputeConfiguration,
   type ComputeTarget,
   type EnvironmentReference,
@@ -29,6 +32,8 @@ export interface DatastoreConfiguration {
 
 export interface WorkspaceConfig {
   name: string;
+  /** Plugin packages loaded by `ws.ready()`; each exports `sluicePlugins()` returning its plugins. */
+  plugins: string[];
   defaultDatastore: string;
   datastores: Record<string, DatastoreConfiguration>;
   computeTargets: Record<string, ComputeConfiguration>;
@@ -43,6 +48,7 @@ export interface CreateWorkspaceOptions {
 function defaultConfig(name: string): WorkspaceConfig {
   return {
     name,
+    plugins: [],
     defaultDatastore: DEFAULT_DATASTORE,
     datastores: {
       workspaceblobstore: {
@@ -73,6 +79,7 @@ export class Workspace {
   readonly #datastores = new Map<string, WorkspaceDatastore>();
   readonly #computeTargets = new Map<string, Promise<ComputeTarget>>();
   #statCache: StatCache | undefined;
+  readonly #loadedPlugins = new Set<string>();
 
   private constructor(dir: string, config: WorkspaceConfig) {
     this.dir = dir;
@@ -148,6 +155,40 @@ export class Workspace {
       `No ${WORKSPACE_CONFIG_FILE} in ${start} or any folder above it; run \`sluice init\` to create a workspace.`,
       { details: { dir: start } },
     );
+  }
+
+  // -- plugins -----------------------------------------------------------------------------------------------
+
+  /**
+   * Load the plugin packages named in the workspace config (`plugins`), resolved from the workspace folder.
+   * Each package exports `sluicePlugins()` returning its plugins. Idempotent; `Experiment.submit` and the
+   * CLI call it.
+   */
+  async ready(): Promise<this> {
+    for (const name of this.#config.plugins) {
+      if (this.#loadedPlugins.has(name)) continue;
+      const module = await importPluginPackage(name, this.dir);
+      const factory = (module as { sluicePlugins?: unknown }).sluicePlugins;
+      if (typeof factory !== 'function') {
+        throw new SluiceError(
+          'PLUGIN_INVALID',
+          `Plugin package ${name} (listed in ${WORKSPACE_CONFIG_FILE}) does not export sluicePlugins().`,
+          { details: { package: name } },
+        );
+      }
+      for (const plugin of (factory as () => AnyPlugin[])()) this.registry.ensure(plugin);
+      this.#loadedPlugins.add(name);
+    }
+    return this;
+  }
+
+  /** Name a plugin package in the workspace config so that `ready()` loads it from now on. */
+  addPluginPackage(name: string): void {
+    if (this.#config.plugins.includes(name)) return;
+    this.#updateConfig((config) => {
+      config.plugins = [...config.plugins, name];
+    });
+    this.#loadedPlugins.add(name);
   }
 
   // -- datastores ------------------------------------------------------------------------------------------
@@ -345,6 +386,7 @@ function readConfig(file: string): WorkspaceConfig {
   const defaults = defaultConfig(config.name);
   return {
     name: config.name,
+    plugins: Array.isArray(config.plugins) ? config.plugins.filter((entry) => typeof entry === 'string') : [],
     defaultDatastore: config.defaultDatastore ?? defaults.defaultDatastore,
     datastores: { ...defaults.datastores, ...(config.datastores ?? {}) },
     computeTargets: { ...defaults.computeTargets, ...(config.computeTargets ?? {}) },
@@ -358,6 +400,26 @@ function writeConfigAtomically(file: string, config: WorkspaceConfig): void {
 }
 
 const SECRETS_FILE = 'secrets.json';
+
+async function importPluginPackage(name: string, workspaceDir: string): Promise<unknown> {
+  let resolved: string | undefined;
+  for (const base of [join(workspaceDir, 'package.json'), fileURLToPath(import.meta.url)]) {
+    try {
+      resolved = createRequire(base).resolve(name);
+      break;
+    } catch {
+      // try the next place
+    }
+  }
+  if (!resolved) {
+    throw new SluiceError(
+      'PLUGIN_NOT_REGISTERED',
+      `Plugin package ${name} is listed in ${WORKSPACE_CONFIG_FILE} but is not installed; run \`npm install ${name}\`.`,
+      { details: { package: name } },
+    );
+  }
+  return import(pathToFileURL(resolved).href);
+}
 
 function writeSecrets(file: string, secrets: Record<string, string>): void {
   const temp = `${file}.${process.pid}.tmp`;
