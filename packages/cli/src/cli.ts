@@ -5,6 +5,8 @@ import {
   Experiment,
   PipelineRun,
   Workspace,
+  collectGarbage,
+  parseDuration,
   type PipelineRunRecord,
   type StepExplanation,
   type StepRun,
@@ -293,7 +295,7 @@ export function createProgram(
             io.stdout.write(`  metric  ${name} = ${JSON.stringify(value)}\n`);
           for (const output of outputs) {
             io.stdout.write(
-              `  output  ${output.name} → ${output.datastoreName}:${output.pathOnDatastore} ${pc.dim(`(${output.record.bytes} bytes, ${output.record.digest.slice(0, 12)})`)}\n`,
+              `  output  ${output.name} → ${output.datastoreName}:${output.pathOnDatastore} ${pc.dim(`(${output.record.bytes} bytes, ${output.record.digest.slice(0, 12)})`)}${output.record.deletedAt ? pc.yellow(' (deleted by sluice gc)') : ''}\n`,
             );
           }
           if (git) {
@@ -382,7 +384,108 @@ export function createProgram(
       },
     );
 
+  program
+    .command('datasets')
+    .description('list registered datasets and their versions')
+    .argument('[name]', 'only this dataset')
+    .option('--json', 'print JSON')
+    .addOption(workspaceOption())
+    .action(async (name: string | undefined, options: { json?: boolean; workspace?: string }) => {
+      const ws = await openWorkspace(options);
+      try {
+        const datasets = ws.store.listDatasets().filter((dataset) => !name || dataset.name === name);
+        if (options.json) {
+          io.stdout.write(
+            `${JSON.stringify(
+              datasets.map(({ files: _files, ...dataset }) => dataset),
+              null,
+              2,
+            )}\n`,
+          );
+          return;
+        }
+        if (datasets.length === 0) {
+          io.stdout.write(name ? `No dataset named "${name}".\n` : 'No datasets registered yet.\n');
+          return;
+        }
+        const rows = datasets.map((dataset) => [
+          dataset.name,
+          String(dataset.version),
+          dataset.kind,
+          formatBytes(dataset.bytes),
+          dataset.digest.slice(0, 12),
+          dataset.createdAt.replace('T', ' ').slice(0, 19),
+          dataset.sourceStepRun ? `from ${dataset.sourceStepRun}` : dataset.description,
+        ]);
+        io.stdout.write(`${table(['NAME', 'VERSION', 'KIND', 'SIZE', 'CONTENT', 'REGISTERED', ''], rows)}\n`);
+      } finally {
+        await ws.close();
+      }
+    });
+
+  program
+    .command('gc')
+    .description('delete intermediate outputs that no kept run, dataset or latest step result needs')
+    .option(
+      '--keep-last <n>',
+      'keep the outputs of the newest n runs',
+      (value) => Number.parseInt(value, 10),
+      10,
+    )
+    .option('--older-than <age>', 'delete only outputs of runs older than this (e.g. 30d, 12h)', '30d')
+    .option('--dry-run', 'show what would be deleted, delete nothing')
+    .option('--json', 'print JSON')
+    .addOption(workspaceOption())
+    .action(
+      async (options: {
+        keepLast: number;
+        olderThan: string;
+        dryRun?: boolean;
+        json?: boolean;
+        workspace?: string;
+      }) => {
+        const ws = await openWorkspace(options);
+        try {
+          const report = await collectGarbage(ws, {
+            keepLast: options.keepLast,
+            olderThanMs: parseDuration(options.olderThan),
+            dryRun: Boolean(options.dryRun),
+          });
+          if (options.json) {
+            io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+            return;
+          }
+          const verb = report.dryRun ? 'Would delete' : 'Deleted';
+          if (report.deleted.length > 0) {
+            const rows = report.deleted.map((item) => [
+              `${item.datastore}:${item.path}`,
+              formatBytes(item.bytes),
+              item.reason,
+            ]);
+            io.stdout.write(`${table(['LOCATION', 'SIZE', 'WHY'], rows)}\n\n`);
+          }
+          io.stdout.write(
+            `${verb} ${report.deleted.length} item${report.deleted.length === 1 ? '' : 's'}, ${formatBytes(report.freedBytes)}; kept the outputs of ${report.retainedRuns} run${report.retainedRuns === 1 ? '' : 's'}, registered datasets and the latest result of every step.\n`,
+          );
+        } finally {
+          await ws.close();
+        }
+      },
+    );
+
   return program;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
 /** Run the CLI; a user's mistake is printed as `error CODE: message`, never as a stack trace. */

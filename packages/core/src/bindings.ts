@@ -86,6 +86,8 @@ export class OutputFileDatasetConfig extends Deliverable {
   readonly name: string;
   readonly outputName: string;
   readonly destination: { datastore: string; path: string } | undefined;
+  /** Set by `registerOnComplete`: the dataset the output becomes when its step finishes. */
+  registration: { name: string; description?: string; tags?: Record<string, string> } | undefined;
 
   constructor({ name, destination }: OutputFileDatasetConfigOptions) {
     super();
@@ -112,13 +114,33 @@ export class OutputFileDatasetConfig extends Deliverable {
     }
   }
 
+  /**
+   * Register the output as a file dataset version when its step finishes (`register_on_complete`). The
+   * first registration under a name is version 1; each later one adds a version.
+   */
+  registerOnComplete(options: { name: string; description?: string; tags?: Record<string, string> }): this {
+    if (!options || typeof options.name !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(options.name)) {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `OutputFileDatasetConfig "${this.name}": registerOnComplete needs a dataset name (letters, digits, '_', '.', '-').`,
+      );
+    }
+    this.registration = { ...options };
+    return this;
+  }
+
   /** Use this output as a downstream step's input (delivered in place unless `asDownload()` is used). */
   asInput(name?: string): InputBinding {
     return new InputBinding(this, 'mount', name);
   }
 
   toJSON(): Record<string, unknown> {
-    return { kind: this.bindingKind, name: this.name, destination: this.destination };
+    return {
+      kind: this.bindingKind,
+      name: this.name,
+      destination: this.destination,
+      ...(this.registration ? { registerOnComplete: this.registration } : {}),
+    };
   }
 }
 

@@ -16,6 +16,7 @@ import {
   valuePart,
   type ComputeTarget,
   type ContentIdentity,
+  type DataSource,
   type Environment,
   type FingerprintPart,
   type ParameterValue,
@@ -30,6 +31,7 @@ import {
 } from '@sluice/core';
 import type { WorkspaceDatastore } from './datastore.js';
 import type { RunEvents } from './events.js';
+import { isResolvableData, type ResolvableData } from './resolvable-data.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
 import type { GitInfo, OutputRecord, RanReason, RunStatus, StepStatus } from './store.js';
 import type { Workspace } from './workspace.js';
@@ -93,6 +95,7 @@ export class RunExecution {
   readonly #snapshots = new Map<string, Promise<Snapshot>>();
   readonly #git = new Map<string, Promise<GitInfo | null>>();
   readonly #identities = new Map<string, Promise<ContentIdentity>>();
+  readonly #resolvedIdentities = new Map<ResolvableData, Promise<ContentIdentity>>();
   #canceled = false;
 
   constructor(init: {
@@ -312,16 +315,21 @@ export class RunExecution {
     return pending;
   }
 
-  async #inputIdentity(
-    source:
-      ProducedData | { external: true; datastore: string | undefined; pathOnDatastore: string; name: string },
-  ): Promise<ContentIdentity> {
+  async #inputIdentity(source: DataSource): Promise<ContentIdentity> {
     if (isProducedData(source)) {
       const record = this.#produced.get(source);
       if (!record) {
         throw new SluiceError('INPUT_NOT_AVAILABLE', `Input "${source.name}" has not been produced.`);
       }
       return { type: record.type, digest: record.digest, files: record.files ?? {}, bytes: record.bytes };
+    }
+    if (isResolvableData(source)) {
+      let pending = this.#resolvedIdentities.get(source);
+      if (!pending) {
+        pending = source.contentIdentity(this.#ws);
+        this.#resolvedIdentities.set(source, pending);
+      }
+      return pending;
     }
     const store = this.#ws.datastore(source.datastore ?? this.#ws.config.defaultDatastore);
     const key = `${store.name}\0${source.pathOnDatastore}`;
@@ -353,13 +361,16 @@ export class RunExecution {
         }
       }
       if (!intact) continue;
+      if (outputs.some((output) => output.deletedAt)) continue;
       const stamp = elapsed();
-      this.#ws.store.completeStep(
+      const reused = this.#ws.store.reuseStep(
         plan.stepRunId,
-        outputs.map((output) => ({ ...output, stepRunId: plan.stepRunId })),
+        candidate.id,
         { ...recorded, status: 'Reused', reusedFrom: candidate.id, startedAt: stamp, endedAt: stamp },
         { fingerprint, parts },
       );
+      // a concurrent `sluice gc` removed the candidate's outputs after they were checked: try the next one
+      if (!reused) continue;
       for (const output of step.outputs) {
         this.#produced.set(
           output,
@@ -420,6 +431,20 @@ export class RunExecution {
       const inputs: Record<string, ResolvedInput> = {};
       for (const input of step.inputs) {
         const source = input.source;
+        if (isResolvableData(source)) {
+          const dir = join(workDir, 'inputs', input.name);
+          await rm(dir, { recursive: true, force: true });
+          await mkdir(dir, { recursive: true });
+          info(`delivering input ${input.name} (${source.bindingKind}, ${input.mode})`);
+          const delivered = await source.deliver(this.#ws, { mode: input.mode, dir });
+          inputs[input.name] = {
+            name: input.name,
+            path: delivered.path,
+            mode: input.mode,
+            type: delivered.type,
+          };
+          continue;
+        }
         let storeName: string;
         let path: string;
         if (isProducedData(source)) {

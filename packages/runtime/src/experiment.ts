@@ -10,6 +10,7 @@ import {
   type PipelineGraphJson,
 } from '@sluice/core';
 import { RunEvents, type RunEventListener } from './events.js';
+import { isResolvableData } from './resolvable-data.js';
 import { RunExecution, type StepPlan } from './executor.js';
 import type {
   MetricRecord,
@@ -76,7 +77,15 @@ export class Experiment {
       const compute = await ws.getComputeTarget(step.computeTarget ?? DEFAULT_COMPUTE);
       const environment = ws.resolveEnvironment(step.runConfig?.environment);
       for (const input of step.inputs) {
-        if (isExternalData(input.source)) {
+        if (isResolvableData(input.source)) {
+          if (!(await input.source.exists(ws))) {
+            throw new SluiceError(
+              'INPUT_NOT_AVAILABLE',
+              `Step "${name}" reads ${input.source.bindingKind} "${input.source.name}", whose data cannot be found; upload it first or fix its paths.`,
+              { details: { step: name, input: input.name } },
+            );
+          }
+        } else if (isExternalData(input.source)) {
           const store = ws.datastore(input.source.datastore ?? ws.config.defaultDatastore);
           if (!(await store.exists(input.source.pathOnDatastore))) {
             throw new SluiceError(
@@ -388,6 +397,13 @@ export class StepRun {
         status === 'Finished' || status === 'Reused'
           ? `Step "${this.name}" has no output "${name}".`
           : `Step "${this.name}" is ${status}; its outputs exist only once it has finished.`,
+        { details: { stepRun: this.id, output: name } },
+      );
+    }
+    if (record.deletedAt) {
+      throw new SluiceError(
+        'OUTPUT_NOT_AVAILABLE',
+        `Output "${name}" of step "${this.name}" was deleted by \`sluice gc\` at ${record.deletedAt}; re-run the pipeline to produce it again.`,
         { details: { stepRun: this.id, output: name } },
       );
     }

@@ -15,10 +15,15 @@ export type { LocalComputeOptions } from './local-compute.js';
 export { ComputeTarget } from './compute-target.js';
 export { Experiment, OutputData, PipelineRun, StepRun } from './experiment.js';
 export type { StepExplanation, SubmitOptions, WaitOptions } from './experiment.js';
-export { pipelineDataPath } from './executor.js';
+export { PARTIAL_DIR, pipelineDataPath } from './executor.js';
+export { collectGarbage, parseDuration } from './gc.js';
+export type { GcItem, GcOptions, GcReport } from './gc.js';
+export { isResolvableData } from './resolvable-data.js';
+export type { ResolvableData } from './resolvable-data.js';
 export type { RunEvent, RunEventListener } from './events.js';
 export { RunStore, TERMINAL_STEP_STATUSES } from './store.js';
 export type {
+  DatasetRecord,
   GitInfo,
   MetricRecord,
   OutputRecord,

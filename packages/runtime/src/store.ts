@@ -71,6 +71,8 @@ export interface StepRunRecord {
 }
 
 export interface OutputRecord {
+  /** Set when `sluice gc` deleted the data. */
+  deletedAt?: string | null;
   stepRunId: string;
   name: string;
   datastore: string;
@@ -81,6 +83,22 @@ export interface OutputRecord {
   files?: Record<string, string>;
 }
 
+export interface DatasetRecord {
+  name: string;
+  version: number;
+  kind: string;
+  /** What the dataset is: its paths, parsing options and transformations (no secrets). */
+  spec: unknown;
+  /** The content identity the version had when it was registered. */
+  digest: string;
+  bytes: number;
+  files?: Record<string, string>;
+  description: string;
+  tags: Record<string, string>;
+  sourceStepRun: string | null;
+  createdAt: string;
+}
+
 export interface MetricRecord {
   stepRunId: string;
   name: string;
@@ -88,7 +106,7 @@ export interface MetricRecord {
   loggedAt: string;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -184,6 +202,23 @@ const MIGRATIONS: Record<number, string> = {
       hash TEXT NOT NULL
     );
   `,
+  2: `
+    CREATE TABLE datasets (
+      name TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      kind TEXT NOT NULL,
+      spec TEXT NOT NULL,
+      digest TEXT NOT NULL,
+      bytes INTEGER NOT NULL,
+      manifest TEXT REFERENCES manifests(digest),
+      description TEXT NOT NULL DEFAULT '',
+      tags TEXT NOT NULL DEFAULT '{}',
+      source_step_run TEXT,
+      created_at TEXT NOT NULL,
+      PRIMARY KEY (name, version)
+    );
+    ALTER TABLE outputs ADD COLUMN deleted_at TEXT;
+  `,
 };
 
 const now = (): string => new Date().toISOString();
@@ -210,6 +245,22 @@ function toRun(row: Row): PipelineRunRecord {
     runnerPid: (row.runner_pid as number | null) ?? null,
     runnerHost: (row.runner_host as string | null) ?? null,
     error: (row.error as string | null) ?? null,
+  };
+}
+
+function toDataset(row: Row): DatasetRecord {
+  return {
+    name: row.name as string,
+    version: row.version as number,
+    kind: row.kind as string,
+    spec: parse(row.spec as string, null),
+    digest: row.digest as string,
+    bytes: row.bytes as number,
+    ...(row.files ? { files: JSON.parse(row.files as string) as Record<string, string> } : {}),
+    description: row.description as string,
+    tags: parse(row.tags as string, {}),
+    sourceStepRun: (row.source_step_run as string | null) ?? null,
+    createdAt: row.created_at as string,
   };
 }
 
@@ -307,12 +358,10 @@ export class RunStore {
 
   listExperiments(): Array<{ name: string; createdAt: string; runs: number }> {
     return (
-      this.db
-        .prepare(
-          `SELECT e.name, e.created_at, COUNT(r.id) AS runs FROM experiments e
+      this.#sql(
+        `SELECT e.name, e.created_at, COUNT(r.id) AS runs FROM experiments e
            LEFT JOIN pipeline_runs r ON r.experiment = e.name GROUP BY e.name ORDER BY e.name`,
-        )
-        .all() as Row[]
+      ).all() as Row[]
     ).map((row) => ({
       name: row.name as string,
       createdAt: row.created_at as string,
@@ -329,26 +378,24 @@ export class RunStore {
   ): void {
     this.transaction(() => {
       this.ensureExperiment(run.experiment);
-      this.db
-        .prepare(
-          `INSERT INTO pipeline_runs (id, experiment, pipeline_name, description, status, created_at, parameters,
+      this.#sql(
+        `INSERT INTO pipeline_runs (id, experiment, pipeline_name, description, status, created_at, parameters,
              options, tags, graph, runner_pid, runner_host)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          run.id,
-          run.experiment,
-          run.pipelineName,
-          run.description,
-          run.status,
-          now(),
-          json(run.parameters),
-          json(run.options),
-          json(run.tags),
-          json(run.graph),
-          process.pid,
-          hostname(),
-        );
+      ).run(
+        run.id,
+        run.experiment,
+        run.pipelineName,
+        run.description,
+        run.status,
+        now(),
+        json(run.parameters),
+        json(run.options),
+        json(run.tags),
+        json(run.graph),
+        process.pid,
+        hostname(),
+      );
       const insert = this.#sql(
         `INSERT INTO step_runs (id, run_id, step_name, pipeline_name, kind, seq, status, compute_target, created_at)
          VALUES (?, ?, ?, ?, ?, ?, 'NotStarted', ?, ?)`,
@@ -371,15 +418,20 @@ export class RunStore {
   setRunStatus(id: string, status: RunStatus, error?: string): void {
     const stamp = now();
     if (status === 'Running') {
-      this.db
-        .prepare(`UPDATE pipeline_runs SET status = ?, started_at = COALESCE(started_at, ?) WHERE id = ?`)
-        .run(status, stamp, id);
+      this.#sql(`UPDATE pipeline_runs SET status = ?, started_at = COALESCE(started_at, ?) WHERE id = ?`).run(
+        status,
+        stamp,
+        id,
+      );
     } else if (status === 'NotStarted') {
       this.#sql(`UPDATE pipeline_runs SET status = ? WHERE id = ?`).run(status, id);
     } else {
-      this.db
-        .prepare(`UPDATE pipeline_runs SET status = ?, ended_at = ?, error = ? WHERE id = ?`)
-        .run(status, stamp, error ?? null, id);
+      this.#sql(`UPDATE pipeline_runs SET status = ?, ended_at = ?, error = ? WHERE id = ?`).run(
+        status,
+        stamp,
+        error ?? null,
+        id,
+      );
     }
   }
 
@@ -391,18 +443,18 @@ export class RunStore {
   /** Find a run by id, unique id prefix, or `latest`. */
   resolveRun(idOrPrefix: string): PipelineRunRecord {
     if (idOrPrefix === 'latest' || idOrPrefix === '@') {
-      const row = this.db
-        .prepare('SELECT * FROM pipeline_runs ORDER BY created_at DESC, rowid DESC LIMIT 1')
-        .get() as Row | undefined;
+      const row = this.#sql(
+        'SELECT * FROM pipeline_runs ORDER BY created_at DESC, rowid DESC LIMIT 1',
+      ).get() as Row | undefined;
       if (!row)
         throw new SluiceError('RUN_NOT_FOUND', 'There are no runs in this workspace yet; submit one first.');
       return toRun(row);
     }
     const exact = this.getRun(idOrPrefix);
     if (exact) return exact;
-    const rows = this.db
-      .prepare(`SELECT * FROM pipeline_runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT 2`)
-      .all(`${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as Row[];
+    const rows = this.#sql(
+      `SELECT * FROM pipeline_runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT 2`,
+    ).all(`${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as Row[];
     if (rows.length === 1) return toRun(rows[0]!);
     throw new SluiceError(
       'RUN_NOT_FOUND',
@@ -415,14 +467,12 @@ export class RunStore {
 
   listRuns(options: { experiment?: string; limit?: number } = {}): PipelineRunRecord[] {
     const rows = options.experiment
-      ? this.db
-          .prepare(
-            'SELECT * FROM pipeline_runs WHERE experiment = ? ORDER BY created_at DESC, rowid DESC LIMIT ?',
-          )
-          .all(options.experiment, options.limit ?? 1000)
-      : this.db
-          .prepare('SELECT * FROM pipeline_runs ORDER BY created_at DESC, rowid DESC LIMIT ?')
-          .all(options.limit ?? 1000);
+      ? this.#sql(
+          'SELECT * FROM pipeline_runs WHERE experiment = ? ORDER BY created_at DESC, rowid DESC LIMIT ?',
+        ).all(options.experiment, options.limit ?? 1000)
+      : this.#sql('SELECT * FROM pipeline_runs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(
+          options.limit ?? 1000,
+        );
     return (rows as Row[]).map(toRun);
   }
 
@@ -497,12 +547,10 @@ export class RunStore {
   }
 
   getFingerprintParts(stepRunId: string): FingerprintPart[] {
-    const rows = this.db
-      .prepare(
-        `SELECT p.name, p.digest, p.value, m.files FROM fingerprint_parts p
+    const rows = this.#sql(
+      `SELECT p.name, p.digest, p.value, m.files FROM fingerprint_parts p
          LEFT JOIN manifests m ON m.digest = p.manifest WHERE p.step_run_id = ? ORDER BY p.name`,
-      )
-      .all(stepRunId) as Row[];
+    ).all(stepRunId) as Row[];
     return rows.map((row) => {
       const part: { name: string; digest: string; value?: unknown; files?: Record<string, string> } = {
         name: row.name as string,
@@ -517,23 +565,19 @@ export class RunStore {
   /** The newest finished step run with this fingerprint: a candidate to reuse. */
   findReusable(fingerprint: string, excludeRunId: string): StepRunRecord[] {
     return (
-      this.db
-        .prepare(
-          `SELECT * FROM step_runs WHERE fingerprint = ? AND status = 'Finished' AND run_id != ?
+      this.#sql(
+        `SELECT * FROM step_runs WHERE fingerprint = ? AND status = 'Finished' AND run_id != ?
            ORDER BY ended_at DESC LIMIT 5`,
-        )
-        .all(fingerprint, excludeRunId) as Row[]
+      ).all(fingerprint, excludeRunId) as Row[]
     ).map(toStepRun);
   }
 
   /** The latest earlier run of the same step (same pipeline name and step name) that has a fingerprint. */
   previousStepRun(stepRun: StepRunRecord, pipelineName: string): StepRunRecord | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT * FROM step_runs WHERE pipeline_name = ? AND step_name = ? AND fingerprint IS NOT NULL
+    const row = this.#sql(
+      `SELECT * FROM step_runs WHERE pipeline_name = ? AND step_name = ? AND fingerprint IS NOT NULL
            AND run_id != ? AND created_at <= ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
-      )
-      .get(pipelineName, stepRun.stepName, stepRun.runId, stepRun.createdAt) as Row | undefined;
+    ).get(pipelineName, stepRun.stepName, stepRun.runId, stepRun.createdAt) as Row | undefined;
     return row ? toStepRun(row) : undefined;
   }
 
@@ -569,12 +613,10 @@ export class RunStore {
   }
 
   getOutputs(stepRunId: string): OutputRecord[] {
-    const rows = this.db
-      .prepare(
-        `SELECT o.*, m.files FROM outputs o LEFT JOIN manifests m ON m.digest = o.manifest
+    const rows = this.#sql(
+      `SELECT o.*, m.files FROM outputs o LEFT JOIN manifests m ON m.digest = o.manifest
          WHERE o.step_run_id = ? ORDER BY o.name`,
-      )
-      .all(stepRunId) as Row[];
+    ).all(stepRunId) as Row[];
     return rows.map((row) => ({
       stepRunId: row.step_run_id as string,
       name: row.name as string,
@@ -583,8 +625,70 @@ export class RunStore {
       type: row.type as 'file' | 'directory',
       digest: row.digest as string,
       bytes: row.bytes as number,
+      deletedAt: (row.deleted_at as string | null) ?? null,
       ...(row.files ? { files: JSON.parse(row.files as string) as Record<string, string> } : {}),
     }));
+  }
+
+  /**
+   * Record a reuse: the step takes the outputs of `source`, in one transaction that first checks none of
+   * them was deleted by a concurrent `sluice gc` (false then, and nothing is written).
+   */
+  reuseStep(
+    stepRunId: string,
+    source: string,
+    changes: Partial<Omit<StepRunRecord, 'id' | 'runId'>>,
+    fingerprint: { fingerprint: string; parts: readonly FingerprintPart[] },
+  ): boolean {
+    return this.transaction(() => {
+      const deleted = this.#sql(
+        'SELECT COUNT(*) AS n FROM outputs WHERE step_run_id = ? AND deleted_at IS NOT NULL',
+      ).get(source) as { n: number };
+      if (deleted.n > 0) return false;
+      const outputs = this.getOutputs(source).map((output) => ({ ...output, stepRunId }));
+      this.completeStep(stepRunId, outputs, changes, fingerprint);
+      return true;
+    });
+  }
+
+  /** Every output row not yet deleted, with the run and step it belongs to. */
+  liveOutputs(): Array<
+    OutputRecord & {
+      runId: string;
+      status: StepStatus;
+      pipelineName: string;
+      stepName: string;
+      endedAt: string | null;
+    }
+  > {
+    return (
+      this.#sql(
+        `SELECT o.*, s.run_id, s.status, s.pipeline_name, s.step_name, s.ended_at AS step_ended_at FROM outputs o
+         JOIN step_runs s ON s.id = o.step_run_id WHERE o.deleted_at IS NULL`,
+      ).all() as Row[]
+    ).map((row) => ({
+      stepRunId: row.step_run_id as string,
+      name: row.name as string,
+      datastore: row.datastore as string,
+      path: row.path as string,
+      type: row.type as 'file' | 'directory',
+      digest: row.digest as string,
+      bytes: row.bytes as number,
+      runId: row.run_id as string,
+      status: row.status as StepStatus,
+      pipelineName: row.pipeline_name as string,
+      stepName: row.step_name as string,
+      endedAt: (row.step_ended_at as string | null) ?? null,
+    }));
+  }
+
+  /** Mark every output row at these locations deleted. */
+  markOutputsDeleted(locations: ReadonlyArray<{ datastore: string; path: string }>): void {
+    const mark = this.#sql(
+      'UPDATE outputs SET deleted_at = ? WHERE datastore = ? AND path = ? AND deleted_at IS NULL',
+    );
+    const stamp = now();
+    for (const { datastore, path } of locations) mark.run(stamp, datastore, path);
   }
 
   addMetrics(
@@ -595,9 +699,9 @@ export class RunStore {
     this.transaction(() => {
       const start =
         (
-          this.db
-            .prepare('SELECT COALESCE(MAX(seq), -1) AS seq FROM metrics WHERE step_run_id = ?')
-            .get(stepRunId) as {
+          this.#sql('SELECT COALESCE(MAX(seq), -1) AS seq FROM metrics WHERE step_run_id = ?').get(
+            stepRunId,
+          ) as {
             seq: number;
           }
         ).seq + 1;
@@ -621,13 +725,77 @@ export class RunStore {
     }));
   }
 
+  // -- datasets ------------------------------------------------------------------------------------------
+
+  /** Add a version of a dataset (1 for a new name). Refused for an existing name unless `createNewVersion`. */
+  saveDatasetVersion(
+    dataset: Omit<DatasetRecord, 'version' | 'createdAt'>,
+    options: { createNewVersion: boolean },
+  ): DatasetRecord {
+    return this.transaction(() => {
+      const latest = this.#sql('SELECT MAX(version) AS version FROM datasets WHERE name = ?').get(
+        dataset.name,
+      ) as {
+        version: number | null;
+      };
+      if (latest.version !== null && !options.createNewVersion) {
+        throw new SluiceError(
+          'DATASET_INVALID',
+          `A dataset named "${dataset.name}" is already registered (version ${latest.version}); pass createNewVersion: true to add a version.`,
+          { details: { name: dataset.name, version: latest.version } },
+        );
+      }
+      const version = (latest.version ?? 0) + 1;
+      const createdAt = now();
+      this.#sql(
+        `INSERT INTO datasets (name, version, kind, spec, digest, bytes, manifest, description, tags, source_step_run, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        dataset.name,
+        version,
+        dataset.kind,
+        json(dataset.spec),
+        dataset.digest,
+        dataset.bytes,
+        dataset.files ? this.#saveManifest(dataset.files) : null,
+        dataset.description,
+        json(dataset.tags),
+        dataset.sourceStepRun,
+        createdAt,
+      );
+      return { ...dataset, version, createdAt };
+    });
+  }
+
+  /** A dataset version (the latest when no version is given). */
+  getDataset(name: string, version?: number): DatasetRecord | undefined {
+    const row = (
+      version === undefined
+        ? this.#sql(
+            `SELECT d.*, m.files FROM datasets d LEFT JOIN manifests m ON m.digest = d.manifest
+             WHERE d.name = ? ORDER BY d.version DESC LIMIT 1`,
+          ).get(name)
+        : this.#sql(
+            `SELECT d.*, m.files FROM datasets d LEFT JOIN manifests m ON m.digest = d.manifest
+             WHERE d.name = ? AND d.version = ?`,
+          ).get(name, version)
+    ) as Row | undefined;
+    return row ? toDataset(row) : undefined;
+  }
+
+  /** Every dataset version, by name then version. */
+  listDatasets(): DatasetRecord[] {
+    return (this.#sql('SELECT * FROM datasets ORDER BY name, version').all() as Row[]).map(toDataset);
+  }
+
   // -- environments ----------------------------------------------------------------------------------------
 
   saveEnvironment(name: string, version: string, definition: unknown): void {
     const text = canonicalJson(definition);
-    const existing = this.db
-      .prepare('SELECT definition FROM environments WHERE name = ? AND version = ?')
-      .get(name, version) as { definition: string } | undefined;
+    const existing = this.#sql('SELECT definition FROM environments WHERE name = ? AND version = ?').get(
+      name,
+      version,
+    ) as { definition: string } | undefined;
     if (existing) {
       if (existing.definition === text) return;
       throw new SluiceError(
@@ -636,22 +804,24 @@ export class RunStore {
         { details: { name, version } },
       );
     }
-    this.db
-      .prepare('INSERT INTO environments (name, version, definition, created_at) VALUES (?, ?, ?, ?)')
-      .run(name, version, text, now());
+    this.#sql('INSERT INTO environments (name, version, definition, created_at) VALUES (?, ?, ?, ?)').run(
+      name,
+      version,
+      text,
+      now(),
+    );
   }
 
   getEnvironment(name: string, version?: string): { version: string; definition: unknown } | undefined {
     const row = (
       version === undefined
-        ? this.db
-            .prepare(
-              'SELECT version, definition FROM environments WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1',
-            )
-            .get(name)
-        : this.db
-            .prepare('SELECT version, definition FROM environments WHERE name = ? AND version = ?')
-            .get(name, version)
+        ? this.#sql(
+            'SELECT version, definition FROM environments WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1',
+          ).get(name)
+        : this.#sql('SELECT version, definition FROM environments WHERE name = ? AND version = ?').get(
+            name,
+            version,
+          )
     ) as { version: string; definition: string } | undefined;
     return row ? { version: row.version, definition: JSON.parse(row.definition) } : undefined;
   }
@@ -672,11 +842,9 @@ export class RunStore {
    */
   recoverAbandonedRuns(): string[] {
     const host = hostname();
-    const candidates = this.db
-      .prepare(
-        `SELECT id, runner_pid, runner_host FROM pipeline_runs WHERE status IN ('Running', 'NotStarted')`,
-      )
-      .all() as Row[];
+    const candidates = this.#sql(
+      `SELECT id, runner_pid, runner_host FROM pipeline_runs WHERE status IN ('Running', 'NotStarted')`,
+    ).all() as Row[];
     const abandoned = candidates.filter(
       (row) =>
         row.runner_host === host && row.runner_pid !== process.pid && !isAlive(row.runner_pid as number),
@@ -684,15 +852,15 @@ export class RunStore {
     for (const row of abandoned) {
       this.transaction(() => {
         const stamp = now();
-        this.db
-          .prepare(
-            `UPDATE step_runs SET status = 'Canceled', ended_at = ?, error = 'the runner process ended before the step finished'
+        this.#sql(
+          `UPDATE step_runs SET status = 'Canceled', ended_at = ?, error = 'the runner process ended before the step finished'
              WHERE run_id = ? AND status IN ('NotStarted', 'Queued', 'Running')`,
-          )
-          .run(stamp, row.id);
-        this.db
-          .prepare(`UPDATE pipeline_runs SET status = 'Failed', ended_at = ?, error = ? WHERE id = ?`)
-          .run(stamp, 'the runner process ended before the run finished', row.id);
+        ).run(stamp, row.id);
+        this.#sql(`UPDATE pipeline_runs SET status = 'Failed', ended_at = ?, error = ? WHERE id = ?`).run(
+          stamp,
+          'the runner process ended before the run finished',
+          row.id,
+        );
       });
     }
     return abandoned.map((row) => row.id as string);

@@ -177,4 +177,26 @@ export default new Pipeline({ name: 'broken', steps: [new PythonScriptStep({ nam
     const logs = cli('logs', 'latest', 'boom', '--stderr');
     expect(logs.stdout).toContain('boom');
   });
+
+  it('gc previews and deletes unreferenced outputs, and lists datasets', async () => {
+    const preview = await inProcess('gc', '--keep-last', '1', '--older-than', '0s', '--dry-run');
+    expect(preview.code).toBe(0);
+    expect(preview.stdout).toMatch(/Would delete \d+ items?/);
+    const before = JSON.parse(
+      (await inProcess('gc', '--keep-last', '1', '--older-than', '0s', '--dry-run', '--json')).stdout,
+    );
+    const report = JSON.parse(
+      (await inProcess('gc', '--keep-last', '1', '--older-than', '0s', '--json')).stdout,
+    );
+    expect(before.deleted.length).toBeGreaterThan(0);
+    expect(report.deleted).toEqual(before.deleted);
+    const after = JSON.parse(
+      (await inProcess('gc', '--keep-last', '1', '--older-than', '0s', '--dry-run', '--json')).stdout,
+    );
+    expect(after.deleted).toEqual([]);
+    const bad = await inProcess('gc', '--older-than', 'soon');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/error PARAMETER_TYPE/);
+    expect((await inProcess('datasets')).stdout).toContain('No datasets registered yet.');
+  });
 });
