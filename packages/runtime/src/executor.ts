@@ -31,6 +31,7 @@ import {
 } from '@sluice/core';
 import type { WorkspaceDatastore } from './datastore.js';
 import type { RunEvents } from './events.js';
+import { registerOutputDataset } from './dataset.js';
 import { isResolvableData, type ResolvableData } from './resolvable-data.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
 import type { GitInfo, OutputRecord, RanReason, RunStatus, StepStatus } from './store.js';
@@ -377,10 +378,31 @@ export class RunExecution {
           outputs.find((record) => record.name === output.outputName)!,
         );
       }
+      await this.#registerOutputs(plan, outputs);
       this.#setStatus(step.name, 'Reused', { reusedFrom: candidate.id });
       return true;
     }
     return false;
+  }
+
+  /** Register outputs marked `registerOnComplete` as dataset versions (no new version for the same content). */
+  async #registerOutputs(plan: StepPlan, records: readonly OutputRecord[]): Promise<void> {
+    for (const output of plan.step.outputs) {
+      if (!(output instanceof OutputFileDatasetConfig) || !output.registration) continue;
+      const record = records.find((candidate) => candidate.name === output.outputName);
+      if (!record) continue;
+      const dataset = await registerOutputDataset(this.#ws, {
+        ...output.registration,
+        datastore: record.datastore,
+        path: record.path,
+        sourceStepRun: plan.stepRunId,
+      });
+      this.#log(
+        plan.step.name,
+        'sluice',
+        `output ${record.name} is dataset ${dataset.name} version ${dataset.version}`,
+      );
+    }
   }
 
   #log(step: string, stream: 'stdout' | 'stderr' | 'sluice', text: string): void {
@@ -627,6 +649,7 @@ export class RunExecution {
         const output = step.outputs.find((candidate) => candidate.outputName === record.name)!;
         this.#produced.set(output, record);
       }
+      await this.#registerOutputs(plan, committed);
       info('step finished; outputs committed');
       this.#setStatus(step.name, 'Finished', { exitCode: result.exitCode ?? 0 });
     } finally {

@@ -18,6 +18,35 @@ export type { StepExplanation, SubmitOptions, WaitOptions } from './experiment.j
 export { PARTIAL_DIR, pipelineDataPath } from './executor.js';
 export { collectGarbage, parseDuration } from './gc.js';
 export type { GcItem, GcOptions, GcReport } from './gc.js';
+export {
+  AbstractDataset,
+  DATASET_IDENTITY_FORMAT,
+  Dataset,
+  FileDataset,
+  TabularDataset,
+  isDataset,
+  registerOutputDataset,
+} from './dataset.js';
+export type {
+  CellValue,
+  ColumnSummary,
+  ColumnType,
+  DatasetDatastore,
+  DatasetEncoding,
+  DatasetKind,
+  DatasetPath,
+  DatasetPathTuple,
+  DatasetPaths,
+  DatasetRegistration,
+  DelimitedFilesOptions,
+  DownloadDatasetOptions,
+  FilterOperator,
+  FilterValue,
+  RegisterDatasetOptions,
+  RegisterOutputDatasetOptions,
+  TabularRecord,
+  Transformation,
+} from './dataset.js';
 export { isResolvableData } from './resolvable-data.js';
 export type { ResolvableData } from './resolvable-data.js';
 export type { RunEvent, RunEventListener } from './events.js';
