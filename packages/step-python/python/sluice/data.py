@@ -99,4 +99,10 @@ def _parse(value):
         return int(text)
     if _FLOAT.fullmatch(text):
         return float(text)
+    if text in ("true", "True", "TRUE"):
+        return True
+    if text in ("false", "False", "FALSE"):
+        return False
+    if text == "":
+        return None
     return value
