@@ -486,7 +486,7 @@ export class RunExecution {
           local = join(workDir, 'inputs', input.name, type === 'file' ? basename(path) : '');
           await rm(join(workDir, 'inputs', input.name), { recursive: true, force: true });
           info(`downloading input ${input.name} from ${storeName}:${path}`);
-          await datastore.download(path, local);
+          await datastore.download(path, local, { signal: this.#controller.signal });
         }
         inputs[input.name] = { name: input.name, path: local, mode: input.mode, type };
       }
@@ -608,7 +608,7 @@ export class RunExecution {
       // commit outputs: hash, then move (local) or upload into place; the step is Finished only after all are in
       const committed: OutputRecord[] = [];
       for (const { output, local, datastore, path, inPlace } of staged) {
-        const tree = await hashTree(local);
+        let tree: { digest: string; files: Record<string, string>; bytes: number } = await hashTree(local);
         if (inPlace) {
           const target = datastore.localPath!(path);
           await mkdir(dirname(target), { recursive: true });
@@ -627,7 +627,10 @@ export class RunExecution {
             await rename(local, target);
           }
         } else {
-          await datastore.upload(local, path, { overwrite: true });
+          await datastore.upload(local, path, { overwrite: true, signal: this.#controller.signal });
+          // what the store reports is what later reuse checks compare against
+          const stored = await datastore.contentIdentity(path);
+          tree = { digest: stored.digest, files: { ...stored.files }, bytes: stored.bytes };
         }
         committed.push({
           stepRunId: plan.stepRunId,

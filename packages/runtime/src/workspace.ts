@@ -209,14 +209,7 @@ export class Workspace {
         { details: { datastore: name } },
       );
     }
-    const provider = this.registry.datastore(entry.provider);
-    const store = new WorkspaceDatastore(
-      provider.createDatastore(name, entry.options as never, {
-        workspaceDir: this.dir,
-        secret: (secretName) => this.#secret(secretName),
-      }),
-    );
-
+    const store = this.#createDatastore(name, entry);
     this.#datastores.set(name, store);
     return store;
   }
@@ -231,13 +224,24 @@ export class Workspace {
     configuration: DatastoreConfiguration,
     options: { setDefault?: boolean } = {},
   ): WorkspaceDatastore {
-    this.registry.datastore(configuration.provider);
+    // the store is created first, so a configuration it refuses is never saved
+    const store = this.#createDatastore(name, configuration);
     this.#updateConfig((config) => {
       config.datastores[name] = configuration;
       if (options.setDefault) config.defaultDatastore = name;
     });
-    this.#datastores.delete(name);
-    return this.datastore(name);
+    this.#datastores.set(name, store);
+    return store;
+  }
+
+  #createDatastore(name: string, configuration: DatastoreConfiguration): WorkspaceDatastore {
+    const provider = this.registry.datastore(configuration.provider);
+    return new WorkspaceDatastore(
+      provider.createDatastore(name, configuration.options as never, {
+        workspaceDir: this.dir,
+        secret: (secretName) => this.#secret(secretName),
+      }),
+    );
   }
 
   // -- secrets ---------------------------------------------------------------------------------------------
