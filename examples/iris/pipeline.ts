@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { DataReference, Pipeline, PipelineData, PipelineParameter } from '@sluice/core';
-import type { Workspace } from '@sluice/runtime';
+import { OutputFileDatasetConfig, Pipeline, PipelineData, PipelineParameter } from '@sluice/core';
+import { Dataset, type Workspace } from '@sluice/runtime';
 import { PythonScriptStep } from '@sluice/step-python';
 
 /** The experiment the runs of this pipeline are recorded under. */
@@ -17,12 +17,13 @@ export default async function irisPipeline({ workspace }: { workspace: Workspace
     await ds.uploadFiles([DATA_FILE], { targetPath: 'iris' });
   }
 
-  const irisData = new DataReference({
-    datastore: ds,
-    pathOnDatastore: PATH_ON_DATASTORE,
-    name: 'iris_data',
-  });
-  const preppedData = new PipelineData('prepped_data');
+  // As in the original article: a tabular dataset over the uploaded file, consumed under a name, and the
+  // prepared data written to a chosen datastore path and registered as a dataset when the step finishes.
+  const irisData = Dataset.Tabular.fromDelimitedFiles([[ds, PATH_ON_DATASTORE]]).asNamedInput('iris_data');
+  const preppedData = new OutputFileDatasetConfig({
+    name: 'prepped_data',
+    destination: [ds, 'outputdataset/{run-id}'],
+  }).registerOnComplete({ name: 'iris_prepped' });
   const model = new PipelineData('model');
   const report = new PipelineData('report');
   const learningRate = new PipelineParameter({ name: 'learning_rate', defaultValue: 0.1 });
@@ -40,7 +41,7 @@ export default async function irisPipeline({ workspace }: { workspace: Workspace
     name: 'train',
     scriptName: 'train.py',
     sourceDirectory: SOURCE_DIRECTORY,
-    inputs: [preppedData],
+    inputs: [preppedData.asInput()],
     outputs: [model],
     arguments: [
       '--input_dir',
@@ -58,7 +59,7 @@ export default async function irisPipeline({ workspace }: { workspace: Workspace
     name: 'compare',
     scriptName: 'compare.py',
     sourceDirectory: SOURCE_DIRECTORY,
-    inputs: [preppedData, model],
+    inputs: [preppedData.asInput(), model],
     outputs: [report],
     arguments: ['--data_dir', preppedData, '--model_dir', model, '--output_dir', report],
   });
