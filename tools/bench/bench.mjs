@@ -3,15 +3,15 @@
 // It never asserts wall-clock times: a missed goal is marked ✗ and the exit code stays 0 (non-zero only when
 // something crashes). See tools/bench/README.md.
 //
-//   node tools/bench/bench.mjs [--only a,b,c] [--quick] [--python <interpreter>] [--profile <dir>]
+//   node tools/bench/bench.mjs [--only a,b,c,d] [--quick] [--python <interpreter>] [--profile <dir>]
 
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -23,7 +23,12 @@ import { PythonScriptStep } from '@sluice/step-python';
 // options
 
 function parseArgs(argv) {
-  const options = { only: new Set(['a', 'b', 'c']), quick: false, profile: undefined, python: 'python3' };
+  const options = {
+    only: new Set(['a', 'b', 'c', 'd']),
+    quick: false,
+    profile: undefined,
+    python: 'python3',
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
@@ -33,8 +38,8 @@ function parseArgs(argv) {
         .split(',')
         .map((s) => s.trim().toLowerCase())
         .filter(Boolean);
-      const unknown = picked.filter((s) => !['a', 'b', 'c'].includes(s));
-      if (picked.length === 0 || unknown.length) usage(`--only takes a list of a, b, c; got ${value}`);
+      const unknown = picked.filter((s) => !['a', 'b', 'c', 'd'].includes(s));
+      if (picked.length === 0 || unknown.length) usage(`--only takes a list of a, b, c, d; got ${value}`);
       options.only = new Set(picked);
     } else if (arg === '--profile' || arg.startsWith('--profile=')) {
       const value = arg.includes('=') ? arg.slice('--profile='.length) : argv[++i];
@@ -53,7 +58,7 @@ function parseArgs(argv) {
 function usage(problem) {
   if (problem) console.error(`bench: ${problem}`);
   console.error(
-    'usage: node tools/bench/bench.mjs [--only a,b,c] [--quick] [--python <interpreter>] [--profile <dir>]',
+    'usage: node tools/bench/bench.mjs [--only a,b,c,d] [--quick] [--python <interpreter>] [--profile <dir>]',
   );
   process.exit(problem ? 2 : 0);
 }
@@ -65,17 +70,33 @@ const SIZES = options.quick
       a: { steps: 100, chains: 4 },
       b: { steps: 20, reps: 1 },
       c: { files: 500, bytes: 20 * 2 ** 20, reps: 1 },
+      d: {
+        files: 200,
+        bytes: 20 * 2 ** 20,
+        reps: 1,
+        concurrency: 8,
+        warm: { files: 20, bytes: 2 * 2 ** 20 },
+      },
     }
   : {
       a: { steps: 1000, chains: 4 },
       b: { steps: 200, reps: 3 },
       c: { files: 5000, bytes: 200 * 2 ** 20, reps: 3 },
+      d: {
+        files: 2000,
+        bytes: 200 * 2 ** 20,
+        reps: 3,
+        concurrency: 8,
+        warm: { files: 50, bytes: 5 * 2 ** 20 },
+      },
     };
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
 
 const root = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+/** The Azurite instance of (d) while it runs, so a signal can stop it before the temp data is removed. */
+let activeAzurite;
 let cleaned = false;
 function cleanup() {
   if (cleaned) return;
@@ -84,8 +105,13 @@ function cleanup() {
 }
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
-    cleanup();
-    process.exit(130);
+    // stop (d)'s Azurite first, so nothing writes into the temp folder while it is removed
+    Promise.resolve(activeAzurite?.stop())
+      .catch(() => undefined)
+      .finally(() => {
+        cleanup();
+        process.exit(130);
+      });
   });
 }
 
@@ -565,6 +591,242 @@ async function benchC() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// (d) upload and download of a folder through the Azure blob datastore, against Azurite
+
+/** A tiny worker pool: `work` for every item, at most `width` at once (the raw side's parallelism). */
+async function inPool(items, width, work) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+/** Every file below `dir`: relative path ('/'-separated) → size. */
+async function fileSizes(dir) {
+  const sizes = new Map();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = join(entry.parentPath, entry.name);
+    sizes.set(relative(dir, full).split(sep).join('/'), (await stat(full)).size);
+  }
+  return sizes;
+}
+
+/** Every file below `dir`: relative path → sha256 (for the warm-up's content check). */
+async function fileHashes(dir) {
+  const hashes = new Map();
+  for (const rel of (await fileSizes(dir)).keys()) {
+    hashes.set(
+      rel,
+      createHash('sha256')
+        .update(await readFile(join(dir, rel)))
+        .digest('hex'),
+    );
+  }
+  return hashes;
+}
+
+/** Same files with the same values? Returns a description of the first differences, or undefined. */
+function compareMaps(expected, actual) {
+  const problems = [];
+  for (const [rel, value] of expected) {
+    if (!actual.has(rel)) problems.push(`${rel} missing`);
+    else if (actual.get(rel) !== value) problems.push(`${rel} differs`);
+  }
+  for (const rel of actual.keys()) if (!expected.has(rel)) problems.push(`${rel} unexpected`);
+  return problems.length ? `${problems.length} problem(s): ${problems.slice(0, 3).join(', ')}` : undefined;
+}
+
+async function benchD() {
+  const { files, bytes: wanted, reps, concurrency, warm } = SIZES.d;
+  log(
+    `\n(d) upload + download of a ${Math.round(wanted / MiB)} MiB, ${files}-file folder through ` +
+      `@sluice/datastore-azure vs raw @azure/storage-blob, ${concurrency} files at a time, Azurite (${reps} rep(s))`,
+  );
+  const { startAzurite } = await import('@sluice/testing/azurite');
+  const { BlobServiceClient } = await import('@azure/storage-blob');
+  const { createFromOptions } = await import('@sluice/datastore-azure');
+
+  const tree = join(root, 'd-tree');
+  const warmTree = join(root, 'd-tree-warm');
+  const genStart = performance.now();
+  const bytes = generateTree(tree, files, wanted);
+  const warmBytes = generateTree(warmTree, warm.files, warm.bytes);
+  const treeSizes = await fileSizes(tree);
+  log(
+    `  generated ${files} files, ${(bytes / MiB).toFixed(1)} MiB (+ ${warm.files} files, ` +
+      `${(warmBytes / MiB).toFixed(1)} MiB for the warm-up) in ${fmtMs(performance.now() - genStart)}`,
+  );
+
+  const location = join(root, 'd-azurite');
+  const startStart = performance.now();
+  const azurite = await startAzurite({ location });
+  activeAzurite = azurite;
+  log(
+    `  Azurite at ${azurite.blobEndpoint} (data in ${location}), up in ${fmtMs(performance.now() - startStart)}`,
+  );
+  try {
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    /** A new, empty container; created outside the timed sections, for both sides alike. */
+    const freshContainer = async (name) => {
+      const container = service.getContainerClient(name);
+      await container.create();
+      return name;
+    };
+
+    // Sluice: the datastore as a workspace builds it from saved options (the secret looked up by name)
+    const sluiceStore = (containerName) =>
+      createFromOptions(
+        `bench-${containerName}`,
+        { containerName, connectionString: { secret: 'bench-d' }, concurrency },
+        { secret: (name) => (name === 'bench-d' ? azurite.connectionString : undefined) },
+      );
+    const sluiceUpload = (store, local) => store.upload(local, 'data', { overwrite: false, concurrency });
+    const sluiceDownload = (store, local) => store.download('data', local, { concurrency });
+
+    // raw: the plain SDK way: walk the folder, uploadFile each file / list the prefix, downloadToFile each
+    // blob, the same number of files at a time through a simple worker pool; a client of its own per rep,
+    // as the datastore has
+    const rawContainer = (containerName) =>
+      BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(containerName);
+    const rawUpload = async (container, local) => {
+      const entries = (await readdir(local, { recursive: true, withFileTypes: true })).filter((entry) =>
+        entry.isFile(),
+      );
+      await inPool(entries, concurrency, async (entry) => {
+        const full = join(entry.parentPath, entry.name);
+        const name = `data/${relative(local, full).split(sep).join('/')}`;
+        await container.getBlockBlobClient(name).uploadFile(full);
+      });
+    };
+    const rawDownload = async (container, local) => {
+      const names = [];
+      for await (const blob of container.listBlobsFlat({ prefix: 'data/' })) names.push(blob.name);
+      await inPool(names, concurrency, async (name) => {
+        const target = join(local, ...name.slice('data/'.length).split('/'));
+        await mkdir(dirname(target), { recursive: true });
+        await container.getBlobClient(name).downloadToFile(target);
+      });
+    };
+
+    // warm-up: each side once on the small folder (JIT, connections, Azurite's first writes); the
+    // downloads are checked byte for byte against the source
+    const warmHashes = await fileHashes(warmTree);
+    for (const side of ['raw', 'sluice']) {
+      const name = await freshContainer(`bench-d-${side}-warm`);
+      const local = join(root, `d-down-${side}-warm`);
+      const start = performance.now();
+      if (side === 'sluice') {
+        const store = sluiceStore(name);
+        await sluiceUpload(store, warmTree);
+        await sluiceDownload(store, local);
+      } else {
+        const container = rawContainer(name);
+        await rawUpload(container, warmTree);
+        await rawDownload(container, local);
+      }
+      const problem = compareMaps(warmHashes, await fileHashes(local));
+      if (problem) throw new Error(`the ${side} warm-up download does not match its source: ${problem}`);
+      rmSync(local, { recursive: true, force: true });
+      log(`  warm-up ${side}: upload + download ${fmtMs(performance.now() - start)}, content checked`);
+    }
+
+    const times = { upRaw: [], upSluice: [], downRaw: [], downSluice: [] };
+    const cpu = { upRaw: [], upSluice: [], downRaw: [], downSluice: [] };
+    const upRatios = [];
+    const downRatios = [];
+    /** Time one side's transfer; also the benchmark process's CPU time (the client's own work). */
+    const timed = async (key, profileName, fn) => {
+      const result = await profiled(profileName, async () => {
+        const cpuStart = process.cpuUsage();
+        const start = performance.now();
+        await fn();
+        const ms = performance.now() - start;
+        const used = process.cpuUsage(cpuStart);
+        return { ms, cpu: (used.user + used.system) / 1000 };
+      });
+      times[key].push(result.ms);
+      cpu[key].push(result.cpu);
+      return result.ms;
+    };
+    const mbps = (ms) => bytes / MiB / (ms / 1000);
+    for (let rep = 0; rep < reps; rep++) {
+      // separate containers per side and repetition: neither side ever sees the other's blobs
+      const sluiceName = await freshContainer(`bench-d-sluice-${rep}`);
+      const rawName = await freshContainer(`bench-d-raw-${rep}`);
+      const store = sluiceStore(sluiceName);
+      const container = rawContainer(rawName);
+      const sluiceLocal = join(root, `d-down-sluice-${rep}`);
+      const rawLocal = join(root, `d-down-raw-${rep}`);
+      // alternate which side goes first, so drift (Azurite's growing data, write-back) hits both sides
+      const rawFirst = rep % 2 === 0;
+
+      const upload = {
+        raw: () => timed('upRaw', `d-upload-raw-${rep}`, () => rawUpload(container, tree)),
+        sluice: () => timed('upSluice', `d-upload-sluice-${rep}`, () => sluiceUpload(store, tree)),
+      };
+      const download = {
+        raw: () => timed('downRaw', `d-download-raw-${rep}`, () => rawDownload(container, rawLocal)),
+        sluice: () =>
+          timed('downSluice', `d-download-sluice-${rep}`, () => sluiceDownload(store, sluiceLocal)),
+      };
+      const order = rawFirst ? ['raw', 'sluice'] : ['sluice', 'raw'];
+      const up = {};
+      const down = {};
+      for (const side of order) up[side] = await upload[side]();
+      for (const side of order) down[side] = await download[side]();
+
+      for (const [side, local] of [
+        ['raw', rawLocal],
+        ['sluice', sluiceLocal],
+      ]) {
+        const problem = compareMaps(treeSizes, await fileSizes(local));
+        if (problem) throw new Error(`the ${side} download of rep ${rep + 1} is not the source: ${problem}`);
+        rmSync(local, { recursive: true, force: true });
+      }
+      upRatios.push(up.raw / up.sluice);
+      downRatios.push(down.raw / down.sluice);
+      log(
+        `  rep ${rep + 1} (${order.join(' first, ')} second): ` +
+          `upload raw ${mbps(up.raw).toFixed(0)} MiB/s (${fmtMs(up.raw)}), sluice ${mbps(up.sluice).toFixed(0)} MiB/s ` +
+          `(${fmtMs(up.sluice)}) → ${fmtRatio(up.raw / up.sluice)}; ` +
+          `download raw ${mbps(down.raw).toFixed(0)} MiB/s (${fmtMs(down.raw)}), sluice ${mbps(down.sluice).toFixed(0)} MiB/s ` +
+          `(${fmtMs(down.sluice)}) → ${fmtRatio(down.raw / down.sluice)}`,
+      );
+    }
+
+    const row = (id, what, sluiceKey, rawKey, ratios) => {
+      const sluiceMs = median(times[sluiceKey]);
+      const rawMs = median(times[rawKey]);
+      const ratio = median(ratios);
+      results.push({
+        id,
+        what,
+        sluice: `${mbps(sluiceMs).toFixed(0)} MiB/s (${fmtMs(sluiceMs)})`,
+        baseline: `${mbps(rawMs).toFixed(0)} MiB/s (${fmtMs(rawMs)}, @azure/storage-blob)`,
+        ratio: fmtRatio(ratio),
+        goal: '≥ 0.90×',
+        ok: ratio >= 0.9,
+        note:
+          `throughput sluice/raw, median of the ${reps} paired ratios [${ratios.map((r) => r.toFixed(2)).join(', ')}]; ` +
+          `CPU of the benchmark process: sluice ${fmtMs(median(cpu[sluiceKey]))}, raw ${fmtMs(median(cpu[rawKey]))} ` +
+          `(Azurite runs in its own process on the same cores)`,
+      });
+    };
+    const shape = `${Math.round(bytes / MiB)} MiB / ${files} files, ${concurrency} at a time`;
+    row('d1', `Azure upload throughput, ${shape} (Azurite)`, 'upSluice', 'upRaw', upRatios);
+    row('d2', `Azure download throughput, ${shape} (Azurite)`, 'downSluice', 'downRaw', downRatios);
+  } finally {
+    activeAzurite = undefined;
+    await azurite.stop();
+    rmSync(location, { recursive: true, force: true });
+    rmSync(tree, { recursive: true, force: true });
+    rmSync(warmTree, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // main
 
 function printTable() {
@@ -598,6 +860,7 @@ try {
   if (options.only.has('a')) await benchA();
   if (options.only.has('b')) await benchB();
   if (options.only.has('c')) await benchC();
+  if (options.only.has('d')) await benchD();
   printTable();
   const loadAfter = loadavg()[0];
   console.log(

@@ -50,6 +50,7 @@ export type {
   ComputeProviderPlugin,
   ComputeTarget,
   ContentIdentity,
+  DataLocation,
   Datastore,
   DatastoreContext,
   DatastoreEntry,

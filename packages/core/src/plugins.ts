@@ -140,6 +140,8 @@ export interface Datastore {
   copy?(from: string, to: string, options?: { overwrite?: boolean }): Promise<void>;
   /** A local filesystem path for `path`, when the store is a local folder (lets inputs be used in place). */
   localPath?(path: string): string;
+  /** An address other services can reach `path` at (`file://…`, `https://account.blob.core.windows.net/…`). */
+  uri?(path: string): string;
   /** Facts worth showing about the store; never credentials. */
   describe(): Record<string, unknown>;
 }
@@ -166,6 +168,14 @@ export interface ResolvedInput {
   readonly path: string;
   readonly mode: DeliveryMode;
   readonly type: 'file' | 'directory';
+}
+
+/** Where a piece of data lives on a datastore, for steps that read and write it there themselves. */
+export interface DataLocation {
+  readonly datastore: string;
+  readonly path: string;
+  /** The datastore's address for the path, when it has one. */
+  readonly uri?: string;
 }
 
 export interface StepLogs {
@@ -196,7 +206,20 @@ export interface StepExecutionContext<Config = unknown> {
   readonly compute: ComputeTarget;
   readonly signal: AbortSignal;
   readonly logs: StepLogs;
-  /** Turn an argument into the string the command line gets (paths for data, values for parameters). */
+  /**
+   * For step kinds with `remoteData`: where each input is and where each output must be written (outputs
+   * are final locations; the runtime records them only once the step has finished).
+   */
+  readonly locations: {
+    readonly inputs: Readonly<Record<string, DataLocation>>;
+    readonly outputs: Readonly<Record<string, DataLocation>>;
+  };
+  /** A datastore of the workspace, by name (for steps that move data themselves). */
+  datastore(name: string): Datastore;
+  /**
+   * Turn an argument into the string the command line gets: values for parameters; local paths for data,
+   * or, for step kinds with `remoteData`, the data's URI (else `datastore:path`).
+   */
   resolveArgument(argument: StepArgument): string;
   /** Record a metric for the step run. */
   logMetric(name: string, value: unknown): void;
@@ -214,6 +237,12 @@ export interface StepKindPlugin<Config = unknown> extends PluginBase {
   readonly kind: string;
   /** Change it when the plugin's behaviour changes results: earlier runs then stop being reused. */
   readonly reuseVersion: string;
+  /**
+   * The step runs somewhere that reaches the data itself (a cloud service, a copy between stores): inputs
+   * are not downloaded, outputs are not staged locally; the step gets `locations` and writes its outputs
+   * there. Default false.
+   */
+  readonly remoteData?: boolean;
   /** Kind-specific fingerprint parts (script, arguments, …); shared parts are added by the runtime. */
   fingerprint(step: StepDefinition<Config>): FingerprintPartInput[];
   /** Checks made at submit time against the snapshot (e.g. the script exists). */

@@ -135,6 +135,13 @@ export class AzureBlobDatastore implements Datastore {
     return stripQuery(accountUrl!);
   }
 
+  /** The blob's URL (without credentials), for services that read or write the data themselves. */
+  uri(path: string): string {
+    const name = this.#blobName(this.#normalise(path));
+    const encoded = name.split('/').map(encodeURIComponent).join('/');
+    return `${this.accountUrl.replace(/\/+$/, '')}/${encodeURIComponent(this.containerName)}${encoded ? `/${encoded}` : ''}`;
+  }
+
   describe(): Record<string, unknown> {
     return {
       kind: this.kind,

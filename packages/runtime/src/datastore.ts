@@ -71,6 +71,10 @@ export class WorkspaceDatastore implements Datastore {
     const store = this.#store;
     return store.copy ? (from, to, options) => store.copy!(from, to, options) : undefined;
   }
+  get uri(): ((path: string) => string) | undefined {
+    const store = this.#store;
+    return store.uri ? (path) => store.uri!(path) : undefined;
+  }
   get localPath(): ((path: string) => string) | undefined {
     const store = this.#store;
     return store.localPath ? (path) => store.localPath!(path) : undefined;

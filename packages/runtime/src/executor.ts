@@ -16,6 +16,7 @@ import {
   valuePart,
   type ComputeTarget,
   type ContentIdentity,
+  type DataLocation,
   type DataSource,
   type Environment,
   type FingerprintPart,
@@ -449,10 +450,26 @@ export class RunExecution {
     }> = [];
     try {
       this.#setStatus(step.name, 'Queued');
+      // Steps with remoteData reach the data where it lives; the others get local files.
+      const remote = plugin.remoteData === true;
+      const locations: { inputs: Record<string, DataLocation>; outputs: Record<string, DataLocation> } = {
+        inputs: {},
+        outputs: {},
+      };
+      const locate = (datastore: WorkspaceDatastore, path: string): DataLocation => ({
+        datastore: datastore.name,
+        path,
+        ...(datastore.uri ? { uri: datastore.uri(path) } : {}),
+      });
       // inputs
       const inputs: Record<string, ResolvedInput> = {};
       for (const input of step.inputs) {
         const source = input.source;
+        if (remote && isResolvableData(source)) {
+          const store = this.#ws.datastore(source.datastore ?? this.#ws.config.defaultDatastore);
+          locations.inputs[input.name] = locate(store, source.pathOnDatastore);
+          continue;
+        }
         if (isResolvableData(source)) {
           const dir = join(workDir, 'inputs', input.name);
           await rm(dir, { recursive: true, force: true });
@@ -478,6 +495,8 @@ export class RunExecution {
           path = source.pathOnDatastore;
         }
         const datastore = this.#ws.datastore(storeName);
+        locations.inputs[input.name] = locate(datastore, path);
+        if (remote) continue;
         const type = inputTypes.get(input.name) ?? 'directory';
         let local: string;
         if (input.mode === 'mount' && datastore.localPath) {
@@ -495,6 +514,8 @@ export class RunExecution {
       for (const output of step.outputs) {
         const datastore = this.#ws.datastore(outputDatastore(output) ?? this.#ws.config.defaultDatastore);
         const path = destinationPath(output, plan.stepRunId, this.#runId);
+        locations.outputs[output.outputName] = locate(datastore, path);
+        if (remote) continue;
         const local = datastore.localPath
           ? datastore.localPath(`${PARTIAL_DIR}/${plan.stepRunId}/${output.outputName}`)
           : join(workDir, 'outputs', output.outputName);
@@ -527,15 +548,19 @@ export class RunExecution {
         ),
       );
       const metrics: Array<{ name: string; value: unknown }> = [];
+      const address = (location: DataLocation): string =>
+        location.uri ?? `${location.datastore}:${location.path}`;
       const resolveArgument = (argument: StepArgument): string => {
         if (isPipelineParameter(argument)) return String(this.#parameters[argument.name]);
         if (isInputBinding(argument) || isExternalData(argument) || isProducedData(argument)) {
           const source = isInputBinding(argument) ? argument.source : argument;
-          if (isProducedData(source) && step.outputs.includes(source)) return outputs[source.outputName]!;
+          if (isProducedData(source) && step.outputs.includes(source)) {
+            return remote ? address(locations.outputs[source.outputName]!) : outputs[source.outputName]!;
+          }
           const input =
             step.inputs.find((candidate) => candidate === argument) ??
             step.inputs.find((candidate) => candidate.source === source);
-          if (input) return inputs[input.name]!.path;
+          if (input) return remote ? address(locations.inputs[input.name]!) : inputs[input.name]!.path;
           throw new SluiceError(
             'STEP_INVALID',
             `Step "${step.name}": argument data "${source.name}" is not an input or output.`,
@@ -580,10 +605,14 @@ export class RunExecution {
         compute: computeForStep,
         signal: this.#controller.signal,
         logs: { stdout: (c) => write('stdout', c), stderr: (c) => write('stderr', c), info },
+        locations,
+        datastore: (name) => this.#ws.datastore(name),
         resolveArgument,
         logMetric: (name, value) => metrics.push({ name, value }),
       };
       info(`running on ${compute.name} (${compute.kind})`);
+      // a step that runs elsewhere does not wait for a local slot: it is running from now on
+      if (remote) this.#setStatus(step.name, 'Running');
       let result: StepExecutionResult;
       try {
         result = await plugin.execute(context);
@@ -607,6 +636,30 @@ export class RunExecution {
       }
       // commit outputs: hash, then move (local) or upload into place; the step is Finished only after all are in
       const committed: OutputRecord[] = [];
+      if (remote) {
+        // the step wrote its outputs where they belong; record what is there, or fail if nothing is
+        for (const output of step.outputs) {
+          const location = locations.outputs[output.outputName]!;
+          const datastore = this.#ws.datastore(location.datastore);
+          if (!(await datastore.exists(location.path))) {
+            const error = `the step finished without writing output ${output.outputName} to ${location.datastore}:${location.path}`;
+            info(`step failed: ${error}`);
+            this.#setStatus(step.name, 'Failed', { error, exitCode: result.exitCode ?? null });
+            return;
+          }
+          const stored = await datastore.contentIdentity(location.path);
+          committed.push({
+            stepRunId: plan.stepRunId,
+            name: output.outputName,
+            datastore: datastore.name,
+            path: location.path,
+            type: stored.type,
+            digest: stored.digest,
+            bytes: stored.bytes,
+            files: { ...stored.files },
+          });
+        }
+      }
       for (const { output, local, datastore, path, inPlace } of staged) {
         let tree: { digest: string; files: Record<string, string>; bytes: number } = await hashTree(local);
         if (inPlace) {

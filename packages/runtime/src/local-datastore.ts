@@ -3,6 +3,7 @@ import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
 import pLimit from 'p-limit';
 import {
   SluiceError,
@@ -74,6 +75,10 @@ export class LocalDatastore implements Datastore {
   localPath(path: string): string {
     const relative = normaliseStorePath(this.name, path);
     return relative === '' ? this.root : join(this.root, ...relative.split('/'));
+  }
+
+  uri(path: string): string {
+    return pathToFileURL(this.localPath(path)).href;
   }
 
   async exists(path: string): Promise<boolean> {

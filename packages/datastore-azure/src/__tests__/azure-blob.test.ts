@@ -235,3 +235,16 @@ describe('loading', () => {
     });
   });
 });
+
+describe('addresses', () => {
+  it('gives each path the URL of its blob, with no credentials in it', async () => {
+    await store.write('folder/with space/ü.txt', bytes('x'), { overwrite: true });
+    const url = store.uri('folder/with space/ü.txt');
+    expect(url.startsWith(`${store.accountUrl}/${store.containerName}/`)).toBe(true);
+    expect(url).not.toMatch(/sig=|AccountKey/);
+    const blob = container.getBlobClient(
+      decodeURIComponent(new URL(url).pathname.split('/').slice(3).join('/')),
+    );
+    expect((await blob.downloadToBuffer()).toString()).toBe('x');
+  });
+});

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataReference, Pipeline, PipelineData, defineStep, type StepKindPlugin } from '@sluice/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Experiment, Workspace } from '../index.js';
+import { tempDir, writeTree } from './fixtures.js';
+
+// A step kind that reaches data where it lives, as a cloud step or a data transfer would.
+const copier: StepKindPlugin<{ write: boolean }> = {
+  type: 'step',
+  kind: 'test-remote-copy',
+  name: 'runtime-tests',
+  version: '1.0.0',
+  coreRange: '^0.1.0',
+  reuseVersion: '1',
+  remoteData: true,
+  fingerprint: (step) => [{ name: 'write', value: step.config.write }],
+  async execute(ctx) {
+    ctx.logs.stdout(
+      `${ctx.resolveArgument(ctx.step.inputs[0]!)} -> ${ctx.resolveArgument(ctx.step.outputs[0]!)}\n`,
+    );
+    if (ctx.step.config.write) {
+      const from = ctx.locations.inputs.raw!;
+      const to = ctx.locations.outputs.copy!;
+      const staging = join(ctx.workDir, 'copy');
+      await ctx.datastore(from.datastore).download(from.path, staging);
+      await ctx.datastore(to.datastore).upload(staging, to.path);
+    }
+    return { status: 'Finished' };
+  },
+};
+
+let ws: Workspace;
+beforeEach(async () => {
+  ws = Workspace.create(tempDir());
+  const data = writeTree(tempDir(), { 'raw/a.txt': 'a', 'raw/b.txt': 'b' });
+  await ws.getDefaultDatastore().uploadDirectory(join(data, 'raw'), { targetPath: 'raw' });
+});
+afterEach(async () => {
+  await ws.close();
+});
+
+function pipeline(write: boolean): Pipeline {
+  const raw = new DataReference({ datastore: 'workspaceblobstore', pathOnDatastore: 'raw', name: 'raw' });
+  const copy = new PipelineData('copy', { datastore: 'workspacefilestore' });
+  return new Pipeline({
+    name: 'remote',
+    steps: [
+      defineStep({
+        kind: copier.kind,
+        plugin: copier,
+        name: 'copy',
+        inputs: [raw],
+        outputs: [copy],
+        config: { write },
+      }),
+    ],
+  });
+}
+
+describe('steps with remoteData', () => {
+  it('get data locations, write outputs in place, and are recorded and reused like any step', async () => {
+    const experiment = new Experiment(ws, 'remote');
+    const run = await experiment.submit(pipeline(true));
+    expect(await run.waitForCompletion()).toBe('Finished');
+    const step = run.findStepRun('copy');
+    const output = step.getOutputData('copy');
+    expect(output.datastoreName).toBe('workspacefilestore');
+    expect(
+      readFileSync(
+        join(ws.datastore('workspacefilestore').localPath!(output.pathOnDatastore), 'b.txt'),
+        'utf8',
+      ),
+    ).toBe('b');
+    const [from, to] = (await step.getStdout()).trim().split(' -> ');
+    expect(from).toBe(ws.getDefaultDatastore().uri!('raw'));
+    expect(to).toBe(ws.datastore('workspacefilestore').uri!(output.pathOnDatastore));
+    // nothing was downloaded for it by the runtime
+    expect(step.record.logDir && readFileSync(join(step.record.logDir, 'sluice.txt'), 'utf8')).not.toMatch(
+      /downloading input/,
+    );
+    const again = await experiment.submit(pipeline(true));
+    await again.waitForCompletion();
+    expect(again.findStepRun('copy').status).toBe('Reused');
+  });
+
+  it('fail when they finish without writing an output', async () => {
+    const run = await new Experiment(ws, 'remote').submit(pipeline(false));
+    expect(await run.waitForCompletion()).toBe('Failed');
+    expect(run.findStepRun('copy').record.error).toMatch(
+      /finished without writing output copy to workspacefilestore:sluice\/outputs\//,
+    );
+  });
+});
