@@ -56,6 +56,7 @@ export type {
   DatastoreEntry,
   DatastoreProviderPlugin,
   PluginBase,
+  PluginContext,
   ProcessJob,
   ProcessResult,
   ProcessRunHooks,

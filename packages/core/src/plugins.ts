@@ -61,7 +61,11 @@ export interface ComputeConfiguration<Options = object> {
 export interface ComputeProviderPlugin<Options = Record<string, unknown>> extends PluginBase {
   readonly type: 'compute';
   readonly kind: string;
-  createTarget(name: string, options: Options): ComputeTarget | Promise<ComputeTarget>;
+  createTarget(
+    name: string,
+    options: Options,
+    context: PluginContext,
+  ): ComputeTarget | Promise<ComputeTarget>;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -146,12 +150,15 @@ export interface Datastore {
   describe(): Record<string, unknown>;
 }
 
-/** What a datastore provider gets besides its options. */
-export interface DatastoreContext {
+/** What a provider (compute or datastore) gets besides its options. */
+export interface PluginContext {
   readonly workspaceDir: string;
   /** Look up a secret stored with the workspace (never written to the run store or logs). */
   secret(name: string): string | undefined;
 }
+
+/** What a datastore provider gets besides its options. */
+export type DatastoreContext = PluginContext;
 
 export interface DatastoreProviderPlugin<Options = Record<string, unknown>> extends PluginBase {
   readonly type: 'datastore';

@@ -8,6 +8,7 @@ import {
   SluiceError,
   type AnyPlugin,
   type ComputeConfiguration,
+  type PluginContext,
   type ComputeTarget,
   type EnvironmentReference,
   type StatCache,
@@ -237,10 +238,7 @@ export class Workspace {
   #createDatastore(name: string, configuration: DatastoreConfiguration): WorkspaceDatastore {
     const provider = this.registry.datastore(configuration.provider);
     return new WorkspaceDatastore(
-      provider.createDatastore(name, configuration.options as never, {
-        workspaceDir: this.dir,
-        secret: (secretName) => this.#secret(secretName),
-      }),
+      provider.createDatastore(name, configuration.options as never, this.#pluginContext()),
     );
   }
 
@@ -261,6 +259,10 @@ export class Workspace {
     if (!(name in secrets)) return;
     delete secrets[name];
     writeSecrets(join(this.dataDir, SECRETS_FILE), secrets);
+  }
+
+  #pluginContext(): PluginContext {
+    return { workspaceDir: this.dir, secret: (name) => this.#secret(name) };
   }
 
   /** A secret by name: the environment variable SLUICE_SECRET_<NAME> wins over the stored value. */
@@ -315,7 +317,7 @@ export class Workspace {
       );
     }
     const created = Promise.resolve().then(() =>
-      this.registry.compute(entry.provider).createTarget(name, entry.options as never),
+      this.registry.compute(entry.provider).createTarget(name, entry.options as never, this.#pluginContext()),
     );
     this.#computeTargets.set(name, created);
     created.catch(() => this.#computeTargets.delete(name));
