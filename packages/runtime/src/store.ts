@@ -264,6 +264,20 @@ function toDataset(row: Row): DatasetRecord {
   };
 }
 
+function toOutput(row: Row): OutputRecord {
+  return {
+    stepRunId: row.step_run_id as string,
+    name: row.name as string,
+    datastore: row.datastore as string,
+    path: row.path as string,
+    type: row.type as 'file' | 'directory',
+    digest: row.digest as string,
+    bytes: row.bytes as number,
+    deletedAt: (row.deleted_at as string | null) ?? null,
+    ...(row.files ? { files: JSON.parse(row.files as string) as Record<string, string> } : {}),
+  };
+}
+
 function toStepRun(row: Row): StepRunRecord {
   return {
     id: row.id as string,
@@ -617,17 +631,7 @@ export class RunStore {
       `SELECT o.*, m.files FROM outputs o LEFT JOIN manifests m ON m.digest = o.manifest
          WHERE o.step_run_id = ? ORDER BY o.name`,
     ).all(stepRunId) as Row[];
-    return rows.map((row) => ({
-      stepRunId: row.step_run_id as string,
-      name: row.name as string,
-      datastore: row.datastore as string,
-      path: row.path as string,
-      type: row.type as 'file' | 'directory',
-      digest: row.digest as string,
-      bytes: row.bytes as number,
-      deletedAt: (row.deleted_at as string | null) ?? null,
-      ...(row.files ? { files: JSON.parse(row.files as string) as Record<string, string> } : {}),
-    }));
+    return rows.map(toOutput);
   }
 
   /**
@@ -667,13 +671,7 @@ export class RunStore {
          JOIN step_runs s ON s.id = o.step_run_id WHERE o.deleted_at IS NULL`,
       ).all() as Row[]
     ).map((row) => ({
-      stepRunId: row.step_run_id as string,
-      name: row.name as string,
-      datastore: row.datastore as string,
-      path: row.path as string,
-      type: row.type as 'file' | 'directory',
-      digest: row.digest as string,
-      bytes: row.bytes as number,
+      ...toOutput(row),
       runId: row.run_id as string,
       status: row.status as StepStatus,
       pipelineName: row.pipeline_name as string,
