@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import pLimit from 'p-limit';
@@ -59,6 +59,9 @@ const tempName = (): string => `.sluice-tmp-${process.pid}-${randomBytes(6).toSt
 
 const DEFAULT_CONCURRENCY = 8;
 
+/** Does a relative path lie in one of Sluice's own folders inside a store (staging, partial outputs)? */
+const isInternal = (rel: string): boolean => rel.split('/').some((part) => part.startsWith('.sluice-'));
+
 /** A datastore that is a folder on this machine. */
 export class LocalDatastore implements Datastore {
   readonly kind = 'local';
@@ -106,7 +109,7 @@ export class LocalDatastore implements Datastore {
     }
     const entries: DatastoreEntry[] = [];
     for (const rel of await listTree(local)) {
-      if (rel.split('/').some((part) => part.startsWith('.sluice-'))) continue;
+      if (isInternal(rel)) continue;
       const file = await stat(join(local, ...rel.split('/')));
       entries.push({
         path: base ? `${base}/${rel}` : rel,
@@ -165,7 +168,9 @@ export class LocalDatastore implements Datastore {
     await mkdir(dirname(target), { recursive: true });
     const staging = join(dirname(target), tempName());
     try {
-      await copyTree(localPath, staging, options);
+      // copying out of this store (copy()) leaves its staging folders behind
+      const fromStore = resolve(localPath).startsWith(`${this.root}${sep}`);
+      await copyTree(localPath, staging, options, fromStore);
       await this.#commit(staging, target, path, options.overwrite ?? false);
     } finally {
       await rm(staging, { recursive: true, force: true });
@@ -176,7 +181,7 @@ export class LocalDatastore implements Datastore {
     const source = this.localPath(path);
     if (!(await this.exists(path))) throw this.#notFound(path);
     await mkdir(dirname(resolve(localPath)), { recursive: true });
-    await copyTree(source, localPath, options);
+    await copyTree(source, localPath, options, true);
   }
 
   async copy(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<void> {
@@ -238,9 +243,16 @@ export class LocalDatastore implements Datastore {
 }
 
 /** Copy a file or a folder's files, several at a time, reporting progress per file. */
-async function copyTree(from: string, to: string, options: TransferOptions): Promise<void> {
+async function copyTree(
+  from: string,
+  to: string,
+  options: TransferOptions,
+  skipInternal = false,
+): Promise<void> {
   const info = await stat(from);
-  const files = info.isFile() ? [''] : await listTree(from);
+  const listed = info.isFile() ? [''] : await listTree(from);
+  // Sluice's own staging folders inside a store are not part of its content
+  const files = skipInternal ? listed.filter((rel) => !isInternal(rel)) : listed;
   const sizes = await Promise.all(
     files.map(async (rel) => (rel ? (await stat(join(from, rel))).size : info.size)),
   );

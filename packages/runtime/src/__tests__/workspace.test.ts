@@ -142,4 +142,20 @@ describe('local datastore', () => {
     expect(() => ws.datastore('elsewhere')).toThrow(expect.objectContaining({ code: 'DATASTORE_NOT_FOUND' }));
     await ws.close();
   });
+
+  it("leaves Sluice's staging folders out of listings, downloads and copies", async () => {
+    const ws = Workspace.create(tempDir());
+    const store = ws.getDefaultDatastore();
+    await store.write('data/a.txt', Buffer.from('a'));
+    mkdirSync(store.localPath!('data/.sluice-partial/x'), { recursive: true });
+    writeFileSync(store.localPath!('data/.sluice-partial/x/half.txt'), 'half');
+    expect((await store.list('data')).map((entry) => entry.path)).toEqual(['data/a.txt']);
+    const copy = join(tempDir(), 'copy');
+    await store.download('data', copy);
+    expect(existsSync(join(copy, '.sluice-partial'))).toBe(false);
+    await store.copy!('data', 'copied');
+    expect(existsSync(store.localPath!('copied/.sluice-partial'))).toBe(false);
+    expect(readFileSync(store.localPath!('copied/a.txt'), 'utf8')).toBe('a');
+    await ws.close();
+  });
 });
