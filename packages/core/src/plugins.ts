@@ -183,6 +183,8 @@ export interface DataLocation {
   readonly path: string;
   /** The datastore's address for the path, when it has one. */
   readonly uri?: string;
+  /** For inputs: whether the data is one file or a folder. */
+  readonly type?: 'file' | 'directory';
 }
 
 export interface StepLogs {

@@ -467,7 +467,10 @@ export class RunExecution {
         const source = input.source;
         if (remote && isResolvableData(source)) {
           const store = this.#ws.datastore(source.datastore ?? this.#ws.config.defaultDatastore);
-          locations.inputs[input.name] = locate(store, source.pathOnDatastore);
+          locations.inputs[input.name] = {
+            ...locate(store, source.pathOnDatastore),
+            type: inputTypes.get(input.name) ?? 'directory',
+          };
           continue;
         }
         if (isResolvableData(source)) {
@@ -495,7 +498,10 @@ export class RunExecution {
           path = source.pathOnDatastore;
         }
         const datastore = this.#ws.datastore(storeName);
-        locations.inputs[input.name] = locate(datastore, path);
+        locations.inputs[input.name] = {
+          ...locate(datastore, path),
+          type: inputTypes.get(input.name) ?? 'directory',
+        };
         if (remote) continue;
         const type = inputTypes.get(input.name) ?? 'directory';
         let local: string;
