@@ -575,26 +575,27 @@ export class RunExecution {
         return String(argument);
       };
       const compute = plan.compute;
-      const computeForStep = {
-        name: compute.name,
-        kind: compute.kind,
-        describe: () => compute.describe(),
-        ...(compute.runProcess
-          ? {
-              runProcess: (
-                job: Parameters<NonNullable<typeof compute.runProcess>>[0],
-                hooks: Parameters<NonNullable<typeof compute.runProcess>>[1] = {},
-              ) =>
-                compute.runProcess!(job, {
-                  ...hooks,
-                  onStart: () => {
-                    this.#setStatus(step.name, 'Running');
-                    hooks.onStart?.();
-                  },
-                }),
-            }
-          : {}),
-      };
+      // The step sees its compute target itself (with whatever client it offers), except that starting a
+      // process also marks the step Running.
+      const runProcess: ComputeTarget['runProcess'] = compute.runProcess
+        ? (job, hooks = {}) =>
+            compute.runProcess!(job, {
+              ...hooks,
+              onStart: () => {
+                this.#setStatus(step.name, 'Running');
+                hooks.onStart?.();
+              },
+            })
+        : undefined;
+      const computeForStep = new Proxy(compute, {
+        get(target, property) {
+          if (property === 'runProcess') return runProcess;
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function'
+            ? (value as (...args: unknown[]) => unknown).bind(target)
+            : value;
+        },
+      });
       const context: StepExecutionContext<unknown> = {
         step,
         runId: this.#runId,
