@@ -252,6 +252,8 @@ export interface StepKindPlugin<Config = unknown> extends PluginBase {
    * there. Default false.
    */
   readonly remoteData?: boolean;
+  /** The compute target kinds the step runs on (e.g. `['databricks']`); checked at submit. Default: any. */
+  readonly computeKinds?: readonly string[];
   /** Kind-specific fingerprint parts (script, arguments, …); shared parts are added by the runtime. */
   fingerprint(step: StepDefinition<Config>): FingerprintPartInput[];
   /** Checks made at submit time against the snapshot (e.g. the script exists). */

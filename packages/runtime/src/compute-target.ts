@@ -9,8 +9,7 @@ export const ComputeTarget = {
     name: string,
     configuration: ComputeConfiguration,
   ): Promise<ComputeTargetInstance> {
-    workspace.saveComputeTarget(name, configuration);
-    return workspace.getComputeTarget(name);
+    return workspace.saveComputeTarget(name, configuration);
   },
   /** Attach an existing compute (the same as create for providers that only connect). */
   attach(

@@ -75,6 +75,13 @@ export class Experiment {
       if (step.plugin) ws.registry.ensure(step.plugin);
       const plugin = ws.registry.step(step.kind);
       const compute = await ws.getComputeTarget(step.computeTarget ?? DEFAULT_COMPUTE);
+      if (plugin.computeKinds && !plugin.computeKinds.includes(compute.kind)) {
+        throw new SluiceError(
+          'STEP_INVALID',
+          `Step "${name}" (${step.kind}) runs on ${plugin.computeKinds.join(' or ')} compute, but its compute target "${compute.name}" is ${compute.kind}; give it a ${plugin.computeKinds[0]} compute target.`,
+          { details: { step: name, computeTarget: compute.name, computeKind: compute.kind } },
+        );
+      }
       const environment = ws.resolveEnvironment(step.runConfig?.environment);
       for (const input of step.inputs) {
         if (isResolvableData(input.source)) {

@@ -280,15 +280,19 @@ export class Workspace {
   // -- compute -----------------------------------------------------------------------------------------------
 
   /** Save a compute target configuration under a name (replacing one of the same name). */
-  saveComputeTarget(name: string, configuration: ComputeConfiguration): void {
-    this.registry.compute(configuration.provider);
-    this.#updateConfig((config) => {
-      config.computeTargets[name] = {
-        provider: configuration.provider,
-        options: { ...configuration.options },
-      };
+  saveComputeTarget(name: string, configuration: ComputeConfiguration): Promise<ComputeTarget> {
+    // the target is created first, so a configuration its provider refuses is never saved
+    const saved = { provider: configuration.provider, options: { ...configuration.options } };
+    const created = Promise.resolve().then(() =>
+      this.registry.compute(saved.provider).createTarget(name, saved.options as never, this.#pluginContext()),
+    );
+    return created.then((target) => {
+      this.#updateConfig((config) => {
+        config.computeTargets[name] = saved;
+      });
+      this.#computeTargets.set(name, created);
+      return target;
     });
-    this.#computeTargets.delete(name);
   }
 
   hasComputeTarget(name: string): boolean {

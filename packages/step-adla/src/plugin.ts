@@ -11,7 +11,7 @@ import {
   type StepExecutionResult,
   type StepKindPlugin,
 } from '@sluice/core';
-import { adlaTargetOf, type AdlaComputeTarget } from './compute.js';
+import { ADLA_COMPUTE_KIND, adlaTargetOf, type AdlaComputeTarget } from './compute.js';
 import { adlaJobId, type AdlaJobErrorDetails, type AdlaJobInformation } from './job-client.js';
 import { checkPlaceholders, substitutePlaceholders } from './script.js';
 import { CORE_RANGE, PACKAGE_NAME, STEP_ADLA_VERSION } from './version.js';
@@ -45,6 +45,7 @@ export function adlaStep(): StepKindPlugin<AdlaStepConfig> {
     coreRange: CORE_RANGE,
     reuseVersion: '1',
     remoteData: true,
+    computeKinds: [ADLA_COMPUTE_KIND],
     fingerprint: (step) => [
       { name: 'script', value: step.config.scriptName },
       { name: 'params', value: canonicalParams(step.config.params) },

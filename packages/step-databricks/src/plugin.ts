@@ -38,6 +38,7 @@ export function databricksStep(): StepKindPlugin<DatabricksStepConfig> {
     coreRange: CORE_RANGE,
     reuseVersion: '1',
     remoteData: true,
+    computeKinds: [DATABRICKS_KIND],
     fingerprint: (step) => [
       { name: 'code', value: codePart(step.config) },
       { name: 'parameters', value: parametersPart(step) },

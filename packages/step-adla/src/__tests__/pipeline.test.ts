@@ -252,12 +252,12 @@ describe('AdlaStep in a pipeline', () => {
     expect(server.jobs.size).toBe(0);
   });
 
-  it('fails clearly when an AdlaStep is given a compute target that is not an ADLA account', async () => {
+  it('is refused at submit when an AdlaStep is given a compute target that is not an ADLA account', async () => {
     const { submit, pipeline } = await fixture();
-    const run = await submit(pipeline({ computeTarget: 'local' }));
-    expect(run.findStepRun('summarise').record.error).toMatch(
-      /compute target "local" \(local\) is not a Data Lake Analytics account. Attach one with attachAdlaCompute/,
-    );
+    await expect(submit(pipeline({ computeTarget: 'local' }))).rejects.toMatchObject({
+      code: 'STEP_INVALID',
+      message: expect.stringMatching(/runs on adla compute, but its compute target "local" is local/),
+    });
   });
 });
 

@@ -212,7 +212,11 @@ describe('attachDatabricksCompute', () => {
     expect(error.message).toMatch(
       /Databricks compute "db": no access token\. Give one with attachDatabricksCompute\(ws, 'db', \{ workspaceUrl, accessToken: '<personal access token>' \}\) .* or set the environment variable DATABRICKS_TOKEN/,
     );
-    const target = await withEnv(DEFAULT_TOKEN_VARIABLE, token, () => ComputeTarget.get(ws, 'db'));
+    // a target its provider refused is not saved
+    expect((await rejected(ComputeTarget.get(ws, 'db'))).code).toBe('COMPUTE_NOT_FOUND');
+    const target = await withEnv(DEFAULT_TOKEN_VARIABLE, token, () =>
+      ComputeTarget.attach(ws, 'db', databricksCompute({ workspaceUrl: server.url })),
+    );
     expect(target.describe().credential).toBe('access token from the environment variable DATABRICKS_TOKEN');
   });
 

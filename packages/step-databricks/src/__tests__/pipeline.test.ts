@@ -423,12 +423,15 @@ describe('DatabricksStep when things go wrong', () => {
     expect((error as SluiceError).code).toBe('COMPUTE_NOT_FOUND');
   });
 
-  it('fails with a coded message on a compute target that is not Databricks', async () => {
-    const pipelineRun = await run([seedStep({ computeTarget: 'local' })]);
-    expect(pipelineRun.status).toBe('Failed');
-    expect(pipelineRun.findStepRun('databricksmodule').record.error).toMatch(
-      /^STEP_INVALID: Step "databricksmodule" runs on Databricks, but compute target "local" is a local target\. Attach a Databricks workspace with attachDatabricksCompute/,
-    );
+  it('is refused at submit, with a coded message, on a compute target that is not Databricks', async () => {
+    const runsBefore = ws.store.listRuns().length;
+    await expect(run([seedStep({ computeTarget: 'local' })])).rejects.toMatchObject({
+      code: 'STEP_INVALID',
+      message: expect.stringMatching(
+        /^Step "databricksmodule" \(databricks\) runs on databricks compute, but its compute target "local" is local/,
+      ),
+    });
+    expect(ws.store.listRuns()).toHaveLength(runsBefore);
   });
 
   it('never writes the token into the workspace: config, run store, logs', async () => {
