@@ -1,5 +1,14 @@
 export { testDatastore, expectCode, ESCAPING_PATHS } from './datastore-suite.js';
 export type { DatastoreFixture, TestDatastoreOptions } from './datastore-suite.js';
+export { testStepKind, RUNTIME_FINGERPRINT_PARTS } from './step-kind-suite.js';
+export type {
+  MakeStepOptions,
+  StepBehaviour,
+  StepKindFixture,
+  TestStepKindOptions,
+} from './step-kind-suite.js';
+export { testComputeProvider } from './compute-suite.js';
+export type { ComputeProviderFixture, TestComputeProviderOptions } from './compute-suite.js';
 export {
   startAzurite,
   azuriteBlobMain,

@@ -112,6 +112,10 @@ export function executionContext(
       stderr: (chunk) => logs.stderr.push(chunk.toString()),
       info: (message) => logs.info.push(message),
     },
+    locations: { inputs: {}, outputs: {} },
+    datastore: (name) => {
+      throw new Error(`no datastore ${name} in this harness`);
+    },
     resolveArgument: (argument) =>
       isPipelineParameter(argument) ? String(parameters[argument.name]) : String(argument),
     logMetric: () => {},

@@ -1,0 +1,5 @@
+---
+'{{packageName}}': minor
+---
+
+New package `{{packageName}}`: {{summary}}

@@ -1,0 +1,5 @@
+{
+  "extends": "{{tsconfigBase}}",
+  "compilerOptions": { "noEmit": true },
+  "include": ["src"]
+}
