@@ -84,3 +84,5 @@ export { MemoryStatCache, hashFile, hashTree, listTree, loadIgnoreRules } from '
 export type { HashTreeOptions, StatCache, StatCacheEntry, TreeHash } from './tree-hash.js';
 export { diffFingerprints, diffManifests } from './explain.js';
 export type { FingerprintChange } from './explain.js';
+export { pipelineFromSpec, pipelineToSpec } from './pipeline-spec.js';
+export type { DataSpec, FromSpecOptions, PipelineSpec, StepSpec, ToSpecOptions } from './pipeline-spec.js';
