@@ -5,6 +5,8 @@ import {
   SluiceError,
   diffFingerprints,
   resolveParameterValues,
+  pipelineToSpec,
+  type PipelineSpec,
   isExternalData,
   type Pipeline,
   type PipelineGraphJson,
@@ -31,9 +33,22 @@ export interface SubmitOptions {
   continueOnStepFailure?: boolean;
   tags?: Record<string, string>;
   description?: string;
+  /** Use this run id (allocated earlier, e.g. by a queue that answered a REST call); must be new. */
+  runId?: string;
+  /** How the run was started (default 'SDK'); shown in run records. */
+  runSource?: string;
 }
 
 const EXPERIMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+
+/** The pipeline as JSON for the run record, or null when a step's settings are not plain data. */
+function recordableSpec(pipeline: Pipeline): PipelineSpec | null {
+  try {
+    return pipelineToSpec(pipeline);
+  } catch {
+    return null;
+  }
+}
 
 function newRunId(experiment: string): string {
   const stamp = new Date()
@@ -68,7 +83,16 @@ export class Experiment {
   async submit(pipeline: Pipeline, options: SubmitOptions = {}): Promise<PipelineRun> {
     const ws = await this.workspace.ready();
     const parameters = resolveParameterValues(pipeline.parameters, options.parameters ?? {});
-    const runId = newRunId(this.name);
+    const runId = options.runId ?? newRunId(this.name);
+    if (
+      options.runId !== undefined &&
+      (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/.test(runId) || ws.store.getRun(runId))
+    ) {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `Run id ${JSON.stringify(runId)} is taken or not valid; give a new id of letters, digits, '_', '.', '-'.`,
+      );
+    }
     const plans = new Map<string, StepPlan>();
     for (const [index, name] of pipeline.order.entries()) {
       const step = pipeline.getStep(name)!;
@@ -120,6 +144,8 @@ export class Experiment {
         },
         tags: options.tags ?? {},
         graph: pipeline.toGraphJson(),
+        spec: recordableSpec(pipeline),
+        runSource: options.runSource ?? 'SDK',
       },
       pipeline.order.map((name, seq) => ({
         id: plans.get(name)!.stepRunId,

@@ -33,6 +33,10 @@ export type RanReason = 'no-match' | 'allow-reuse-false' | 'regenerate-outputs';
 
 export interface PipelineRunRecord {
   id: string;
+  /** How the run was started: 'SDK', 'REST', 'Schedule', … */
+  runSource: string;
+  /** The pipeline as JSON (see pipelineToSpec), when it could be recorded. */
+  spec: unknown;
   experiment: string;
   pipelineName: string;
   description: string;
@@ -106,7 +110,7 @@ export interface MetricRecord {
   loggedAt: string;
 }
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -219,6 +223,14 @@ const MIGRATIONS: Record<number, string> = {
     );
     ALTER TABLE outputs ADD COLUMN deleted_at TEXT;
   `,
+  3: `
+    ALTER TABLE pipeline_runs ADD COLUMN spec TEXT;
+    ALTER TABLE pipeline_runs ADD COLUMN run_source TEXT NOT NULL DEFAULT 'SDK';
+    CREATE TABLE schema_versions (
+      namespace TEXT PRIMARY KEY,
+      version INTEGER NOT NULL
+    );
+  `,
 };
 
 const now = (): string => new Date().toISOString();
@@ -231,6 +243,8 @@ type Row = Record<string, unknown>;
 function toRun(row: Row): PipelineRunRecord {
   return {
     id: row.id as string,
+    runSource: (row.run_source as string | null) ?? 'SDK',
+    spec: parse(row.spec as string | null, null),
     experiment: row.experiment as string,
     pipelineName: row.pipeline_name as string,
     description: row.description as string,
@@ -356,6 +370,31 @@ export class RunStore {
     }
   }
 
+  /**
+   * Let a package keep its own tables in the run store: `migrations[n]` is the SQL that brings its schema
+   * from version n-1 to n; each runs once, in a transaction. Table names should start with the namespace.
+   */
+  extend(namespace: string, migrations: Readonly<Record<number, string>>): void {
+    const row = this.#sql('SELECT version FROM schema_versions WHERE namespace = ?').get(namespace) as
+      { version: number } | undefined;
+    const current = row?.version ?? 0;
+    const latest = Math.max(0, ...Object.keys(migrations).map(Number));
+    if (current > latest) {
+      throw new SluiceError(
+        'RUN_STORE_ERROR',
+        `The run store holds ${namespace} data written by a newer version (schema ${current}); upgrade the package that owns it.`,
+      );
+    }
+    for (let version = current + 1; version <= latest; version++) {
+      this.transaction(() => {
+        this.db.exec(migrations[version]!);
+        this.#sql(
+          'INSERT INTO schema_versions (namespace, version) VALUES (?, ?) ON CONFLICT(namespace) DO UPDATE SET version = excluded.version',
+        ).run(namespace, version);
+      });
+    }
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -394,8 +433,8 @@ export class RunStore {
       this.ensureExperiment(run.experiment);
       this.#sql(
         `INSERT INTO pipeline_runs (id, experiment, pipeline_name, description, status, created_at, parameters,
-             options, tags, graph, runner_pid, runner_host)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             options, tags, graph, runner_pid, runner_host, spec, run_source)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         run.id,
         run.experiment,
@@ -409,6 +448,8 @@ export class RunStore {
         json(run.graph),
         process.pid,
         hostname(),
+        run.spec === null || run.spec === undefined ? null : json(run.spec),
+        run.runSource,
       );
       const insert = this.#sql(
         `INSERT INTO step_runs (id, run_id, step_name, pipeline_name, kind, seq, status, compute_target, created_at)

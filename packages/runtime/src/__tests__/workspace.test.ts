@@ -159,3 +159,19 @@ describe('local datastore', () => {
     await ws.close();
   });
 });
+
+describe('run store extensions', () => {
+  it('applies a package’s migrations once each, in order, and refuses a newer schema', async () => {
+    const ws = Workspace.create(tempDir());
+    ws.store.extend('demo', { 1: 'CREATE TABLE demo_items (id TEXT PRIMARY KEY);' });
+    ws.store.extend('demo', {
+      1: 'CREATE TABLE demo_items (id TEXT PRIMARY KEY);',
+      2: 'ALTER TABLE demo_items ADD COLUMN note TEXT;',
+    });
+    ws.store.db.prepare("INSERT INTO demo_items (id, note) VALUES ('a', 'b')").run();
+    expect(() => ws.store.extend('demo', { 1: 'SELECT 1;' })).toThrow(
+      expect.objectContaining({ code: 'RUN_STORE_ERROR' }),
+    );
+    await ws.close();
+  });
+});
