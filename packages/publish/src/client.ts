@@ -1,0 +1,197 @@
+import type { SluiceError } from '@sluice/core';
+import { publishError, type ErrorCode } from './codes.js';
+
+/** A submission's JSON body, with the keys of Azure ML's REST API. */
+export interface SubmissionBody {
+  ExperimentName: string;
+  ParameterAssignments?: Record<string, string | number | boolean>;
+  DataPathAssignments?: Record<string, { DataStoreName: string; RelativePath: string }>;
+  RunSource?: string;
+  Description?: string;
+  Tags?: Record<string, string>;
+  ContinueOnStepFailure?: boolean;
+}
+
+/** The answer to an accepted submission: the run id, before the run starts. */
+export interface SubmittedRun {
+  Id: string;
+  Status: 'Queued';
+  Url: string;
+  ExperimentName: string;
+  PipelineId: string;
+  PipelineEndpoint?: string;
+  PipelineVersion?: string;
+}
+
+export interface StepDetails {
+  Name: string;
+  Status: string;
+  ReusedFrom: string | null;
+  StartedAt: string | null;
+  EndedAt: string | null;
+  Error: string | null;
+}
+
+/** A run as `GET /runs/{id}` shows it. */
+export interface RunDetails {
+  Id: string;
+  /** `Queued` until a worker starts it, then the run's status: NotStarted, Running, Finished, Failed, Canceled. */
+  Status: string;
+  ExperimentName: string;
+  PipelineId?: string;
+  PipelineName?: string;
+  PipelineEndpoint?: string;
+  PipelineVersion?: string;
+  RunSource: string;
+  ParameterAssignments: Record<string, unknown>;
+  Error: string | null;
+  ErrorCode?: string;
+  Steps: StepDetails[];
+  Url: string;
+  /** The run that took over after this one was interrupted (the server stopped mid-run). */
+  ResumedAs?: string;
+  ResumedFrom?: string;
+  [key: string]: unknown;
+}
+
+export interface PipelineSummary {
+  Id: string;
+  Name: string;
+  Description: string;
+  Version: string | null;
+  Status: 'Active' | 'Disabled';
+  Url: string;
+  Parameters: Array<{ Name: string; Type: string; DefaultValue: string | number | boolean }>;
+  DataPaths: Array<{ Name: string; DataStoreName: string; RelativePath: string }>;
+  [key: string]: unknown;
+}
+
+export interface EndpointSummary {
+  Name: string;
+  Description: string;
+  Status: 'Active' | 'Disabled' | 'Archived';
+  DefaultVersion: string;
+  Url: string;
+  Versions: Array<{ Version: string; PipelineId: string; IsDefault: boolean }>;
+  [key: string]: unknown;
+}
+
+export interface SluiceClientOptions {
+  /** The server's base URL, e.g. `http://127.0.0.1:4321`. */
+  baseUrl: string;
+  /** A bearer token (`slc_…`). */
+  token: string;
+  /** The fetch to use (default: the global one); a request handler can be passed to skip HTTP. */
+  fetch?: (request: Request) => Promise<Response>;
+}
+
+export interface WaitForRunOptions {
+  /** Give up after this long with WAIT_TIMEOUT (default 10 minutes). */
+  timeoutMs?: number;
+  /** How often to ask (default 500 ms). */
+  pollIntervalMs?: number;
+}
+
+export interface SluiceClient {
+  submitPipeline(id: string, body: SubmissionBody): Promise<SubmittedRun>;
+  submitEndpoint(name: string, body: SubmissionBody, options?: { version?: string }): Promise<SubmittedRun>;
+  getRun(id: string): Promise<RunDetails>;
+  /** Poll until the run ends; a run resumed under a new id is followed to the end of that one. */
+  waitForRun(id: string, options?: WaitForRunOptions): Promise<RunDetails>;
+  listPipelines(): Promise<PipelineSummary[]>;
+  listEndpoints(): Promise<EndpointSummary[]>;
+}
+
+const TERMINAL = ['Finished', 'Failed', 'Canceled'];
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A client of a Sluice REST server; failures arrive as coded SluiceErrors (the server's codes). */
+export function createSluiceClient(options: SluiceClientOptions): SluiceClient {
+  const base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
+  const doFetch = options.fetch ?? ((request: Request) => fetch(request));
+
+  const call = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    const request = new Request(new URL(path.replace(/^\//, ''), base), {
+      method,
+      headers: {
+        authorization: `Bearer ${options.token}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    let response: Response;
+    try {
+      response = await doFetch(request);
+    } catch (error) {
+      throw publishError(
+        'SERVICE_UNAVAILABLE',
+        `Cannot reach the Sluice server at ${base}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok) throw errorFrom(response.status, parsed, text);
+    return parsed as T;
+  };
+
+  const getRun = (id: string): Promise<RunDetails> => call('GET', `runs/${encodeURIComponent(id)}`);
+
+  return {
+    submitPipeline: (id, body) => call('POST', `pipelines/${encodeURIComponent(id)}`, body),
+    submitEndpoint: (name, body, { version } = {}) =>
+      call(
+        'POST',
+        version === undefined
+          ? `endpoints/${encodeURIComponent(name)}`
+          : `endpoints/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`,
+        body,
+      ),
+    getRun,
+    async waitForRun(id, { timeoutMs = 600_000, pollIntervalMs = 500 } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      let current = id;
+      for (;;) {
+        const run = await getRun(current);
+        if (run.ResumedAs) {
+          current = run.ResumedAs;
+          continue;
+        }
+        if (TERMINAL.includes(run.Status)) return run;
+        if (Date.now() >= deadline) {
+          throw publishError('WAIT_TIMEOUT', `Run ${current} is still ${run.Status} after ${timeoutMs} ms.`, {
+            details: { run: current, status: run.Status },
+          });
+        }
+        await sleep(Math.min(pollIntervalMs, Math.max(0, deadline - Date.now())));
+      }
+    },
+    listPipelines: () => call('GET', 'pipelines'),
+    listEndpoints: () => call('GET', 'endpoints'),
+  };
+}
+
+function errorFrom(status: number, parsed: unknown, text: string): SluiceError {
+  const error = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)
+    ?.error;
+  if (error && typeof error.code === 'string' && typeof error.message === 'string') {
+    return publishError(error.code as ErrorCode, error.message, {
+      details: { ...(error.details as Record<string, unknown> | undefined), status },
+    });
+  }
+  return publishError(
+    status >= 500 ? 'INTERNAL_ERROR' : 'REQUEST_INVALID',
+    `The server answered ${status}: ${text.slice(0, 200)}`,
+    {
+      details: { status },
+    },
+  );
+}

@@ -1,0 +1,43 @@
+import { SluiceError, type SluiceErrorCode, type SluiceErrorOptions } from '@sluice/core';
+
+/** The codes this package raises beyond pipelines and runs (all listed in `@sluice/core`'s ERROR_CODES). */
+export const PUBLISH_ERROR_CODES = [
+  'PUBLISHED_PIPELINE_NOT_FOUND',
+  'PUBLISHED_PIPELINE_DISABLED',
+  'ENDPOINT_NOT_FOUND',
+  'ENDPOINT_EXISTS',
+  'ENDPOINT_DISABLED',
+  'ENDPOINT_VERSION_NOT_FOUND',
+  'SCHEDULE_NOT_FOUND',
+  'SCHEDULE_EXISTS',
+  'TOKEN_NOT_FOUND',
+  'AUTH_REQUIRED',
+  'AUTH_INVALID',
+  'AUTH_FORBIDDEN',
+  'REQUEST_INVALID',
+  'REQUEST_TOO_LARGE',
+  'ROUTE_NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'SERVICE_UNAVAILABLE',
+  'WAIT_TIMEOUT',
+  'INTERNAL_ERROR',
+] as const satisfies readonly SluiceErrorCode[];
+
+export type PublishErrorCode = (typeof PUBLISH_ERROR_CODES)[number];
+
+/** Every code an error from this package (or a Sluice server) can carry. */
+export type ErrorCode = SluiceErrorCode;
+
+/** A coded SluiceError. */
+export function publishError(
+  code: ErrorCode,
+  message: string,
+  options: SluiceErrorOptions = {},
+): SluiceError {
+  return new SluiceError(code, message, options);
+}
+
+/** Whether `error` is a SluiceError (with this code, when given). */
+export function isPublishError(error: unknown, code?: ErrorCode): error is SluiceError {
+  return error instanceof SluiceError && (code === undefined || error.code === code);
+}
