@@ -6,6 +6,8 @@ import { PipelineEndpoint } from './endpoint.js';
 import { httpStatusOf } from './http-status.js';
 import { PublishedPipeline } from './published-pipeline.js';
 import { RunQueue } from './queue.js';
+import { createScheduler } from './schedules/index.js';
+import type { ScheduleTarget } from './schedules/index.js';
 import { publishStore, type QueuedSubmission } from './store.js';
 import { buildPipeline, checkDataPaths, checkExperimentName, checkParameters } from './submission.js';
 import { tokenVerifier } from './tokens.js';
@@ -18,6 +20,8 @@ export interface RequestHandlerOptions {
   maxBodyBytes?: number;
   /** How many queued runs execute at once (default 2). */
   concurrency?: number;
+  /** Fire the workspace's schedules (default true); their runs go through the same queue. */
+  schedules?: boolean;
 }
 
 /** A Fetch-style request handler; `close()` stops it taking requests and queued runs. */
@@ -68,6 +72,60 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const queue = new RunQueue(ws, { concurrency: options.concurrency ?? 2 });
   let closed = false;
+  /** The published pipeline a schedule's target names (an endpoint's default or given version). */
+  const resolveTarget = (
+    target: ScheduleTarget,
+  ): { published: PublishedPipeline; endpoint: { name: string; version: string; status: string } | null } => {
+    if ('pipelineId' in target)
+      return { published: PublishedPipeline.get(ws, { id: target.pipelineId }), endpoint: null };
+    const endpoint = PipelineEndpoint.get(ws, target.endpointName);
+    const resolved = endpoint.resolve(target.version);
+    return {
+      published: resolved.pipeline,
+      endpoint: { name: endpoint.name, version: resolved.version, status: endpoint.status },
+    };
+  };
+
+  const scheduler =
+    options.schedules === false
+      ? undefined
+      : createScheduler({
+          workspace: ws,
+          submit: async (target, fired) => {
+            await ws.ready();
+            const { published, endpoint } = resolveTarget(target);
+            published.assertActive();
+            const submission: QueuedSubmission = {
+              experimentName: fired.experimentName,
+              parameters: { ...fired.parameters },
+              dataPathAssignments: {},
+              runSource: 'Schedule',
+              description: `fired by schedule ${fired.schedule.name}`,
+              tags: { schedule: fired.schedule.name },
+              continueOnStepFailure: false,
+            };
+            checkParameters(buildPipeline(ws, published.spec, {}), submission.parameters);
+            const runId = queue.accept(
+              {
+                pipelineId: published.id,
+                endpoint: endpoint?.name ?? null,
+                endpointVersion: endpoint?.version ?? null,
+              },
+              submission,
+              `schedule:${fired.schedule.name}`,
+            );
+            return { runId };
+          },
+          isTargetEnabled: (target) => {
+            try {
+              const { published, endpoint } = resolveTarget(target);
+              return published.status === 'Active' && (!endpoint || endpoint.status === 'Active');
+            } catch {
+              return false;
+            }
+          },
+        });
+  scheduler?.start();
 
   const accept = async (
     context: Context,
@@ -190,6 +248,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
   return Object.assign(handle, {
     close: async (): Promise<void> => {
       closed = true;
+      await scheduler?.stop();
       await queue.close();
     },
   });

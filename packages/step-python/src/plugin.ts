@@ -140,3 +140,8 @@ function notStarted(interpreter: string): string {
 function quote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : JSON.stringify(word);
 }
+
+/** The plugins of this package, for workspaces that list `@sluice/step-python` in their `plugins`. */
+export function sluicePlugins(): [StepKindPlugin<PythonScriptConfig>] {
+  return [pythonScriptStep()];
+}
