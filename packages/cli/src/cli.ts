@@ -11,6 +11,14 @@ import {
   type StepExplanation,
   type StepRun,
 } from '@sluice/runtime';
+import {
+  PipelineEndpoint,
+  createToken,
+  listTokens,
+  publishPipeline,
+  revokeToken,
+  serve,
+} from '@sluice/publish';
 import { drawGraph, duration, status, table, timeline } from './format.js';
 import { loadPipeline } from './load-pipeline.js';
 import { showProgress } from './progress.js';
@@ -472,6 +480,189 @@ export function createProgram(
         }
       },
     );
+
+  program
+    .command('publish')
+    .description('publish a pipeline module as a versioned pipeline (and optionally an endpoint version)')
+    .argument('<pipeline>', 'a module whose default export is a Pipeline or ({ workspace }) => Pipeline')
+    .requiredOption('--name <name>', 'the published pipeline name')
+    .option('--pipeline-version <version>', 'a version label, e.g. 1.0')
+    .option('--description <text>', 'what it does')
+    .option(
+      '--endpoint <name>',
+      'also add it to this pipeline endpoint (created if missing) as a new version',
+    )
+    .option('--default', 'with --endpoint: make it the default version')
+    .option('--json', 'print JSON')
+    .addOption(workspaceOption())
+    .action(
+      async (
+        file: string,
+        options: {
+          name: string;
+          pipelineVersion?: string;
+          description?: string;
+          endpoint?: string;
+          default?: boolean;
+          json?: boolean;
+          workspace?: string;
+        },
+      ) => {
+        const ws = await openWorkspace(options);
+        try {
+          const { pipeline } = await loadPipeline(file, ws);
+          const published = await publishPipeline(ws, pipeline, {
+            name: options.name,
+            ...(options.pipelineVersion ? { version: options.pipelineVersion } : {}),
+            ...(options.description ? { description: options.description } : {}),
+          });
+          let endpointVersion: string | undefined;
+          if (options.endpoint) {
+            const existing = PipelineEndpoint.list(ws).find((endpoint) => endpoint.name === options.endpoint);
+            if (!existing) {
+              await PipelineEndpoint.publish(ws, { name: options.endpoint, pipeline: published });
+              endpointVersion = '0';
+            } else {
+              endpointVersion = options.default ? existing.addDefault(published) : existing.add(published);
+            }
+          }
+          const result = {
+            id: published.id,
+            name: published.name,
+            version: published.version,
+            endpoint: published.endpoint,
+            ...(options.endpoint ? { pipelineEndpoint: options.endpoint, endpointVersion } : {}),
+          };
+          if (options.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          else {
+            io.stdout.write(
+              `Published ${published.name}${published.version ? ` ${published.version}` : ''} as ${published.id}\n`,
+            );
+            io.stdout.write(`  REST: POST ${published.endpoint}\n`);
+            if (options.endpoint)
+              io.stdout.write(
+                `  endpoint ${options.endpoint}, version ${endpointVersion}: POST /endpoints/${options.endpoint}\n`,
+              );
+          }
+        } finally {
+          await ws.close();
+        }
+      },
+    );
+
+  const token = program.command('token').description('bearer tokens for the REST server');
+  token
+    .command('create')
+    .description('create a token (shown once; only a hash of it is kept)')
+    .requiredOption('--scope <scope>', "'read' (GET requests) or 'submit' (GET and POST)")
+    .option('--expires <age>', 'lifetime, e.g. 90m, 12h, 30d (default: no expiry)')
+    .option('--description <text>', 'what it is for')
+    .option('--json', 'print JSON')
+    .addOption(workspaceOption())
+    .action(
+      async (options: {
+        scope: 'read' | 'submit';
+        expires?: string;
+        description?: string;
+        json?: boolean;
+        workspace?: string;
+      }) => {
+        const ws = await openWorkspace(options);
+        try {
+          const created = createToken(ws, {
+            scope: options.scope,
+            ...(options.expires ? { expiresIn: options.expires } : {}),
+            ...(options.description ? { description: options.description } : {}),
+          });
+          if (options.json) io.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
+          else {
+            io.stdout.write(`${created.token}\n`);
+            io.stderr.write(
+              `token ${created.id}, scope ${created.scope}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}; it is shown only now.\n`,
+            );
+          }
+        } finally {
+          await ws.close();
+        }
+      },
+    );
+  token
+    .command('list')
+    .description('list tokens (never their secrets)')
+    .option('--json', 'print JSON')
+    .addOption(workspaceOption())
+    .action(async (options: { json?: boolean; workspace?: string }) => {
+      const ws = await openWorkspace(options);
+      try {
+        const tokens = listTokens(ws);
+        if (options.json) io.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
+        else if (tokens.length === 0)
+          io.stdout.write('No tokens yet. Create one with: sluice token create --scope submit\n');
+        else {
+          const rows = tokens.map((entry) => [
+            entry.id,
+            entry.scope,
+            entry.revokedAt
+              ? 'revoked'
+              : entry.expiresAt && Date.parse(entry.expiresAt) < Date.now()
+                ? 'expired'
+                : 'active',
+            entry.expiresAt ?? 'never',
+            entry.description ?? '',
+          ]);
+          io.stdout.write(`${table(['ID', 'SCOPE', 'STATE', 'EXPIRES', ''], rows)}\n`);
+        }
+      } finally {
+        await ws.close();
+      }
+    });
+  token
+    .command('revoke')
+    .description('revoke a token by id')
+    .argument('<id>', 'the token id (from sluice token list)')
+    .addOption(workspaceOption())
+    .action(async (id: string, options: { workspace?: string }) => {
+      const ws = await openWorkspace(options);
+      try {
+        revokeToken(ws, id);
+        io.stdout.write(`Revoked token ${id}.\n`);
+      } finally {
+        await ws.close();
+      }
+    });
+
+  program
+    .command('serve')
+    .description(
+      'serve published pipelines and endpoints over REST (bearer tokens required), and fire schedules',
+    )
+    .option('--port <port>', 'the port (0 picks a free one)', (value) => Number.parseInt(value, 10), 8765)
+    .option('--host <host>', 'the address to listen on', '127.0.0.1')
+    .option(
+      '--concurrency <n>',
+      'how many submitted runs execute at once',
+      (value) => Number.parseInt(value, 10),
+      2,
+    )
+    .addOption(workspaceOption())
+    .action(async (options: { port: number; host: string; concurrency: number; workspace?: string }) => {
+      const ws = await openWorkspace(options);
+      const server = await serve({
+        workspace: ws,
+        port: options.port,
+        host: options.host,
+        concurrency: options.concurrency,
+      });
+      io.stdout.write(`Serving workspace "${ws.name}" at ${server.url} (Ctrl-C to stop)\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      io.stdout.write('Stopping…\n');
+      await server.close();
+      await ws.close();
+    });
 
   return program;
 }

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import {
@@ -213,6 +214,28 @@ function checkPublishOptions(options: PublishOptions): void {
 }
 
 /** Keep a spec as a published pipeline, after proving that it can be built again and its scripts exist. */
+
+/**
+ * Name the packages of the pipeline's step kinds in the workspace config, so that another process (a
+ * server) loads them with `ws.ready()` and can run the published pipeline. Kinds whose plugin does not
+ * come from an installed package (defined in the caller's code) must be registered by that process itself.
+ */
+function rememberPluginPackages(ws: Workspace, spec: PipelineSpec): void {
+  const resolvers = [createRequire(join(ws.dir, 'package.json')), createRequire(import.meta.url)];
+  for (const kind of new Set(spec.steps.map((step) => step.kind))) {
+    const name = ws.registry.step(kind).name;
+    const installed = resolvers.some((resolver) => {
+      try {
+        resolver.resolve(name);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (installed) ws.addPluginPackage(name);
+  }
+}
+
 async function save(
   ws: Workspace,
   spec: PipelineSpec,
@@ -221,6 +244,7 @@ async function save(
 ): Promise<PublishedPipeline> {
   await ws.ready();
   const rebuilt = buildPipeline(ws, spec);
+  rememberPluginPackages(ws, spec);
   for (const step of spec.steps) {
     const definition = rebuilt.getStep(step.name)!;
     ws.registry.step(step.kind).validate?.(definition, {
