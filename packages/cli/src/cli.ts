@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import { isSluiceError } from '@sluice/core';
+import { SluiceError, isSluiceError } from '@sluice/core';
 import {
   Experiment,
   PipelineRun,
@@ -14,6 +14,8 @@ import {
 import {
   PipelineEndpoint,
   createToken,
+  entraIdVerifier,
+  tokenVerifier,
   listTokens,
   publishPipeline,
   revokeToken,
@@ -644,25 +646,57 @@ export function createProgram(
       (value) => Number.parseInt(value, 10),
       2,
     )
+    .option('--entra-issuer <url>', 'also accept Microsoft Entra ID access tokens from this issuer')
+    .option('--entra-audience <id>', 'the audience those tokens must carry (application ID URI or client id)')
+    .option('--entra-jwks-uri <url>', "the issuer's JSON Web Key Set URL")
     .addOption(workspaceOption())
-    .action(async (options: { port: number; host: string; concurrency: number; workspace?: string }) => {
-      const ws = await openWorkspace(options);
-      const server = await serve({
-        workspace: ws,
-        port: options.port,
-        host: options.host,
-        concurrency: options.concurrency,
-      });
-      io.stdout.write(`Serving workspace "${ws.name}" at ${server.url} (Ctrl-C to stop)\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      io.stdout.write('Stopping…\n');
-      await server.close();
-      await ws.close();
-    });
+    .action(
+      async (options: {
+        port: number;
+        host: string;
+        concurrency: number;
+        entraIssuer?: string;
+        entraAudience?: string;
+        entraJwksUri?: string;
+        workspace?: string;
+      }) => {
+        const entra = [options.entraIssuer, options.entraAudience, options.entraJwksUri];
+        if (entra.some(Boolean) && !entra.every(Boolean)) {
+          throw new SluiceError(
+            'PARAMETER_INVALID',
+            'Entra ID tokens need all three of --entra-issuer, --entra-audience and --entra-jwks-uri.',
+          );
+        }
+        const ws = await openWorkspace(options);
+        const server = await serve({
+          workspace: ws,
+          ...(options.entraIssuer
+            ? {
+                auth: [
+                  tokenVerifier(ws),
+                  entraIdVerifier({
+                    issuer: options.entraIssuer,
+                    audience: options.entraAudience!,
+                    jwksUri: options.entraJwksUri!,
+                  }),
+                ],
+              }
+            : {}),
+          port: options.port,
+          host: options.host,
+          concurrency: options.concurrency,
+        });
+        io.stdout.write(`Serving workspace "${ws.name}" at ${server.url} (Ctrl-C to stop)\n`);
+        await new Promise<void>((resolve) => {
+          const stop = (): void => resolve();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        io.stdout.write('Stopping…\n');
+        await server.close();
+        await ws.close();
+      },
+    );
 
   return program;
 }

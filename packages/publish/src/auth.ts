@@ -64,7 +64,7 @@ export function authorize(principal: Principal, scope: Scope): void {
   if (!principal.scopes.includes(scope)) {
     throw publishError(
       'AUTH_FORBIDDEN',
-      `These credentials allow ${principal.scopes.join(', ') || 'nothing'}; this request needs the "${scope}" scope. Use a token created with scope "${scope}".`,
+      `These credentials allow ${principal.scopes.join(', ') || 'nothing'}; this request needs the "${scope}" scope. Use credentials that grant "${scope}" (for workspace tokens: \`sluice token create --scope ${scope}\`).`,
       { details: { needed: scope, granted: [...principal.scopes] } },
     );
   }

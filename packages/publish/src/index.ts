@@ -9,6 +9,8 @@ export type { EndpointStatus, PublishedPipelineStatus } from './store.js';
 export { createToken, listTokens, revokeToken, tokenVerifier } from './tokens.js';
 export type { CreateTokenOptions, CreatedToken, TokenRecord } from './tokens.js';
 export type { AuthCredentials, AuthVerifier, Principal, Scope } from './auth.js';
+export { entraIdVerifier } from './entra.js';
+export type { EntraIdVerifierOptions } from './entra.js';
 export { createRequestHandler } from './handler.js';
 export type { RequestHandler, RequestHandlerOptions } from './handler.js';
 export { HTTP_STATUS, httpStatusOf } from './http-status.js';
