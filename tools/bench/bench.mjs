@@ -3,11 +3,11 @@
 // It never asserts wall-clock times: a missed goal is marked ✗ and the exit code stays 0 (non-zero only when
 // something crashes). See tools/bench/README.md.
 //
-//   node tools/bench/bench.mjs [--only a,b,c,d] [--quick] [--python <interpreter>] [--profile <dir>]
+//   node tools/bench/bench.mjs [--only a,b,c,d,e] [--quick] [--python <interpreter>] [--profile <dir>]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -18,13 +18,14 @@ import Database from 'better-sqlite3';
 import { Environment, PipelineData, Pipeline, RunConfiguration, defineStep, hashTree } from '@sluice/core';
 import { ComputeTarget, Experiment, Workspace, localCompute } from '@sluice/runtime';
 import { PythonScriptStep } from '@sluice/step-python';
+import { measureServeLoad } from './serve-load.mjs';
 
 // ---------------------------------------------------------------------------------------------------------
 // options
 
 function parseArgs(argv) {
   const options = {
-    only: new Set(['a', 'b', 'c', 'd']),
+    only: new Set(['a', 'b', 'c', 'd', 'e']),
     quick: false,
     profile: undefined,
     python: 'python3',
@@ -38,8 +39,8 @@ function parseArgs(argv) {
         .split(',')
         .map((s) => s.trim().toLowerCase())
         .filter(Boolean);
-      const unknown = picked.filter((s) => !['a', 'b', 'c', 'd'].includes(s));
-      if (picked.length === 0 || unknown.length) usage(`--only takes a list of a, b, c, d; got ${value}`);
+      const unknown = picked.filter((s) => !['a', 'b', 'c', 'd', 'e'].includes(s));
+      if (picked.length === 0 || unknown.length) usage(`--only takes a list of a, b, c, d, e; got ${value}`);
       options.only = new Set(picked);
     } else if (arg === '--profile' || arg.startsWith('--profile=')) {
       const value = arg.includes('=') ? arg.slice('--profile='.length) : argv[++i];
@@ -58,7 +59,7 @@ function parseArgs(argv) {
 function usage(problem) {
   if (problem) console.error(`bench: ${problem}`);
   console.error(
-    'usage: node tools/bench/bench.mjs [--only a,b,c,d] [--quick] [--python <interpreter>] [--profile <dir>]',
+    'usage: node tools/bench/bench.mjs [--only a,b,c,d,e] [--quick] [--python <interpreter>] [--profile <dir>]',
   );
   process.exit(problem ? 2 : 0);
 }
@@ -638,6 +639,47 @@ function compareMaps(expected, actual) {
   return problems.length ? `${problems.length} problem(s): ${problems.slice(0, 3).join(', ')}` : undefined;
 }
 
+/**
+ * CPU time (ms) used so far by the Azurite child process of this benchmark, read from /proc (Linux); undefined
+ * where that is not possible. `startAzurite` does not give the pid: it is the child whose command line
+ * names azurite.
+ */
+function azuriteCpuReader() {
+  const listed = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  const line = (listed.stdout ?? '').split('\n').find((text) => /azurite/.test(text));
+  const pid = line?.trim().split(/\s+/)[0];
+  if (!pid) return () => undefined;
+  return () => {
+    try {
+      // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux)
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** CPU time (ms) all processes of the machine have used so far (/proc/stat, Linux); undefined elsewhere. */
+function machineBusy() {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return (user + nice + system + irq + softirq + steal) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Flush dirty pages (Azurite's blob files, downloads) so write-back does not land in a timed section. */
+function flushDisks() {
+  spawnSync('sync', { stdio: 'ignore' });
+}
+
 async function benchD() {
   const { files, bytes: wanted, reps, concurrency, warm } = SIZES.d;
   log(
@@ -663,6 +705,7 @@ async function benchD() {
   const startStart = performance.now();
   const azurite = await startAzurite({ location });
   activeAzurite = azurite;
+  const azuriteCpu = azuriteCpuReader();
   log(
     `  Azurite at ${azurite.blobEndpoint} (data in ${location}), up in ${fmtMs(performance.now() - startStart)}`,
   );
@@ -670,10 +713,13 @@ async function benchD() {
     const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
     /** A new, empty container; created outside the timed sections, for both sides alike. */
     const freshContainer = async (name) => {
-      const container = service.getContainerClient(name);
-      await container.create();
+      await service.getContainerClient(name).create();
       return name;
     };
+    // Azurite looks blobs up by scanning every blob of the account (its LokiJS queries start from the
+    // `accountName` index), so each request gets slower as blobs pile up: each side's container is deleted
+    // once its downloads are checked, so every timed section starts from the same (empty) account
+    const dropContainer = (name) => service.getContainerClient(name).delete();
 
     // Sluice: the datastore as a workspace builds it from saved options (the secret looked up by name)
     const sluiceStore = (containerName) =>
@@ -682,32 +728,39 @@ async function benchD() {
         { containerName, connectionString: { secret: 'bench-d' }, concurrency },
         { secret: (name) => (name === 'bench-d' ? azurite.connectionString : undefined) },
       );
-    const sluiceUpload = (store, local) => store.upload(local, 'data', { overwrite: false, concurrency });
-    const sluiceDownload = (store, local) => store.download('data', local, { concurrency });
-
     // raw: the plain SDK way: walk the folder, uploadFile each file / list the prefix, downloadToFile each
-    // blob, the same number of files at a time through a simple worker pool; a client of its own per rep,
-    // as the datastore has
+    // blob, the same number of files at a time through a simple worker pool; a client of its own per
+    // container, as each datastore has
     const rawContainer = (containerName) =>
       BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(containerName);
-    const rawUpload = async (container, local) => {
-      const entries = (await readdir(local, { recursive: true, withFileTypes: true })).filter((entry) =>
-        entry.isFile(),
-      );
-      await inPool(entries, concurrency, async (entry) => {
-        const full = join(entry.parentPath, entry.name);
-        const name = `data/${relative(local, full).split(sep).join('/')}`;
-        await container.getBlockBlobClient(name).uploadFile(full);
-      });
-    };
-    const rawDownload = async (container, local) => {
-      const names = [];
-      for await (const blob of container.listBlobsFlat({ prefix: 'data/' })) names.push(blob.name);
-      await inPool(names, concurrency, async (name) => {
-        const target = join(local, ...name.slice('data/'.length).split('/'));
-        await mkdir(dirname(target), { recursive: true });
-        await container.getBlobClient(name).downloadToFile(target);
-      });
+    const sides = {
+      sluice: {
+        open: sluiceStore,
+        upload: (store, local) => store.upload(local, 'data', { overwrite: false, concurrency }),
+        download: (store, local) => store.download('data', local, { concurrency }),
+      },
+      raw: {
+        open: rawContainer,
+        async upload(container, local) {
+          const entries = (await readdir(local, { recursive: true, withFileTypes: true })).filter((entry) =>
+            entry.isFile(),
+          );
+          await inPool(entries, concurrency, async (entry) => {
+            const full = join(entry.parentPath, entry.name);
+            const name = `data/${relative(local, full).split(sep).join('/')}`;
+            await container.getBlockBlobClient(name).uploadFile(full);
+          });
+        },
+        async download(container, local) {
+          const names = [];
+          for await (const blob of container.listBlobsFlat({ prefix: 'data/' })) names.push(blob.name);
+          await inPool(names, concurrency, async (name) => {
+            const target = join(local, ...name.slice('data/'.length).split('/'));
+            await mkdir(dirname(target), { recursive: true });
+            await container.getBlobClient(name).downloadToFile(target);
+          });
+        },
+      },
     };
 
     // warm-up: each side once on the small folder (JIT, connections, Azurite's first writes); the
@@ -717,84 +770,110 @@ async function benchD() {
       const name = await freshContainer(`bench-d-${side}-warm`);
       const local = join(root, `d-down-${side}-warm`);
       const start = performance.now();
-      if (side === 'sluice') {
-        const store = sluiceStore(name);
-        await sluiceUpload(store, warmTree);
-        await sluiceDownload(store, local);
-      } else {
-        const container = rawContainer(name);
-        await rawUpload(container, warmTree);
-        await rawDownload(container, local);
-      }
+      const client = sides[side].open(name);
+      await sides[side].upload(client, warmTree);
+      await sides[side].download(client, local);
+      const ms = performance.now() - start;
       const problem = compareMaps(warmHashes, await fileHashes(local));
       if (problem) throw new Error(`the ${side} warm-up download does not match its source: ${problem}`);
       rmSync(local, { recursive: true, force: true });
-      log(`  warm-up ${side}: upload + download ${fmtMs(performance.now() - start)}, content checked`);
+      await dropContainer(name);
+      log(`  warm-up ${side}: upload + download ${fmtMs(ms)}, content checked`);
     }
 
     const times = { upRaw: [], upSluice: [], downRaw: [], downSluice: [] };
     const cpu = { upRaw: [], upSluice: [], downRaw: [], downSluice: [] };
+    const serverCpu = { upRaw: [], upSluice: [], downRaw: [], downSluice: [] };
     const upRatios = [];
     const downRatios = [];
-    /** Time one side's transfer; also the benchmark process's CPU time (the client's own work). */
+    /** Time one side's transfer; also the CPU time of the benchmark process (the client) and of Azurite. */
     const timed = async (key, profileName, fn) => {
+      flushDisks();
       const result = await profiled(profileName, async () => {
+        const busyStart = machineBusy();
+        const serverStart = azuriteCpu();
         const cpuStart = process.cpuUsage();
         const start = performance.now();
         await fn();
         const ms = performance.now() - start;
         const used = process.cpuUsage(cpuStart);
-        return { ms, cpu: (used.user + used.system) / 1000 };
+        const serverEnd = azuriteCpu();
+        const busyEnd = machineBusy();
+        const own = (used.user + used.system) / 1000;
+        const server =
+          serverStart === undefined || serverEnd === undefined ? undefined : serverEnd - serverStart;
+        // CPU that neither the benchmark nor Azurite used: other processes, the kernel's own threads
+        const foreign =
+          server === undefined || busyStart === undefined || busyEnd === undefined
+            ? undefined
+            : Math.max(0, busyEnd - busyStart - own - server);
+        return { ms, cpu: own, server, foreign };
       });
-      times[key].push(result.ms);
-      cpu[key].push(result.cpu);
-      return result.ms;
+      return { key, ...result };
     };
     const mbps = (ms) => bytes / MiB / (ms / 1000);
+    const Key = { raw: 'Raw', sluice: 'Sluice' };
+    // A pair is measured again (up to MAX_ATTEMPTS times) when other processes used more than this share
+    // of a core during one of its timed sections: on a shared 2-core machine a test run elsewhere shifts
+    // one side's time by 50% or more, and pairing alone cannot cancel a burst that hits only one side.
+    const FOREIGN_LIMIT = 0.25;
+    const MAX_ATTEMPTS = 3;
+    let disturbed = 0;
+    let acceptedDisturbed = 0;
     for (let rep = 0; rep < reps; rep++) {
-      // separate containers per side and repetition: neither side ever sees the other's blobs
-      const sluiceName = await freshContainer(`bench-d-sluice-${rep}`);
-      const rawName = await freshContainer(`bench-d-raw-${rep}`);
-      const store = sluiceStore(sluiceName);
-      const container = rawContainer(rawName);
-      const sluiceLocal = join(root, `d-down-sluice-${rep}`);
-      const rawLocal = join(root, `d-down-raw-${rep}`);
-      // alternate which side goes first, so drift (Azurite's growing data, write-back) hits both sides
-      const rawFirst = rep % 2 === 0;
-
-      const upload = {
-        raw: () => timed('upRaw', `d-upload-raw-${rep}`, () => rawUpload(container, tree)),
-        sluice: () => timed('upSluice', `d-upload-sluice-${rep}`, () => sluiceUpload(store, tree)),
-      };
-      const download = {
-        raw: () => timed('downRaw', `d-download-raw-${rep}`, () => rawDownload(container, rawLocal)),
-        sluice: () =>
-          timed('downSluice', `d-download-sluice-${rep}`, () => sluiceDownload(store, sluiceLocal)),
-      };
-      const order = rawFirst ? ['raw', 'sluice'] : ['sluice', 'raw'];
-      const up = {};
-      const down = {};
-      for (const side of order) up[side] = await upload[side]();
-      for (const side of order) down[side] = await download[side]();
-
-      for (const [side, local] of [
-        ['raw', rawLocal],
-        ['sluice', sluiceLocal],
-      ]) {
-        const problem = compareMaps(treeSizes, await fileSizes(local));
-        if (problem) throw new Error(`the ${side} download of rep ${rep + 1} is not the source: ${problem}`);
-        rmSync(local, { recursive: true, force: true });
+      // one side's upload + download, then the other's, back to back; which goes first alternates, so
+      // drift (machine load, the kernel's write-back of what the other side wrote) hits both alike
+      const order = rep % 2 === 0 ? ['raw', 'sluice'] : ['sluice', 'raw'];
+      for (let attempt = 1; ; attempt++) {
+        const up = {};
+        const down = {};
+        for (const side of order) {
+          // a container of its own per side, repetition and attempt: neither side sees the other's blobs
+          const name = await freshContainer(`bench-d-${side}-${rep}-${attempt}`);
+          const client = sides[side].open(name);
+          const local = join(root, `d-down-${side}-${rep}`);
+          up[side] = await timed(`up${Key[side]}`, `d-upload-${side}-${rep}`, () =>
+            sides[side].upload(client, tree),
+          );
+          down[side] = await timed(`down${Key[side]}`, `d-download-${side}-${rep}`, () =>
+            sides[side].download(client, local),
+          );
+          const problem = compareMaps(treeSizes, await fileSizes(local));
+          if (problem)
+            throw new Error(`the ${side} download of rep ${rep + 1} is not the source: ${problem}`);
+          rmSync(local, { recursive: true, force: true });
+          await dropContainer(name);
+        }
+        const sections = [up.raw, up.sluice, down.raw, down.sluice];
+        const worst = Math.max(...sections.map((r) => (r.foreign === undefined ? 0 : r.foreign / r.ms)));
+        const line =
+          `upload raw ${mbps(up.raw.ms).toFixed(1)} MiB/s (${fmtMs(up.raw.ms)}), sluice ${mbps(up.sluice.ms).toFixed(1)} MiB/s ` +
+          `(${fmtMs(up.sluice.ms)}) → ${fmtRatio(up.raw.ms / up.sluice.ms)}; ` +
+          `download raw ${mbps(down.raw.ms).toFixed(1)} MiB/s (${fmtMs(down.raw.ms)}), sluice ${mbps(down.sluice.ms).toFixed(1)} MiB/s ` +
+          `(${fmtMs(down.sluice.ms)}) → ${fmtRatio(down.raw.ms / down.sluice.ms)}; ` +
+          `other processes ≤ ${(worst * 100).toFixed(0)}% of a core`;
+        if (worst > FOREIGN_LIMIT && attempt < MAX_ATTEMPTS) {
+          disturbed += 1;
+          log(`  rep ${rep + 1} (${order[0]} first), disturbed, measured again: ${line}`);
+          continue;
+        }
+        if (worst > FOREIGN_LIMIT) acceptedDisturbed += 1;
+        for (const r of sections) {
+          times[r.key].push(r.ms);
+          cpu[r.key].push(r.cpu);
+          if (r.server !== undefined) serverCpu[r.key].push(r.server);
+        }
+        upRatios.push(up.raw.ms / up.sluice.ms);
+        downRatios.push(down.raw.ms / down.sluice.ms);
+        log(`  rep ${rep + 1} (${order[0]} first): ${line}`);
+        break;
       }
-      upRatios.push(up.raw / up.sluice);
-      downRatios.push(down.raw / down.sluice);
-      log(
-        `  rep ${rep + 1} (${order.join(' first, ')} second): ` +
-          `upload raw ${mbps(up.raw).toFixed(0)} MiB/s (${fmtMs(up.raw)}), sluice ${mbps(up.sluice).toFixed(0)} MiB/s ` +
-          `(${fmtMs(up.sluice)}) → ${fmtRatio(up.raw / up.sluice)}; ` +
-          `download raw ${mbps(down.raw).toFixed(0)} MiB/s (${fmtMs(down.raw)}), sluice ${mbps(down.sluice).toFixed(0)} MiB/s ` +
-          `(${fmtMs(down.sluice)}) → ${fmtRatio(down.raw / down.sluice)}`,
-      );
     }
+    const disturbance =
+      disturbed || acceptedDisturbed
+        ? `; ${disturbed} disturbed pair(s) measured again` +
+          (acceptedDisturbed ? `, ${acceptedDisturbed} kept after ${MAX_ATTEMPTS} attempts (noisy)` : '')
+        : '';
 
     const row = (id, what, sluiceKey, rawKey, ratios) => {
       const sluiceMs = median(times[sluiceKey]);
@@ -803,15 +882,18 @@ async function benchD() {
       results.push({
         id,
         what,
-        sluice: `${mbps(sluiceMs).toFixed(0)} MiB/s (${fmtMs(sluiceMs)})`,
-        baseline: `${mbps(rawMs).toFixed(0)} MiB/s (${fmtMs(rawMs)}, @azure/storage-blob)`,
+        sluice: `${mbps(sluiceMs).toFixed(1)} MiB/s (${fmtMs(sluiceMs)})`,
+        baseline: `${mbps(rawMs).toFixed(1)} MiB/s (${fmtMs(rawMs)}, @azure/storage-blob)`,
         ratio: fmtRatio(ratio),
         goal: '≥ 0.90×',
         ok: ratio >= 0.9,
         note:
           `throughput sluice/raw, median of the ${reps} paired ratios [${ratios.map((r) => r.toFixed(2)).join(', ')}]; ` +
-          `CPU of the benchmark process: sluice ${fmtMs(median(cpu[sluiceKey]))}, raw ${fmtMs(median(cpu[rawKey]))} ` +
-          `(Azurite runs in its own process on the same cores)`,
+          `CPU time (medians) of the client: sluice ${fmtMs(median(cpu[sluiceKey]))}, raw ${fmtMs(median(cpu[rawKey]))}` +
+          (serverCpu[sluiceKey].length && serverCpu[rawKey].length
+            ? `; of Azurite (same cores): sluice ${fmtMs(median(serverCpu[sluiceKey]))}, raw ${fmtMs(median(serverCpu[rawKey]))}`
+            : '') +
+          disturbance,
       });
     };
     const shape = `${Math.round(bytes / MiB)} MiB / ${files} files, ${concurrency} at a time`;
@@ -861,6 +943,7 @@ try {
   if (options.only.has('b')) await benchB();
   if (options.only.has('c')) await benchC();
   if (options.only.has('d')) await benchD();
+  if (options.only.has('e')) results.push(...(await measureServeLoad({ quick: options.quick })));
   printTable();
   const loadAfter = loadavg()[0];
   console.log(
