@@ -17,3 +17,5 @@ export {
   AZURITE_ACCOUNT_KEY,
 } from './azurite.js';
 export type { AzuriteInstance, StartAzuriteOptions } from './azurite.js';
+export { nodeStep, nodeStepPlugin } from './node-step.js';
+export type { NodeStepConfig } from './node-step.js';

@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataReference, Pipeline, PipelineData } from '@sluice/core';
 import { Experiment, Workspace } from '@sluice/runtime';
-import { startAzurite, type AzuriteInstance } from '@sluice/testing';
+import { startAzurite, type AzuriteInstance, nodeStep } from '@sluice/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Datastore } from '../index.js';
 import { filesContaining } from './helpers.js';
-import { nodeStep } from './node-step.js';
 
 // Runs against Azurite, Microsoft's storage emulator: a real blob service over HTTP, no mocks.
 let azurite: AzuriteInstance;

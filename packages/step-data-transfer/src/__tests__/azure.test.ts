@@ -1,4 +1,5 @@
 import { readFileSync, rmSync } from 'node:fs';
+import { nodeStep } from '@sluice/testing';
 import { join } from 'node:path';
 import { DataReference, OutputFileDatasetConfig, Pipeline, PipelineData, isSluiceError } from '@sluice/core';
 import { registerAzureBlobContainer } from '@sluice/datastore-azure';
@@ -7,7 +8,6 @@ import { startAzurite, type AzuriteInstance } from '@sluice/testing/azurite';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { DataTransferStep } from '../index.js';
 import { SCRIPTS, statuses, tempDir, writeTree } from './helpers.js';
-import { nodeStep } from './node-step.js';
 
 // Runs against Azurite, Microsoft's storage emulator: a real blob service over HTTP, no mocks.
 let azurite: AzuriteInstance;

@@ -1,4 +1,5 @@
 import { readFileSync, rmSync, statSync } from 'node:fs';
+import { nodeStep } from '@sluice/testing';
 import { join } from 'node:path';
 import {
   DataReference,
@@ -12,7 +13,6 @@ import { Dataset, Experiment, Workspace } from '@sluice/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DataTransferStep } from '../index.js';
 import { SCRIPTS, statuses, tempDir, writeTree } from './helpers.js';
-import { nodeStep } from './node-step.js';
 
 // Real workspaces, the real runtime and the two default local datastores; nothing is mocked.
 let root: string;

@@ -1,4 +1,6 @@
-// A tiny step kind for these tests: runs a Node.js script through the compute target, like any step plugin.
+// A minimal step kind for plugin tests: runs a Node.js script as a subprocess through the compute target.
+// It is a real plugin (the same contract as PythonScriptStep), so a datastore or step package can run
+// pipelines in its tests without depending on a step package.
 import {
   canonicalArgument,
   defineStep,
@@ -9,15 +11,16 @@ import {
   type StepKindPlugin,
 } from '@sluice/core';
 
-interface NodeStepConfig {
+export interface NodeStepConfig {
   script: string;
   arguments: StepArgument[];
+  timeoutSeconds?: number;
 }
 
 export const nodeStepPlugin: StepKindPlugin<NodeStepConfig> = {
   type: 'step',
-  kind: 'azure-test-node-script',
-  name: 'datastore-azure-tests',
+  kind: 'test-node-script',
+  name: '@sluice/testing',
   version: '1.0.0',
   coreRange: '^0.1.0',
   reuseVersion: '1',
@@ -31,12 +34,18 @@ export const nodeStepPlugin: StepKindPlugin<NodeStepConfig> = {
         command: process.execPath,
         args: [ctx.step.config.script, ...ctx.step.config.arguments.map(ctx.resolveArgument)],
         cwd: ctx.sourceDirectory!,
-        env: { PATH: process.env.PATH ?? '' },
+        env: { PATH: process.env.PATH ?? '', SLUICE_CONTEXT: ctx.contextFile },
+        ...(ctx.step.config.timeoutSeconds ? { timeoutMs: ctx.step.config.timeoutSeconds * 1000 } : {}),
       },
       { signal: ctx.signal, onStdout: ctx.logs.stdout, onStderr: ctx.logs.stderr },
     );
     if (result.exitCode === 0) return { status: 'Finished', exitCode: 0 };
-    return { status: 'Failed', exitCode: result.exitCode, error: `exited with code ${result.exitCode}` };
+    if (result.canceled) return { status: 'Canceled' };
+    return {
+      status: 'Failed',
+      exitCode: result.exitCode,
+      error: result.timedOut ? 'timed out' : `exited with code ${result.exitCode}`,
+    };
   },
 };
 
@@ -44,18 +53,29 @@ export function nodeStep(options: {
   name: string;
   script: string;
   sourceDirectory: string;
-  arguments: StepArgument[];
+  arguments?: StepArgument[];
   inputs?: InputLike[];
   outputs?: OutputLike[];
+  allowReuse?: boolean;
+  runAfter?: StepDefinition[];
+  computeTarget?: string;
+  timeoutSeconds?: number;
 }): StepDefinition<NodeStepConfig> {
   return defineStep({
     kind: nodeStepPlugin.kind,
     plugin: nodeStepPlugin,
     name: options.name,
     sourceDirectory: options.sourceDirectory,
-    arguments: options.arguments,
+    arguments: options.arguments ?? [],
     ...(options.inputs ? { inputs: options.inputs } : {}),
     ...(options.outputs ? { outputs: options.outputs } : {}),
-    config: { script: options.script, arguments: options.arguments },
+    ...(options.allowReuse !== undefined ? { allowReuse: options.allowReuse } : {}),
+    ...(options.runAfter ? { runAfter: options.runAfter } : {}),
+    ...(options.computeTarget ? { computeTarget: options.computeTarget } : {}),
+    config: {
+      script: options.script,
+      arguments: options.arguments ?? [],
+      ...(options.timeoutSeconds ? { timeoutSeconds: options.timeoutSeconds } : {}),
+    },
   });
 }
