@@ -888,8 +888,10 @@ async function getFile(
       );
     }
     await rename(temp, local);
-  } finally {
+  } catch (error) {
+    // only a failed download leaves its temporary file behind
     await rm(temp, { force: true });
+    throw error;
   }
 }
 
