@@ -19,7 +19,11 @@ export interface GcItem {
   bytes: number;
   /** The step run that produced it, when known. */
   stepRunId?: string;
-  reason: 'unreferenced output' | 'partial output of an ended step' | 'output without a record';
+  reason:
+    | 'unreferenced output'
+    | 'partial output of an ended step'
+    | 'output without a record'
+    | 'scratch files of an ended step';
 }
 
 export interface GcReport {
@@ -121,6 +125,7 @@ export async function collectGarbage(ws: Workspace, options: GcOptions = {}): Pr
     for (const item of chosen.items) await ws.datastore(item.datastore).delete(item.path);
   }
   deleted.push(...(await sweepLocalLeftovers(ws, dryRun)));
+  deleted.push(...(await sweepScratch(ws, dryRun)));
   return {
     dryRun,
     retainedRuns: chosen.retainedRuns,
@@ -202,6 +207,38 @@ async function sweepLocalLeftovers(ws: Workspace, dryRun: boolean): Promise<GcIt
         reason: 'output without a record',
       });
       if (!dryRun) await rm(join(outputsRoot, stepRunId), { recursive: true, force: true });
+    }
+  }
+  return items;
+}
+
+/** Folders a step run only needs while it runs (its copy of the source, downloaded inputs, staged outputs). */
+const SCRATCH = ['source', 'inputs', 'outputs', 'transfer'];
+
+/**
+ * The scratch folders of step runs whose run has ended. Logs, the context file and metrics stay: they are
+ * the run's record.
+ */
+async function sweepScratch(ws: Workspace, dryRun: boolean): Promise<GcItem[]> {
+  const items: GcItem[] = [];
+  const runsDir = join(ws.dataDir, 'runs');
+  for (const runId of await readdir(runsDir).catch(() => [] as string[])) {
+    const run = ws.store.getRun(runId);
+    if (run && ACTIVE.includes(run.status)) continue;
+    for (const step of await readdir(join(runsDir, runId)).catch(() => [] as string[])) {
+      for (const folder of SCRATCH) {
+        const path = join(runsDir, runId, step, folder);
+        const bytes = await size(path);
+        if (!(await stat(path).catch(() => undefined))) continue;
+        items.push({
+          datastore: '(workspace)',
+          path: `.sluice/runs/${runId}/${step}/${folder}`,
+          bytes,
+          stepRunId: `${runId}.${step}`,
+          reason: 'scratch files of an ended step',
+        });
+        if (!dryRun) await rm(path, { recursive: true, force: true });
+      }
     }
   }
   return items;

@@ -54,14 +54,23 @@ describe('sluice gc', () => {
       ws.getDefaultDatastore().localPath!(run.findStepRun('emit').getOutputs()[0]!.pathOnDatastore);
     // keep only the newest run: run "a" is old and not the latest result of the step
     const preview = await collectGarbage(ws, { keepLast: 1, olderThanMs: 0, dryRun: true });
-    expect(preview.deleted.map((item) => item.stepRunId).sort()).toEqual(
-      [runs[0]!.findStepRun('emit').id, runs[1]!.findStepRun('emit').id].sort(),
-    );
-    expect(preview.freedBytes).toBe(2000);
+    const outputsOf = (report: typeof preview) =>
+      report.deleted.filter((item) => item.reason === 'unreferenced output');
+    expect(
+      outputsOf(preview)
+        .map((item) => item.stepRunId)
+        .sort(),
+    ).toEqual([runs[0]!.findStepRun('emit').id, runs[1]!.findStepRun('emit').id].sort());
+    expect(outputsOf(preview).reduce((sum, item) => sum + item.bytes, 0)).toBe(2000);
+    expect(preview.freedBytes).toBe(preview.deleted.reduce((sum, item) => sum + item.bytes, 0));
     expect(existsSync(pathOf(runs[0]!))).toBe(true);
 
     const report = await collectGarbage(ws, { keepLast: 1, olderThanMs: 0 });
-    expect(report.deleted).toHaveLength(2);
+    expect(outputsOf(report)).toHaveLength(2);
+    // each ended step's scratch copy of its source goes; its logs stay
+    const stepDir = runs[0]!.findStepRun('emit').record.logDir!;
+    expect(existsSync(join(stepDir, 'source'))).toBe(false);
+    expect(existsSync(join(stepDir, 'sluice.txt'))).toBe(true);
     expect(existsSync(pathOf(runs[0]!))).toBe(false);
     expect(existsSync(pathOf(runs[2]!))).toBe(true);
     expect(() => runs[0]!.findStepRun('emit').getOutputData('out')).toThrow(
@@ -75,7 +84,7 @@ describe('sluice gc', () => {
       expect.stringMatching(/^parameter|arguments/),
     ]);
     expect(
-      (await collectGarbage(ws, { keepLast: 1, olderThanMs: 0, dryRun: true })).deleted.map(
+      outputsOf(await collectGarbage(ws, { keepLast: 1, olderThanMs: 0, dryRun: true })).map(
         (i) => i.stepRunId,
       ),
     ).toEqual([runs[2]!.findStepRun('emit').id]);
@@ -90,11 +99,12 @@ describe('sluice gc', () => {
     mkdirSync(store.localPath!('sluice/outputs/ghost.step/out'), { recursive: true });
     writeFileSync(store.localPath!('sluice/outputs/ghost.step/out/x'), '12345');
     const report = await collectGarbage(ws);
-    expect(report.deleted.map((item) => item.reason).sort()).toEqual([
+    const leftovers = report.deleted.filter((item) => item.reason !== 'scratch files of an ended step');
+    expect(leftovers.map((item) => item.reason).sort()).toEqual([
       'output without a record',
       'partial output of an ended step',
     ]);
-    expect(report.freedBytes).toBe(9);
+    expect(leftovers.reduce((sum, item) => sum + item.bytes, 0)).toBe(9);
     expect(existsSync(store.localPath!(PARTIAL_DIR + `/${run.id}.emit`))).toBe(false);
     expect(await run.findStepRun('emit').getOutputData('out').download(tempDir())).toBeTruthy();
   });
