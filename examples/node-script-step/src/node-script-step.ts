@@ -4,16 +4,12 @@ import {
   SluiceError,
   canonicalArgument,
   defineStep,
-  type InputBinding,
-  type PipelineParameter,
-  type ProducedData,
-  type RunConfiguration,
   type StepArgument,
   type StepBaseOptions,
-  type StepDefinition,
   type StepExecutionContext,
   type StepExecutionResult,
   type StepKindPlugin,
+  Step,
 } from '@sluice/core';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -138,19 +134,8 @@ const plugin = nodeScriptStep();
  * A step that runs a JavaScript file from a source directory with Node.js, the way `PythonScriptStep`
  * runs a Python script. TypeScript must be compiled first: point `scriptName` at the emitted `.js` file.
  */
-export class NodeScriptStep implements StepDefinition<NodeScriptConfig> {
-  declare readonly name: string;
-  declare readonly kind: string;
-  declare readonly plugin: StepKindPlugin<NodeScriptConfig> | undefined;
-  declare readonly inputs: readonly InputBinding[];
-  declare readonly outputs: readonly ProducedData[];
-  declare readonly parameters: readonly PipelineParameter[];
-  declare readonly computeTarget: string | undefined;
-  declare readonly runConfig: RunConfiguration | undefined;
+export class NodeScriptStep extends Step<NodeScriptConfig> {
   declare readonly sourceDirectory: string;
-  declare readonly allowReuse: boolean;
-  declare readonly runAfter: readonly StepDefinition[];
-  declare readonly config: NodeScriptConfig;
 
   constructor(options: NodeScriptStepOptions) {
     const { name, scriptName, sourceDirectory } = options;
@@ -171,8 +156,7 @@ export class NodeScriptStep implements StepDefinition<NodeScriptConfig> {
       arguments: args,
       config: Object.freeze({ scriptName, arguments: args }),
     });
-    Object.assign(this, step);
-    Object.freeze(this);
+    super(step);
   }
 }
 

@@ -33,7 +33,7 @@ export type {
 } from './bindings.js';
 export { Environment, RunConfiguration } from './environment.js';
 export type { EnvironmentOptions, EnvironmentReference, RunConfigurationOptions } from './environment.js';
-export { canonicalArgument, defineStep } from './step.js';
+export { Step, canonicalArgument, defineStep } from './step.js';
 export type {
   ComputeTargetLike,
   DefineStepOptions,

@@ -202,3 +202,28 @@ export function canonicalArgument(step: StepDefinition, argument: StepArgument):
   }
   return argument;
 }
+
+/**
+ * A base for step classes: `class MyStep extends Step<MyConfig>` validates its options, builds a
+ * definition with `defineStep`, and passes it to `super`. Instances are frozen StepDefinitions that
+ * `new Pipeline({ steps })` accepts directly.
+ */
+export class Step<Config = unknown> implements StepDefinition<Config> {
+  declare readonly name: string;
+  declare readonly kind: string;
+  declare readonly plugin: StepKindPlugin<Config> | undefined;
+  declare readonly inputs: readonly InputBinding[];
+  declare readonly outputs: readonly ProducedData[];
+  declare readonly parameters: readonly PipelineParameter[];
+  declare readonly computeTarget: string | undefined;
+  declare readonly runConfig: RunConfiguration | undefined;
+  declare readonly sourceDirectory: string | undefined;
+  declare readonly allowReuse: boolean;
+  declare readonly runAfter: readonly StepDefinition[];
+  declare readonly config: Config;
+
+  protected constructor(definition: StepDefinition<Config>) {
+    Object.assign(this, definition);
+    Object.freeze(this);
+  }
+}

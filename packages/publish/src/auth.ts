@@ -1,4 +1,4 @@
-import { publishError } from './codes.js';
+import { SluiceError } from '@sluice/core';
 
 /** What a caller may do: `read` allows GETs; `submit` allows GETs and POSTs (submissions). */
 export type Scope = 'read' | 'submit';
@@ -37,13 +37,13 @@ export async function authenticate(request: Request, verifiers: readonly AuthVer
   const header = request.headers.get('authorization');
   const match = header ? /^\s*(\S+)\s+(\S+)\s*$/.exec(header) : null;
   if (!header) {
-    throw publishError(
+    throw new SluiceError(
       'AUTH_REQUIRED',
       'This server needs credentials: send "Authorization: Bearer <token>" (create a token with createToken or `sluice token create`).',
     );
   }
   if (!match) {
-    throw publishError(
+    throw new SluiceError(
       'AUTH_INVALID',
       'The Authorization header must be "<scheme> <token>", e.g. "Bearer slc_…".',
     );
@@ -53,7 +53,7 @@ export async function authenticate(request: Request, verifiers: readonly AuthVer
     const principal = await verifier.verify(credentials);
     if (principal) return principal;
   }
-  throw publishError(
+  throw new SluiceError(
     'AUTH_INVALID',
     `The ${credentials.scheme} credentials are not of a kind this server accepts${verifiers.length ? ` (it accepts: ${verifiers.map((verifier) => verifier.name).join(', ')})` : ''}.`,
   );
@@ -62,7 +62,7 @@ export async function authenticate(request: Request, verifiers: readonly AuthVer
 /** Fail with AUTH_FORBIDDEN unless the principal holds the scope. */
 export function authorize(principal: Principal, scope: Scope): void {
   if (!principal.scopes.includes(scope)) {
-    throw publishError(
+    throw new SluiceError(
       'AUTH_FORBIDDEN',
       `These credentials allow ${principal.scopes.join(', ') || 'nothing'}; this request needs the "${scope}" scope. Use credentials that grant "${scope}" (for workspace tokens: \`sluice token create --scope ${scope}\`).`,
       { details: { needed: scope, granted: [...principal.scopes] } },

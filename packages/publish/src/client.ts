@@ -1,5 +1,5 @@
-import type { SluiceError } from '@sluice/core';
-import { publishError, type ErrorCode } from './codes.js';
+import { SluiceError } from '@sluice/core';
+import type { ErrorCode } from './codes.js';
 
 /** A submission's JSON body, with the keys of Azure ML's REST API. */
 export interface SubmissionBody {
@@ -124,7 +124,7 @@ export function createSluiceClient(options: SluiceClientOptions): SluiceClient {
     try {
       response = await doFetch(request);
     } catch (error) {
-      throw publishError(
+      throw new SluiceError(
         'SERVICE_UNAVAILABLE',
         `Cannot reach the Sluice server at ${base}: ${(error as Error).message}`,
         {
@@ -167,9 +167,13 @@ export function createSluiceClient(options: SluiceClientOptions): SluiceClient {
         }
         if (TERMINAL.includes(run.Status)) return run;
         if (Date.now() >= deadline) {
-          throw publishError('WAIT_TIMEOUT', `Run ${current} is still ${run.Status} after ${timeoutMs} ms.`, {
-            details: { run: current, status: run.Status },
-          });
+          throw new SluiceError(
+            'WAIT_TIMEOUT',
+            `Run ${current} is still ${run.Status} after ${timeoutMs} ms.`,
+            {
+              details: { run: current, status: run.Status },
+            },
+          );
         }
         await sleep(Math.min(pollIntervalMs, Math.max(0, deadline - Date.now())));
       }
@@ -183,11 +187,11 @@ function errorFrom(status: number, parsed: unknown, text: string): SluiceError {
   const error = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)
     ?.error;
   if (error && typeof error.code === 'string' && typeof error.message === 'string') {
-    return publishError(error.code as ErrorCode, error.message, {
+    return new SluiceError(error.code as ErrorCode, error.message, {
       details: { ...(error.details as Record<string, unknown> | undefined), status },
     });
   }
-  return publishError(
+  return new SluiceError(
     status >= 500 ? 'INTERNAL_ERROR' : 'REQUEST_INVALID',
     `The server answered ${status}: ${text.slice(0, 200)}`,
     {

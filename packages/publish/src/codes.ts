@@ -1,4 +1,4 @@
-import { SluiceError, type SluiceErrorCode, type SluiceErrorOptions } from '@sluice/core';
+import type { SluiceErrorCode } from '@sluice/core';
 
 /** The codes this package raises beyond pipelines and runs (all listed in `@sluice/core`'s ERROR_CODES). */
 export const PUBLISH_ERROR_CODES = [
@@ -27,17 +27,3 @@ export type PublishErrorCode = (typeof PUBLISH_ERROR_CODES)[number];
 
 /** Every code an error from this package (or a Sluice server) can carry. */
 export type ErrorCode = SluiceErrorCode;
-
-/** A coded SluiceError. */
-export function publishError(
-  code: ErrorCode,
-  message: string,
-  options: SluiceErrorOptions = {},
-): SluiceError {
-  return new SluiceError(code, message, options);
-}
-
-/** Whether `error` is a SluiceError (with this code, when given). */
-export function isPublishError(error: unknown, code?: ErrorCode): error is SluiceError {
-  return error instanceof SluiceError && (code === undefined || error.code === code);
-}

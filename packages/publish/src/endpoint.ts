@@ -1,6 +1,6 @@
 import { Pipeline, SluiceError } from '@sluice/core';
 import type { PipelineRun, Workspace } from '@sluice/runtime';
-import { publishError } from './codes.js';
+
 import {
   PublishedPipeline,
   publishPipeline,
@@ -85,7 +85,7 @@ export class PipelineEndpoint {
   static get(ws: Workspace, query: string | { name: string }): PipelineEndpoint {
     const name = typeof query === 'string' ? query : query.name;
     if (!publishStore(ws).getEndpoint(name)) {
-      throw publishError(
+      throw new SluiceError(
         'ENDPOINT_NOT_FOUND',
         `No pipeline endpoint is named "${name}"; list them with PipelineEndpoint.list(ws).`,
         { details: { endpoint: name } },
@@ -167,7 +167,7 @@ export class PipelineEndpoint {
   resolve(version?: string | number): { pipeline: PublishedPipeline; version: string } {
     const status = this.status;
     if (status !== 'Active') {
-      throw publishError(
+      throw new SluiceError(
         'ENDPOINT_DISABLED',
         `Pipeline endpoint "${this.name}" is ${status.toLowerCase()}; enable it to submit runs.`,
         { details: { endpoint: this.name, status } },
@@ -214,7 +214,7 @@ export class PipelineEndpoint {
     const versions = publishStore(this.workspace)
       .listEndpointVersions(this.name)
       .map((entry) => entry.version);
-    return publishError(
+    return new SluiceError(
       'ENDPOINT_VERSION_NOT_FOUND',
       `Pipeline endpoint "${this.name}" has no version "${version}"; its versions are ${versions.join(', ')}.`,
       { details: { endpoint: this.name, version, versions } },
@@ -223,7 +223,7 @@ export class PipelineEndpoint {
 }
 
 function exists(name: string): SluiceError {
-  return publishError(
+  return new SluiceError(
     'ENDPOINT_EXISTS',
     `A pipeline endpoint named "${name}" already exists; add versions to it with PipelineEndpoint.get(ws, '${name}').add(published).`,
     { details: { endpoint: name } },

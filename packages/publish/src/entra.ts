@@ -11,7 +11,6 @@ import {
   type ProtectedHeaderParameters,
 } from 'jose';
 import type { AuthVerifier, Principal, Scope } from './auth.js';
-import { publishError } from './codes.js';
 
 export interface EntraIdVerifierOptions {
   /**
@@ -94,7 +93,7 @@ export function entraIdVerifier(options: EntraIdVerifierOptions): AuthVerifier {
 
       const id = [payload.oid, payload.sub].find((claim) => typeof claim === 'string' && claim !== '');
       if (id === undefined) {
-        throw publishError('AUTH_INVALID', 'The Entra ID token has neither an "oid" nor a "sub" claim.', {
+        throw new SluiceError('AUTH_INVALID', 'The Entra ID token has neither an "oid" nor a "sub" claim.', {
           details: { verifier: NAME, check: 'subject' },
         });
       }
@@ -114,7 +113,7 @@ export function entraIdVerifier(options: EntraIdVerifierOptions): AuthVerifier {
           grants.submit.length ? `${grants.submit.join(' or ')} (submit)` : '',
           grants.read.length ? `${grants.read.join(' or ')} (read)` : '',
         ].filter(Boolean);
-        throw publishError(
+        throw new SluiceError(
           'AUTH_FORBIDDEN',
           `The Entra ID token of ${subject} grants no access to this server: it needs the app role or scope ${wanted.join(', or ')}; it has ${held.size ? [...held].join(', ') : 'none'}. Assign the role (or consent to the scope) in the app registration.`,
           { details: { verifier: NAME, subject, roles, scp, grants } },
@@ -192,7 +191,7 @@ const isoTime = (seconds: unknown): string =>
 /** What a failed jwtVerify means for the caller: AUTH_INVALID naming the check (never the token). */
 function refusal(error: unknown, context: RefusalContext): SluiceError {
   const invalid = (check: string, message: string): SluiceError =>
-    publishError('AUTH_INVALID', `The Entra ID token ${message}`, {
+    new SluiceError('AUTH_INVALID', `The Entra ID token ${message}`, {
       cause: error,
       details: { verifier: NAME, check },
     });
@@ -250,7 +249,7 @@ function refusal(error: unknown, context: RefusalContext): SluiceError {
   }
   if (context.remote) {
     // the key set could not be fetched or read: the server's trouble, not the caller's
-    return publishError(
+    return new SluiceError(
       'SERVICE_UNAVAILABLE',
       `Could not get the signing keys of Entra ID tokens from ${context.keySource}: ${(error as Error)?.message ?? String(error)}. Try again shortly.`,
       { cause: error, details: { verifier: NAME } },
@@ -258,7 +257,7 @@ function refusal(error: unknown, context: RefusalContext): SluiceError {
   }
   return error instanceof SluiceError
     ? error
-    : publishError('INTERNAL_ERROR', `Verifying an Entra ID token failed: ${String(error)}`, {
+    : new SluiceError('INTERNAL_ERROR', `Verifying an Entra ID token failed: ${String(error)}`, {
         cause: error,
       });
 }

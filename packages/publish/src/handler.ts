@@ -1,7 +1,7 @@
-import { SluiceError } from '@sluice/core';
+import { SluiceError, isSluiceError } from '@sluice/core';
 import type { Workspace } from '@sluice/runtime';
 import { authenticate, authorize, type AuthVerifier, type Principal } from './auth.js';
-import { isPublishError, publishError } from './codes.js';
+
 import { PipelineEndpoint } from './endpoint.js';
 import { httpStatusOf } from './http-status.js';
 import { PublishedPipeline } from './published-pipeline.js';
@@ -227,7 +227,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
   const handle = async (request: Request): Promise<Response> => {
     try {
       if (closed)
-        throw publishError('SERVICE_UNAVAILABLE', 'This server is shutting down; try again shortly.');
+        throw new SluiceError('SERVICE_UNAVAILABLE', 'This server is shutting down; try again shortly.');
       const url = new URL(request.url);
       const principal = await authenticate(request, verifiers);
       const { route, params } = matchRoute(routes, url.pathname);
@@ -235,7 +235,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       const action = route.methods[method as 'GET' | 'POST'];
       if (!action) {
         const allow = Object.keys(route.methods).join(', ');
-        throw publishError('METHOD_NOT_ALLOWED', `${url.pathname} answers ${allow}, not ${method}.`, {
+        throw new SluiceError('METHOD_NOT_ALLOWED', `${url.pathname} answers ${allow}, not ${method}.`, {
           details: { allow },
         });
       }
@@ -265,7 +265,7 @@ function matchRoute(routes: readonly Route[], pathname: string): { route: Route;
       break;
     }
   }
-  throw publishError(
+  throw new SluiceError(
     'ROUTE_NOT_FOUND',
     `Nothing is served at ${pathname}. Routes: GET /pipelines, GET|POST /pipelines/{id}, POST /pipelines/{id}/runs, GET /endpoints, GET|POST /endpoints/{name}, GET|POST /endpoints/{name}/versions/{version}, GET /runs/{id}.`,
     { details: { path: pathname } },
@@ -275,7 +275,7 @@ function matchRoute(routes: readonly Route[], pathname: string): { route: Route;
 /** Read a JSON body of at most `maxBytes`, counting while reading (a Content-Length above it fails at once). */
 async function readJson(request: Request, maxBytes: number): Promise<unknown> {
   const tooLarge = (): SluiceError =>
-    publishError(
+    new SluiceError(
       'REQUEST_TOO_LARGE',
       `The request body is larger than this server accepts (${maxBytes} bytes).`,
       {
@@ -284,7 +284,7 @@ async function readJson(request: Request, maxBytes: number): Promise<unknown> {
     );
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge();
-  if (!request.body) throw publishError('REQUEST_INVALID', 'The request needs a JSON body.');
+  if (!request.body) throw new SluiceError('REQUEST_INVALID', 'The request needs a JSON body.');
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -299,13 +299,17 @@ async function readJson(request: Request, maxBytes: number): Promise<unknown> {
     chunks.push(value);
   }
   const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') throw publishError('REQUEST_INVALID', 'The request needs a JSON body.');
+  if (text.trim() === '') throw new SluiceError('REQUEST_INVALID', 'The request needs a JSON body.');
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw publishError('REQUEST_INVALID', `The request body is not valid JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new SluiceError(
+      'REQUEST_INVALID',
+      `The request body is not valid JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -313,7 +317,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function invalid(field: string, message: string): SluiceError {
-  return publishError('REQUEST_INVALID', message, { details: { field } });
+  return new SluiceError('REQUEST_INVALID', message, { details: { field } });
 }
 
 /** Check a submission body's shape and turn it into what the queue keeps. */
@@ -484,16 +488,16 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 /** A coded error as a response: its status from the one table, `{ error: { code, message, details } }`. */
 export function errorResponse(error: unknown): Response {
   let coded: SluiceError;
-  if (isPublishError(error)) {
+  if (isSluiceError(error)) {
     coded = error;
   } else {
     console.error('sluice publish: unexpected error while handling a request:', error);
-    coded = publishError('INTERNAL_ERROR', 'The server failed while handling the request; see its log.');
+    coded = new SluiceError('INTERNAL_ERROR', 'The server failed while handling the request; see its log.');
   }
   const status = httpStatusOf(coded.code);
   const headers: Record<string, string> = {};
   if (status === 401) headers['www-authenticate'] = 'Bearer';
-  if (isPublishError(coded, 'METHOD_NOT_ALLOWED')) headers.allow = String(coded.details.allow);
+  if (isSluiceError(coded, 'METHOD_NOT_ALLOWED')) headers.allow = String(coded.details.allow);
   return json(
     status,
     { error: { code: coded.code, message: coded.message, details: coded.details } },

@@ -1,4 +1,4 @@
-export { PUBLISH_ERROR_CODES, isPublishError, publishError } from './codes.js';
+export { PUBLISH_ERROR_CODES } from './codes.js';
 export type { ErrorCode, PublishErrorCode } from './codes.js';
 export { PublishedPipeline, publishPipeline, publishRun } from './published-pipeline.js';
 export type { PublishOptions, PublishedParameter, PublishedSubmitOptions } from './published-pipeline.js';

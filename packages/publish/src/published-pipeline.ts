@@ -10,7 +10,7 @@ import {
   type PipelineSpec,
 } from '@sluice/core';
 import { Experiment, takeSnapshot, type PipelineRun, type Workspace } from '@sluice/runtime';
-import { publishError } from './codes.js';
+
 import { publishStore, type PublishedPipelineRecord, type PublishedPipelineStatus } from './store.js';
 import { buildPipeline, checkDataPaths, snapshotPath, type DataPathAssignment } from './submission.js';
 
@@ -84,7 +84,7 @@ export class PublishedPipeline {
       const id = typeof query === 'string' ? query : query.id;
       const record = store.getPipeline(id);
       if (!record) {
-        throw publishError(
+        throw new SluiceError(
           'PUBLISHED_PIPELINE_NOT_FOUND',
           `No published pipeline has id "${id}"; list them with PublishedPipeline.list(ws).`,
           { details: { id } },
@@ -94,7 +94,7 @@ export class PublishedPipeline {
     }
     const record = store.findPipelineByName(query.name, query.version);
     if (!record) {
-      throw publishError(
+      throw new SluiceError(
         'PUBLISHED_PIPELINE_NOT_FOUND',
         `No pipeline is published under the name "${query.name}"${query.version === undefined ? '' : ` with version "${query.version}"`}; list them with PublishedPipeline.list(ws).`,
         { details: { name: query.name, version: query.version } },
@@ -141,7 +141,7 @@ export class PublishedPipeline {
   /** Fail with PUBLISHED_PIPELINE_DISABLED unless the pipeline takes submissions. */
   assertActive(): void {
     if (this.status !== 'Active') {
-      throw publishError(
+      throw new SluiceError(
         'PUBLISHED_PIPELINE_DISABLED',
         `Published pipeline "${this.name}" (${this.id}) is disabled; enable it to submit runs.`,
         { details: { id: this.id, name: this.name } },

@@ -10,7 +10,6 @@ import {
   type PipelineSpec,
 } from '@sluice/core';
 import { Dataset, type Workspace } from '@sluice/runtime';
-import { publishError } from './codes.js';
 
 /** Where a DataReference input of a published pipeline reads from in one submission. */
 export interface DataPathAssignment {
@@ -100,7 +99,7 @@ const EXPERIMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 /** Fail with REQUEST_INVALID unless `name` is a valid experiment name. */
 export function checkExperimentName(name: unknown, where: string): string {
   if (typeof name !== 'string' || !EXPERIMENT_NAME.test(name)) {
-    throw publishError(
+    throw new SluiceError(
       'REQUEST_INVALID',
       name === undefined || name === null || name === ''
         ? `${where} needs an experiment name (ExperimentName): the experiment the run is recorded under.`

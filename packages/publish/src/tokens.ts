@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SluiceError } from '@sluice/core';
 import { parseDuration, type Workspace } from '@sluice/runtime';
 import type { AuthVerifier, Principal, Scope } from './auth.js';
-import { publishError } from './codes.js';
+
 import { publishStore, type TokenRecord } from './store.js';
 
 export type { TokenRecord } from './store.js';
@@ -54,7 +54,7 @@ export function createToken(ws: Workspace, options: CreateTokenOptions): Created
 /** Revoke a token by id (the part after `slc_`); requests with it are refused from now on. */
 export function revokeToken(ws: Workspace, id: string): void {
   if (!publishStore(ws).revokeToken(id)) {
-    throw publishError('TOKEN_NOT_FOUND', `No token has id "${id}"; list them with listTokens(ws).`, {
+    throw new SluiceError('TOKEN_NOT_FOUND', `No token has id "${id}"; list them with listTokens(ws).`, {
       details: { id },
     });
   }
@@ -82,12 +82,12 @@ export function tokenVerifier(ws: Workspace): AuthVerifier {
         record ? Buffer.from(record.secretSha256, 'hex') : decoy,
         sha256(secret),
       );
-      if (!record || !matches) throw publishError('AUTH_INVALID', 'The bearer token is not valid.');
+      if (!record || !matches) throw new SluiceError('AUTH_INVALID', 'The bearer token is not valid.');
       if (record.revokedAt) {
-        throw publishError('AUTH_INVALID', `The bearer token ${id} was revoked at ${record.revokedAt}.`);
+        throw new SluiceError('AUTH_INVALID', `The bearer token ${id} was revoked at ${record.revokedAt}.`);
       }
       if (record.expiresAt && Date.parse(record.expiresAt) <= Date.now()) {
-        throw publishError('AUTH_INVALID', `The bearer token ${id} expired at ${record.expiresAt}.`);
+        throw new SluiceError('AUTH_INVALID', `The bearer token ${id} expired at ${record.expiresAt}.`);
       }
       return {
         subject: `token:${id}`,

@@ -94,7 +94,7 @@ export class Experiment {
       );
     }
     const plans = new Map<string, StepPlan>();
-    for (const [index, name] of pipeline.order.entries()) {
+    for (const name of pipeline.order) {
       const step = pipeline.getStep(name)!;
       if (step.plugin) ws.registry.ensure(step.plugin);
       const plugin = ws.registry.step(step.kind);
@@ -128,7 +128,6 @@ export class Experiment {
         }
       }
       plans.set(name, { step, stepRunId: `${runId}.${name}`, plugin, compute, environment });
-      void index;
     }
     ws.store.createRun(
       {

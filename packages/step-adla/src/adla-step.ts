@@ -4,13 +4,8 @@ import {
   defineStep,
   isPipelineParameter,
   type ComputeTargetLike,
-  type InputBinding,
-  type PipelineParameter,
-  type ProducedData,
-  type RunConfiguration,
   type StepBaseOptions,
-  type StepDefinition,
-  type StepKindPlugin,
+  Step,
 } from '@sluice/core';
 import { adlaStep, type AdlaParamValue, type AdlaStepConfig } from './plugin.js';
 import { PLACEHOLDER_NAME } from './script.js';
@@ -41,19 +36,8 @@ const plugin = adlaStep();
  * A step that runs a U-SQL script as an Azure Data Lake Analytics job, like Azure ML's `AdlaStep`. In the
  * script, `@@name@@` stands for the location of an input or output of that name, or the value of a param.
  */
-export class AdlaStep implements StepDefinition<AdlaStepConfig> {
-  readonly name: string;
-  readonly kind: string;
-  readonly plugin: StepKindPlugin<AdlaStepConfig> | undefined;
-  readonly inputs: readonly InputBinding[];
-  readonly outputs: readonly ProducedData[];
-  readonly parameters: readonly PipelineParameter[];
-  readonly computeTarget: string | undefined;
-  readonly runConfig: RunConfiguration | undefined;
-  readonly sourceDirectory: string;
-  readonly allowReuse: boolean;
-  readonly runAfter: readonly StepDefinition[];
-  readonly config: AdlaStepConfig;
+export class AdlaStep extends Step<AdlaStepConfig> {
+  declare readonly sourceDirectory: string;
 
   constructor(options: AdlaStepOptions) {
     const { name, scriptName, sourceDirectory, runtimeVersion } = options;
@@ -115,19 +99,7 @@ export class AdlaStep implements StepDefinition<AdlaStepConfig> {
         );
       }
     }
-    this.name = step.name;
-    this.kind = step.kind;
-    this.plugin = step.plugin;
-    this.inputs = step.inputs;
-    this.outputs = step.outputs;
-    this.parameters = step.parameters;
-    this.computeTarget = step.computeTarget;
-    this.runConfig = undefined;
-    this.sourceDirectory = resolvedSourceDirectory;
-    this.allowReuse = step.allowReuse;
-    this.runAfter = step.runAfter;
-    this.config = step.config;
-    Object.freeze(this);
+    super(step);
   }
 }
 

@@ -10,11 +10,9 @@ import {
   type ComputeTargetLike,
   type InputBinding,
   type InputLike,
-  type PipelineParameter,
   type ProducedData,
-  type RunConfiguration,
   type StepDefinition,
-  type StepKindPlugin,
+  Step,
 } from '@sluice/core';
 import { dataTransferStep, type DataTransferConfig, type ReferenceType } from './plugin.js';
 import { normalisePath } from './paths.js';
@@ -56,20 +54,7 @@ const GLOB = /[*?]/;
  * `DataTransferStep`. Its output is produced data (`getOutput()`), so downstream steps consume the copy and
  * the step is reused while the source content is unchanged.
  */
-export class DataTransferStep implements StepDefinition<DataTransferConfig> {
-  readonly name: string;
-  readonly kind: string;
-  readonly plugin: StepKindPlugin<DataTransferConfig> | undefined;
-  readonly inputs: readonly InputBinding[];
-  readonly outputs: readonly ProducedData[];
-  readonly parameters: readonly PipelineParameter[];
-  readonly computeTarget: string | undefined;
-  readonly runConfig: RunConfiguration | undefined;
-  readonly sourceDirectory: string | undefined;
-  readonly allowReuse: boolean;
-  readonly runAfter: readonly StepDefinition[];
-  readonly config: DataTransferConfig;
-
+export class DataTransferStep extends Step<DataTransferConfig> {
   constructor(options: DataTransferStepOptions) {
     if (!options || typeof options !== 'object') {
       throw new SluiceError(
@@ -114,19 +99,7 @@ export class DataTransferStep implements StepDefinition<DataTransferConfig> {
         destinationReferenceType: destinationType,
       }),
     });
-    this.name = step.name;
-    this.kind = step.kind;
-    this.plugin = step.plugin;
-    this.inputs = step.inputs;
-    this.outputs = step.outputs;
-    this.parameters = step.parameters;
-    this.computeTarget = step.computeTarget;
-    this.runConfig = step.runConfig;
-    this.sourceDirectory = step.sourceDirectory;
-    this.allowReuse = step.allowReuse;
-    this.runAfter = step.runAfter;
-    this.config = step.config;
-    Object.freeze(this);
+    super(step);
   }
 
   /** The copy, for downstream steps: `inputs: [transfer.getOutput()]` (or `.asDownload()`, `.asMount()`). */

@@ -3,14 +3,10 @@ import {
   SluiceError,
   defineStep,
   isPipelineParameter,
-  type InputBinding,
   type PipelineParameter,
-  type ProducedData,
-  type RunConfiguration,
   type StepArgument,
   type StepBaseOptions,
-  type StepDefinition,
-  type StepKindPlugin,
+  Step,
 } from '@sluice/core';
 import type { DatabricksLibrary } from './client.js';
 import { databricksStep } from './plugin.js';
@@ -116,20 +112,7 @@ const plugin = databricksStep();
  * Azure ML's `DatabricksStep`. Inputs and outputs reach the job as parameters named after them: their URIs
  * (`abfss://…`, `https://…`, `file://…`), or `datastore:path` where the store has none.
  */
-export class DatabricksStep implements StepDefinition<DatabricksStepConfig> {
-  readonly name: string;
-  readonly kind: string;
-  readonly plugin: StepKindPlugin<DatabricksStepConfig> | undefined;
-  readonly inputs: readonly InputBinding[];
-  readonly outputs: readonly ProducedData[];
-  readonly parameters: readonly PipelineParameter[];
-  readonly computeTarget: string | undefined;
-  readonly runConfig: RunConfiguration | undefined;
-  readonly sourceDirectory: string | undefined;
-  readonly allowReuse: boolean;
-  readonly runAfter: readonly StepDefinition[];
-  readonly config: DatabricksStepConfig;
-
+export class DatabricksStep extends Step<DatabricksStepConfig> {
   constructor(options: DatabricksStepOptions) {
     const name = options?.name;
     const fail = (message: string): never => {
@@ -191,19 +174,7 @@ export class DatabricksStep implements StepDefinition<DatabricksStepConfig> {
         }
       }
     }
-    this.name = step.name;
-    this.kind = step.kind;
-    this.plugin = step.plugin;
-    this.inputs = step.inputs;
-    this.outputs = step.outputs;
-    this.parameters = step.parameters;
-    this.computeTarget = step.computeTarget;
-    this.runConfig = undefined;
-    this.sourceDirectory = sourceDirectory;
-    this.allowReuse = step.allowReuse;
-    this.runAfter = step.runAfter;
-    this.config = step.config;
-    Object.freeze(this);
+    super(step);
   }
 }
 

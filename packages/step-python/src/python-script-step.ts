@@ -1,16 +1,5 @@
 import path from 'node:path';
-import {
-  SluiceError,
-  defineStep,
-  type InputBinding,
-  type PipelineParameter,
-  type ProducedData,
-  type RunConfiguration,
-  type StepArgument,
-  type StepBaseOptions,
-  type StepDefinition,
-  type StepKindPlugin,
-} from '@sluice/core';
+import { SluiceError, defineStep, type StepArgument, type StepBaseOptions, Step } from '@sluice/core';
 import { pythonScriptStep, type PythonScriptConfig } from './plugin.js';
 
 export interface PythonScriptStepOptions extends StepBaseOptions {
@@ -30,19 +19,8 @@ const plugin = pythonScriptStep();
 let hashPathsWarned = false;
 
 /** A step that runs a Python script from a source directory, like Azure ML's `PythonScriptStep`. */
-export class PythonScriptStep implements StepDefinition<PythonScriptConfig> {
-  readonly name: string;
-  readonly kind: string;
-  readonly plugin: StepKindPlugin<PythonScriptConfig> | undefined;
-  readonly inputs: readonly InputBinding[];
-  readonly outputs: readonly ProducedData[];
-  readonly parameters: readonly PipelineParameter[];
-  readonly computeTarget: string | undefined;
-  readonly runConfig: RunConfiguration | undefined;
-  readonly sourceDirectory: string;
-  readonly allowReuse: boolean;
-  readonly runAfter: readonly StepDefinition[];
-  readonly config: PythonScriptConfig;
+export class PythonScriptStep extends Step<PythonScriptConfig> {
+  declare readonly sourceDirectory: string;
 
   constructor(options: PythonScriptStepOptions) {
     const { name, scriptName, sourceDirectory, timeoutSeconds } = options;
@@ -86,19 +64,7 @@ export class PythonScriptStep implements StepDefinition<PythonScriptConfig> {
       arguments: args,
       config: Object.freeze({ scriptName, arguments: args, timeoutSeconds }),
     });
-    this.name = step.name;
-    this.kind = step.kind;
-    this.plugin = step.plugin;
-    this.inputs = step.inputs;
-    this.outputs = step.outputs;
-    this.parameters = step.parameters;
-    this.computeTarget = step.computeTarget;
-    this.runConfig = step.runConfig;
-    this.sourceDirectory = resolvedSourceDirectory;
-    this.allowReuse = step.allowReuse;
-    this.runAfter = step.runAfter;
-    this.config = step.config;
-    Object.freeze(this);
+    super(step);
   }
 }
 

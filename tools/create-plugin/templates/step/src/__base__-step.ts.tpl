@@ -1,15 +1,11 @@
 import path from 'node:path';
 import {
   SluiceError,
+  Step,
   canonicalArgument,
   defineStep,
-  type InputBinding,
-  type PipelineParameter,
-  type ProducedData,
-  type RunConfiguration,
   type StepArgument,
   type StepBaseOptions,
-  type StepDefinition,
   type StepExecutionContext,
   type StepExecutionResult,
   type StepKindPlugin,
@@ -108,20 +104,7 @@ function definedVariables(env: NodeJS.ProcessEnv): Record<string, string> {
 const plugin = {{camel}}Step();
 
 /** A pipeline step that runs a command, from `sourceDirectory` when it has one. */
-export class {{Pascal}}Step implements StepDefinition<{{Pascal}}StepConfig> {
-  declare readonly name: string;
-  declare readonly kind: string;
-  declare readonly plugin: StepKindPlugin<{{Pascal}}StepConfig> | undefined;
-  declare readonly inputs: readonly InputBinding[];
-  declare readonly outputs: readonly ProducedData[];
-  declare readonly parameters: readonly PipelineParameter[];
-  declare readonly computeTarget: string | undefined;
-  declare readonly runConfig: RunConfiguration | undefined;
-  declare readonly sourceDirectory: string | undefined;
-  declare readonly allowReuse: boolean;
-  declare readonly runAfter: readonly StepDefinition[];
-  declare readonly config: {{Pascal}}StepConfig;
-
+export class {{Pascal}}Step extends Step<{{Pascal}}StepConfig> {
   constructor(options: {{Pascal}}StepOptions) {
     if (typeof options.command !== 'string' || options.command.trim() === '') {
       throw new SluiceError(
@@ -141,7 +124,6 @@ export class {{Pascal}}Step implements StepDefinition<{{Pascal}}StepConfig> {
       arguments: args,
       config: Object.freeze({ command: options.command, arguments: args }),
     });
-    Object.assign(this, step);
-    Object.freeze(this);
+    super(step);
   }
 }
