@@ -668,7 +668,10 @@ export class RunExecution {
         }
       }
       for (const { output, local, datastore, path, inPlace } of staged) {
-        let tree: { digest: string; files: Record<string, string>; bytes: number } = await hashTree(local);
+        // links in an output may point only into the output itself: it is moved or copied as a whole
+        let tree: { digest: string; files: Record<string, string>; bytes: number } = await hashTree(local, {
+          within: local,
+        });
         if (inPlace) {
           const target = datastore.localPath!(path);
           await mkdir(dirname(target), { recursive: true });
