@@ -65,6 +65,7 @@ export type {
   StepExecutionResult,
   StepKindPlugin,
   StepLogs,
+  StepValidationContext,
   TransferOptions,
   TransferProgress,
   UploadOptions,

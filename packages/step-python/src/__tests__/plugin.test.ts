@@ -89,8 +89,46 @@ describe('pythonScriptStep()', () => {
       expect((thrown as Error).message).toMatch(/"jobs\/train.py" is not a file .* Fix scriptName/);
     });
 
-    it('has nothing to check without a source directory', () => {
-      expect(() => pythonScriptStep().validate!(step, { sourceDirectory: undefined })).not.toThrow();
+    it("names the user's source directory, not the snapshot copy it checked", async () => {
+      const user = await tempDir();
+      const snapshot = await tempDir();
+      const ofUser = new PythonScriptStep({ name: 'train', scriptName: 'train.py', sourceDirectory: user });
+      let thrown: unknown;
+      try {
+        pythonScriptStep().validate!(ofUser, { sourceDirectory: snapshot });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isSluiceError(thrown, 'SCRIPT_NOT_FOUND')).toBe(true);
+      expect((thrown as Error).message).toContain(`in the source directory ${user}.`);
+      expect((thrown as Error).message).not.toContain(snapshot);
+    });
+
+    it('refuses a step with no source directory, or a compute target that cannot run processes', async () => {
+      let thrown: unknown;
+      try {
+        pythonScriptStep().validate!(step, { sourceDirectory: undefined });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isSluiceError(thrown, 'SOURCE_DIRECTORY_NOT_FOUND')).toBe(true);
+
+      const dir = await tempDir();
+      await mkdir(path.join(dir, 'jobs'));
+      await writeFile(path.join(dir, 'jobs', 'train.py'), 'print("hi")\n');
+      const remote = { name: 'remote', kind: 'api', describe: () => ({}) };
+      thrown = undefined;
+      try {
+        pythonScriptStep().validate!(step, { sourceDirectory: dir, compute: remote });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isSluiceError(thrown, 'STEP_INVALID')).toBe(true);
+      expect((thrown as Error).message).toMatch(/compute target "remote" \(api\) cannot run processes/);
+      const local = { ...remote, runProcess: () => Promise.reject(new Error('not run')) };
+      expect(() =>
+        pythonScriptStep().validate!(step, { sourceDirectory: dir, compute: local }),
+      ).not.toThrow();
     });
   });
 });
