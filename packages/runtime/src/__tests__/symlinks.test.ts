@@ -27,6 +27,13 @@ function files(dir: string): Record<string, string> {
   return found;
 }
 
+/** A step running one of the scripts in `src`. */
+const script = (
+  name: string,
+  file: string,
+  options: Omit<Parameters<typeof nodeStep>[0], 'name' | 'script' | 'sourceDirectory'>,
+) => nodeStep({ name, script: file, sourceDirectory: src, ...options });
+
 beforeEach(async () => {
   root = tempDir();
   ws = Workspace.create(join(root, 'ws'));
@@ -93,13 +100,7 @@ describe('symbolic links never lead a datastore outside its folder', () => {
         name: 'secret',
       });
       const input = mode === 'mount' ? ref.asMount() : ref.asDownload();
-      const step = nodeStep({
-        name: 'read',
-        script: 'read.js',
-        sourceDirectory: src,
-        inputs: [input],
-        arguments: [input],
-      });
+      const step = script('read', 'read.js', { inputs: [input], arguments: [input] });
       await expect(new Experiment(ws, 'links').submit(new Pipeline({ steps: [step] }))).rejects.toMatchObject(
         {
           code: 'DATASTORE_PATH_ESCAPE',
@@ -114,14 +115,7 @@ describe('symbolic links never lead a datastore outside its folder', () => {
       const ref = new DataReference({ datastore: store, pathOnDatastore: 'data', name: 'data' });
       const input = mode === 'mount' ? ref.asMount() : ref.asDownload();
       const out = new PipelineData('out');
-      const step = nodeStep({
-        name: 'read',
-        script: 'read.js',
-        sourceDirectory: src,
-        inputs: [input],
-        outputs: [out],
-        arguments: [input, out],
-      });
+      const step = script('read', 'read.js', { inputs: [input], outputs: [out], arguments: [input, out] });
       const run = await new Experiment(ws, 'links').submit(new Pipeline({ steps: [step] }));
       expect(await run.waitForCompletion()).toBe('Failed');
       const stepRun = run.findStepRun('read');
@@ -157,20 +151,8 @@ describe('symbolic links never lead a datastore outside its folder', () => {
     ] as const;
     for (const [name, target] of cases) {
       const out = new PipelineData('out');
-      const step = nodeStep({
-        name: 'link',
-        script: 'link.js',
-        sourceDirectory: src,
-        outputs: [out],
-        arguments: [out, target, name],
-      });
-      const after = nodeStep({
-        name: 'after',
-        script: 'read.js',
-        sourceDirectory: src,
-        inputs: [out],
-        arguments: [out],
-      });
+      const step = script('link', 'link.js', { outputs: [out], arguments: [out, target, name] });
+      const after = script('after', 'read.js', { inputs: [out], arguments: [out] });
       const run = await new Experiment(ws, 'links').submit(new Pipeline({ steps: [step, after] }));
       expect(await run.waitForCompletion()).toBe('Failed');
       const stepRun = run.findStepRun('link');
@@ -187,13 +169,7 @@ describe('symbolic links never lead a datastore outside its folder', () => {
     }
     // a link to a file of the output itself is kept
     const out = new PipelineData('out');
-    const step = nodeStep({
-      name: 'link',
-      script: 'link.js',
-      sourceDirectory: src,
-      outputs: [out],
-      arguments: [out, 'ok.txt', 'alias.txt'],
-    });
+    const step = script('link', 'link.js', { outputs: [out], arguments: [out, 'ok.txt', 'alias.txt'] });
     const run = await new Experiment(ws, 'links').submit(new Pipeline({ steps: [step] }));
     expect(await run.waitForCompletion()).toBe('Finished');
     const [record] = run.findStepRun('link').getOutputs();
@@ -209,13 +185,7 @@ describe('symbolic links never lead a datastore outside its folder', () => {
   it('does not commit an output to a destination whose folder became a link out of the store while the step ran', async () => {
     const folder = store.localPath!('results');
     const out = new OutputFileDatasetConfig({ name: 'out', destination: [store, 'results/{run-id}'] });
-    const step = nodeStep({
-      name: 'swap',
-      script: 'swap.js',
-      sourceDirectory: src,
-      outputs: [out],
-      arguments: [out, folder, outside],
-    });
+    const step = script('swap', 'swap.js', { outputs: [out], arguments: [out, folder, outside] });
     const run = await new Experiment(ws, 'links').submit(new Pipeline({ steps: [step] }));
     expect(await run.waitForCompletion()).toBe('Failed');
     const stepRun = run.findStepRun('swap');
