@@ -75,7 +75,9 @@ function realPathOf(path: string): string {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const parent = dirname(path);
-    if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === path) throw error;
+    // a link to nothing is not a place that does not exist yet: what is made through it lands elsewhere
+    const dangling = lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+    if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === path || dangling) throw error;
     return join(realPathOf(parent), basename(path));
   }
 }
