@@ -56,13 +56,15 @@ export function nodeScriptStep(): StepKindPlugin<NodeScriptConfig> {
     ],
     validate(step, { sourceDirectory }) {
       if (sourceDirectory === undefined) return;
+      // checked in the user's folder at submit and in its snapshot before the step runs: name the user's
+      const folder = step.sourceDirectory ?? sourceDirectory;
       if (
         !statSync(path.join(sourceDirectory, step.config.scriptName), { throwIfNoEntry: false })?.isFile()
       ) {
         throw new SluiceError(
           'SCRIPT_NOT_FOUND',
-          `Step "${step.name}": "${step.config.scriptName}" is not a file in the source directory ${sourceDirectory}. Fix scriptName (it is relative to sourceDirectory).`,
-          { details: { step: step.name, scriptName: step.config.scriptName, sourceDirectory } },
+          `Step "${step.name}": "${step.config.scriptName}" is not a file in the source directory ${folder}. Fix scriptName (it is relative to sourceDirectory).`,
+          { details: { step: step.name, scriptName: step.config.scriptName, sourceDirectory: folder } },
         );
       }
     },

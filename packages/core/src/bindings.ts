@@ -125,6 +125,26 @@ export class OutputFileDatasetConfig extends Deliverable {
         `OutputFileDatasetConfig "${this.name}": registerOnComplete needs a dataset name (letters, digits, '_', '.', '-').`,
       );
     }
+    // checked now, not when the step has finished and its output is registered
+    if (options.description !== undefined && typeof options.description !== 'string') {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `OutputFileDatasetConfig "${this.name}": registerOnComplete's description must be a string.`,
+      );
+    }
+    const tags: unknown = options.tags;
+    if (
+      tags !== undefined &&
+      (typeof tags !== 'object' ||
+        tags === null ||
+        Array.isArray(tags) ||
+        Object.values(tags).some((value) => typeof value !== 'string'))
+    ) {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `OutputFileDatasetConfig "${this.name}": registerOnComplete's tags must be an object of strings, e.g. { stage: 'train' }.`,
+      );
+    }
     this.registration = { ...options };
     return this;
   }

@@ -65,6 +65,7 @@ export type {
   StepExecutionResult,
   StepKindPlugin,
   StepLogs,
+  StepValidationContext,
   TransferOptions,
   TransferProgress,
   UploadOptions,
@@ -81,7 +82,7 @@ export {
 } from './fingerprint.js';
 export type { FingerprintPart, FingerprintPartInput } from './fingerprint.js';
 export { MemoryStatCache, hashFile, hashTree, listTree, loadIgnoreRules } from './tree-hash.js';
-export type { HashTreeOptions, StatCache, StatCacheEntry, TreeHash } from './tree-hash.js';
+export type { HashTreeOptions, StatCache, StatCacheEntry, TreeHash, TreeWalkOptions } from './tree-hash.js';
 export { diffFingerprints, diffManifests } from './explain.js';
 export type { FingerprintChange } from './explain.js';
 export { pipelineFromSpec, pipelineToSpec } from './pipeline-spec.js';

@@ -241,6 +241,14 @@ export interface StepExecutionResult {
   error?: string;
 }
 
+/** What a step kind's `validate` is given besides the step. */
+export interface StepValidationContext {
+  /** The folder to look for the step's files in: the user's source directory, or its snapshot. */
+  readonly sourceDirectory: string | undefined;
+  /** The compute target the step will run on (given at submit). */
+  readonly compute?: ComputeTarget;
+}
+
 export interface StepKindPlugin<Config = unknown> extends PluginBase {
   readonly type: 'step';
   readonly kind: string;
@@ -256,8 +264,12 @@ export interface StepKindPlugin<Config = unknown> extends PluginBase {
   readonly computeKinds?: readonly string[];
   /** Kind-specific fingerprint parts (script, arguments, …); shared parts are added by the runtime. */
   fingerprint(step: StepDefinition<Config>): FingerprintPartInput[];
-  /** Checks made at submit time against the snapshot (e.g. the script exists). */
-  validate?(step: StepDefinition<Config>, context: { sourceDirectory: string | undefined }): void;
+  /**
+   * Checks of the step that need no run (e.g. the script exists): made at submit against the user's source
+   * directory and the step's compute target, before anything is recorded, and again against the snapshot
+   * before the step runs. Throw a SluiceError; name `step.sourceDirectory` (the user's folder) in messages.
+   */
+  validate?(step: StepDefinition<Config>, context: StepValidationContext): void;
   execute(context: StepExecutionContext<Config>): Promise<StepExecutionResult>;
 }
 

@@ -9,7 +9,7 @@ import {
   statSync,
 } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { SluiceError } from './errors.js';
 import { manifestDigest } from './fingerprint.js';
@@ -45,7 +45,17 @@ export class MemoryStatCache implements StatCache {
   }
 }
 
-export interface HashTreeOptions {
+export interface TreeWalkOptions {
+  /**
+   * Follow symbolic links only to places inside this folder: the tree itself, and every link met while
+   * walking it, must resolve (real path) inside `within`; anything else fails with DATASTORE_PATH_ESCAPE
+   * before a byte is read. Default: every link is followed (source directories may link to shared code).
+   * A link to nothing is left out either way.
+   */
+  within?: string;
+}
+
+export interface HashTreeOptions extends TreeWalkOptions {
   /** Apply `.amlignore` (or else `.gitignore`) found in the tree; both files are themselves excluded. */
   useIgnoreFiles?: boolean;
   statCache?: StatCache;
@@ -99,18 +109,51 @@ export async function loadIgnoreRules(root: string): Promise<Ignore> {
 }
 
 /** List the files of a tree (relative, '/'-separated, sorted), honouring ignore rules if given. */
-export async function listTree(root: string, rules?: Ignore): Promise<string[]> {
-  return listTreeSync(root, rules);
+export async function listTree(
+  root: string,
+  rules?: Ignore,
+  options: TreeWalkOptions = {},
+): Promise<string[]> {
+  return listTreeSync(root, rules, confinement(options.within));
 }
 
-function listTreeSync(root: string, rules?: Ignore): string[] {
+/** Is `path` (a real path) `folder` itself or below it? */
+function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/** The real path of the folder a walk is confined to, when it is. */
+function confinement(within: string | undefined): string | undefined {
+  return within === undefined ? undefined : realpathSync.native(within);
+}
+
+/**
+ * Resolve a path that is (or passes through) a symbolic link, refusing it when it leads outside `within`.
+ * `rel` names a link met inside the tree `root`; without it the tree itself is checked.
+ */
+function checkLink(root: string, rel: string | undefined, within: string | undefined): string {
+  const path = rel === undefined ? root : join(root, ...rel.split('/'));
+  const real = realpathSync.native(path);
+  if (within !== undefined && !isInside(real, within)) {
+    const what = rel === undefined ? root : `"${rel}" in ${root}`;
+    throw new SluiceError(
+      'DATASTORE_PATH_ESCAPE',
+      `${what} leads through a symbolic link to ${real}, outside ${within}; links are followed only to places inside it. Replace the link with a copy of what it points to.`,
+      { details: { path, within } },
+    );
+  }
+  return real;
+}
+
+function listTreeSync(root: string, rules: Ignore | undefined, within: string | undefined): string[] {
   const files: string[] = [];
   // A folder reached through a symbolic link is walked once: a link back up the tree is not a loop. Only
   // linked folders can close a loop, so only they (and the root) are resolved.
-  const visited = new Set<string>([realpathSync(root)]);
+  const visited = new Set<string>([checkLink(root, undefined, within)]);
   const walk = (dir: string, prefix: string, linked: boolean): void => {
     if (linked) {
-      const real = realpathSync(dir);
+      const real = realpathSync.native(dir);
       if (visited.has(real)) return;
       visited.add(real);
     }
@@ -126,11 +169,10 @@ function listTreeSync(root: string, rules?: Ignore): string[] {
       } else if (!isDirectory && !entry.isFile()) {
         continue;
       }
-      if (isDirectory) {
-        if (!rules?.ignores(`${rel}/`)) walk(absolute, `${rel}/`, entry.isSymbolicLink());
-      } else if (!rules?.ignores(rel)) {
-        files.push(rel);
-      }
+      if (rules?.ignores(isDirectory ? `${rel}/` : rel)) continue;
+      if (entry.isSymbolicLink()) checkLink(root, rel, within);
+      if (isDirectory) walk(absolute, `${rel}/`, entry.isSymbolicLink());
+      else files.push(rel);
     }
   };
   walk(root, '', false);
@@ -151,6 +193,8 @@ export async function hashTree(root: string, options: HashTreeOptions = {}): Pro
       { cause: error, details: { path: root } },
     );
   });
+  const within = confinement(options.within);
+  if (within !== undefined) checkLink(root, undefined, within);
   const cache = options.statCache;
   if (info.isFile()) {
     cache?.preload?.(root);
@@ -165,7 +209,7 @@ export async function hashTree(root: string, options: HashTreeOptions = {}): Pro
     };
   }
   const rules = options.useIgnoreFiles ? await loadIgnoreRules(root) : undefined;
-  const paths = listTreeSync(root, rules);
+  const paths = listTreeSync(root, rules, within);
   cache?.preload?.(root);
   const files: Array<[string, string]> = [];
   let bytes = 0;

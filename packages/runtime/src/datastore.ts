@@ -82,7 +82,7 @@ export class WorkspaceDatastore implements Datastore {
 
   /**
    * Upload files into `targetPath`, each under its own name. Every target is checked before anything is
-   * written, so a conflict leaves the datastore untouched.
+   * written, so a conflict or a target that leaves the store leaves the datastore untouched.
    */
   async uploadFiles(files: readonly string[], options: UploadFilesOptions = {}): Promise<string[]> {
     const target = normaliseStorePath(this.name, options.targetPath ?? '');
@@ -102,6 +102,8 @@ export class WorkspaceDatastore implements Datastore {
         throw new SluiceError('DATASTORE_FILE_EXISTS', `Two of the files would be uploaded to "${path}".`);
       }
       seen.add(path);
+      // a local store resolves the target now, so a folder linked out of the store is refused before any write
+      this.#store.localPath?.(path);
       plan.push({ local: file, path });
     }
     if (!options.overwrite) {

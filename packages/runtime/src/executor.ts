@@ -62,7 +62,8 @@ export function pipelineDataPath(stepRunId: string, outputName: string): string 
   return `sluice/outputs/${stepRunId}/${outputName}`;
 }
 
-function destinationPath(output: ProducedData, stepRunId: string, runId: string): string {
+/** Where an output is committed: its destination with placeholders filled in, or its PipelineData path. */
+export function destinationPath(output: ProducedData, stepRunId: string, runId: string): string {
   if (output instanceof OutputFileDatasetConfig && output.destination) {
     return output.destination.path
       .replaceAll('{run-id}', stepRunId)
@@ -72,7 +73,8 @@ function destinationPath(output: ProducedData, stepRunId: string, runId: string)
   return pipelineDataPath(stepRunId, output.outputName);
 }
 
-function outputDatastore(output: ProducedData): string | undefined {
+/** The datastore an output names, if any (else the workspace default). */
+export function outputDatastore(output: ProducedData): string | undefined {
   return output instanceof OutputFileDatasetConfig ? output.destination?.datastore : output.datastore;
 }
 
@@ -668,7 +670,10 @@ export class RunExecution {
         }
       }
       for (const { output, local, datastore, path, inPlace } of staged) {
-        let tree: { digest: string; files: Record<string, string>; bytes: number } = await hashTree(local);
+        // links in an output may point only into the output itself: it is moved or copied as a whole
+        let tree: { digest: string; files: Record<string, string>; bytes: number } = await hashTree(local, {
+          within: local,
+        });
         if (inPlace) {
           const target = datastore.localPath!(path);
           await mkdir(dirname(target), { recursive: true });

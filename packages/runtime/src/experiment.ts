@@ -14,6 +14,7 @@ import {
 import { RunEvents, type RunEventListener } from './events.js';
 import { isResolvableData } from './resolvable-data.js';
 import { RunExecution, type StepPlan } from './executor.js';
+import { checkStepBeforeSubmit } from './preflight.js';
 import type {
   MetricRecord,
   OutputRecord,
@@ -76,9 +77,10 @@ export class Experiment {
   }
 
   /**
-   * Start a run of the pipeline. Everything that can be checked before a step runs is checked here
-   * (parameters, compute targets, step plugins, environments, external inputs); the run then goes on in
-   * the background: `await run.waitForCompletion()`.
+   * Start a run of the pipeline. Everything that can be checked before a step runs is checked here, before
+   * the run is recorded (parameters, compute targets, step plugins and their own checks, source
+   * directories, environments, external inputs, output datastores and paths); the run then goes on in the
+   * background: `await run.waitForCompletion()`.
    */
   async submit(pipeline: Pipeline, options: SubmitOptions = {}): Promise<PipelineRun> {
     const ws = await this.workspace.ready();
@@ -127,7 +129,9 @@ export class Experiment {
           }
         }
       }
-      plans.set(name, { step, stepRunId: `${runId}.${name}`, plugin, compute, environment });
+      const plan: StepPlan = { step, stepRunId: `${runId}.${name}`, plugin, compute, environment };
+      await checkStepBeforeSubmit(ws, plan, runId);
+      plans.set(name, plan);
     }
     ws.store.createRun(
       {

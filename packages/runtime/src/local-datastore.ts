@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { constants, createWriteStream, lstatSync, realpathSync } from 'node:fs';
+import { copyFile, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import pLimit from 'p-limit';
@@ -62,7 +62,38 @@ const DEFAULT_CONCURRENCY = 8;
 /** Does a relative path lie in one of Sluice's own folders inside a store (staging, partial outputs)? */
 const isInternal = (rel: string): boolean => rel.split('/').some((part) => part.startsWith('.sluice-'));
 
-/** A datastore that is a folder on this machine. */
+/** Is `path` (a real path) `folder` itself or below it? */
+function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/** The real path of `path`, or, when it does not exist yet, of its deepest existing ancestor plus the rest. */
+function realPathOf(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const parent = dirname(path);
+    // a link to nothing is not a place that does not exist yet: what is made through it lands elsewhere
+    const dangling = lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+    if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === path || dangling) throw error;
+    return join(realPathOf(parent), basename(path));
+  }
+}
+
+/** `O_NOFOLLOW` where the platform has it: opening a symbolic link then fails instead of following it. */
+const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/**
+ * A datastore that is a folder on this machine.
+ *
+ * Symbolic links: every path is resolved to its real path before it is used, and a path that leads
+ * outside the datastore's folder through a link (or through a link to nothing, except as its last part)
+ * is refused with DATASTORE_PATH_ESCAPE, for reads and writes alike. Folders are read (listed, hashed,
+ * downloaded, copied) only when every link inside them leads inside the datastore too. Links that stay
+ * inside keep working, and the datastore folder itself may be a link.
+ */
 export class LocalDatastore implements Datastore {
   readonly kind = 'local';
   readonly name: string;
@@ -75,9 +106,13 @@ export class LocalDatastore implements Datastore {
     this.#statCache = statCache;
   }
 
+  /**
+   * The real local path of `path`. Every symbolic link on the way must lead to an existing place inside
+   * the datastore; a link to nothing as the last part is returned as it is (it is never followed: writes
+   * replace the link).
+   */
   localPath(path: string): string {
-    const relative = normaliseStorePath(this.name, path);
-    return relative === '' ? this.root : join(this.root, ...relative.split('/'));
+    return this.#resolve(path, true);
   }
 
   uri(path: string): string {
@@ -108,7 +143,7 @@ export class LocalDatastore implements Datastore {
       return [{ path: base, size: info.size, lastModified: info.mtime.toISOString() }];
     }
     const entries: DatastoreEntry[] = [];
-    for (const rel of await listTree(local)) {
+    for (const rel of await this.#confined(() => listTree(local, undefined, { within: this.#realRoot() }))) {
       if (isInternal(rel)) continue;
       const file = await stat(join(local, ...rel.split('/')));
       entries.push({
@@ -123,7 +158,12 @@ export class LocalDatastore implements Datastore {
   async contentIdentity(path: string): Promise<ContentIdentity> {
     const local = this.localPath(path);
     if (!(await this.exists(path))) throw this.#notFound(path);
-    const tree = await hashTree(local, this.#statCache ? { statCache: this.#statCache } : {});
+    const tree = await this.#confined(() =>
+      hashTree(local, {
+        within: this.#realRoot(),
+        ...(this.#statCache ? { statCache: this.#statCache } : {}),
+      }),
+    );
     return { type: tree.type, digest: tree.digest, files: tree.files, bytes: tree.bytes };
   }
 
@@ -131,7 +171,20 @@ export class LocalDatastore implements Datastore {
     const local = this.localPath(path);
     const info = await stat(local).catch(() => undefined);
     if (!info?.isFile()) throw this.#notFound(path);
-    return createReadStream(local);
+    // `local` is a real path: a link put in its place since is not followed, and a folder on the way
+    // swapped for a link shows as another file once the path is resolved again
+    const handle = await open(local, constants.O_RDONLY | NO_FOLLOW).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ELOOP' ? this.#changed(path) : error;
+    });
+    try {
+      const opened = await handle.stat();
+      const again = await stat(this.localPath(path)).catch(() => undefined);
+      if (again?.ino !== opened.ino || again.dev !== opened.dev) throw this.#changed(path);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    return handle.createReadStream();
   }
 
   async write(
@@ -141,7 +194,7 @@ export class LocalDatastore implements Datastore {
   ): Promise<void> {
     const target = this.#target(path);
     if (!options.overwrite && (await this.exists(path))) throw this.#exists(path);
-    await mkdir(dirname(target), { recursive: true });
+    await this.#makeParent(path, target);
     const staging = join(dirname(target), tempName());
     try {
       if (data instanceof Uint8Array) await writeFile(staging, data, { flag: 'wx' });
@@ -154,7 +207,8 @@ export class LocalDatastore implements Datastore {
 
   /**
    * Copy a local file or folder into the store. The copy is made beside the target and renamed into place,
-   * so readers see the old content or the new, never a part.
+   * so readers see the old content or the new, never a part. Links in a folder from this machine are
+   * followed (they are the user's files); a folder from this store is read only if its links stay inside it.
    */
   async upload(localPath: string, path: string, options: UploadOptions = {}): Promise<void> {
     const target = this.#target(path);
@@ -165,12 +219,13 @@ export class LocalDatastore implements Datastore {
       });
     }
     if (!options.overwrite && (await this.exists(path))) throw this.#exists(path);
-    await mkdir(dirname(target), { recursive: true });
+    // copying out of this store (copy()) keeps to its rules and leaves its staging folders behind
+    const root = this.#realRoot();
+    const fromStore = isInside(realPathOf(resolve(localPath)), root) ? root : undefined;
+    await this.#makeParent(path, target);
     const staging = join(dirname(target), tempName());
     try {
-      // copying out of this store (copy()) leaves its staging folders behind
-      const fromStore = resolve(localPath).startsWith(`${this.root}${sep}`);
-      await copyTree(localPath, staging, options, fromStore);
+      await this.#confined(() => copyTree(localPath, staging, options, fromStore));
       await this.#commit(staging, target, path, options.overwrite ?? false);
     } finally {
       await rm(staging, { recursive: true, force: true });
@@ -181,7 +236,7 @@ export class LocalDatastore implements Datastore {
     const source = this.localPath(path);
     if (!(await this.exists(path))) throw this.#notFound(path);
     await mkdir(dirname(resolve(localPath)), { recursive: true });
-    await copyTree(source, localPath, options, true);
+    await this.#confined(() => copyTree(source, localPath, options, this.#realRoot()));
   }
 
   async copy(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<void> {
@@ -189,25 +244,118 @@ export class LocalDatastore implements Datastore {
     await this.upload(this.localPath(from), to, options);
   }
 
+  /** Remove a file or folder; a link as the last part is removed itself (what it points to is not touched). */
   async delete(path: string): Promise<void> {
-    await rm(this.#target(path), { recursive: true, force: true });
+    if (normaliseStorePath(this.name, path) === '') throw this.#rootRefused(path);
+    await rm(this.#resolve(path, false), { recursive: true, force: true });
   }
 
   describe(): Record<string, unknown> {
     return { kind: this.kind, name: this.name, root: this.root };
   }
 
-  /** The local path of a target inside the store (never the store root itself). */
-  #target(path: string): string {
-    const target = this.localPath(path);
-    if (target === this.root) {
+  /** The real path of the datastore folder (the folder itself may be a link, or not exist yet). */
+  #realRoot(): string {
+    try {
+      return realPathOf(this.root);
+    } catch (error) {
       throw new SluiceError(
-        'DATASTORE_PATH_ESCAPE',
-        `Datastore "${this.name}": give a path inside the store, not its root.`,
-        { details: { datastore: this.name, path } },
+        'DATASTORE_PATH_NOT_FOUND',
+        `Datastore "${this.name}": its folder ${this.root} cannot be resolved (${(error as Error).message}); fix the datastore's path in the workspace config.`,
+        { cause: error, details: { datastore: this.name } },
       );
     }
-    return target;
+  }
+
+  /** Resolve `path` part by part from the real datastore folder, refusing any link that leads out of it. */
+  #resolve(path: string, followLast: boolean): string {
+    const parts = normaliseStorePath(this.name, path).split('/').filter(Boolean);
+    const root = this.#realRoot();
+    let current = root;
+    for (const [index, part] of parts.entries()) {
+      const next = join(current, part);
+      const last = index === parts.length - 1;
+      let isLink: boolean;
+      try {
+        isLink = lstatSync(next).isSymbolicLink();
+      } catch {
+        // nothing there (or not a folder): what follows cannot pass through a link either
+        return join(next, ...parts.slice(index + 1));
+      }
+      if (!isLink || (last && !followLast)) {
+        current = next;
+        continue;
+      }
+      let real: string | undefined;
+      try {
+        real = realpathSync.native(next);
+      } catch {
+        // a link to nothing: harmless as the last part (writes replace it), refused on the way anywhere
+        if (last) return next;
+      }
+      if (real === undefined || !isInside(real, root)) {
+        throw this.#escape(path, parts.slice(0, index + 1).join('/'), real === undefined);
+      }
+      current = real;
+    }
+    return current;
+  }
+
+  #escape(path: string, link: string, broken: boolean): SluiceError {
+    return new SluiceError(
+      'DATASTORE_PATH_ESCAPE',
+      `Datastore "${this.name}": "${path}" goes through "${link}", a symbolic link ${broken ? 'to nothing' : 'that leads outside the datastore'}; links are followed only to places inside it. Replace the link with a folder or a copy of what it points to.`,
+      { details: { datastore: this.name, path, link } },
+    );
+  }
+
+  #changed(path: string): SluiceError {
+    return new SluiceError(
+      'DATASTORE_PATH_ESCAPE',
+      `Datastore "${this.name}": "${path}" was replaced (by a symbolic link, or through one) while it was being opened; try again, and check what else writes into the datastore folder.`,
+      { details: { datastore: this.name, path } },
+    );
+  }
+
+  /** Run a walk of a folder confined to the store, naming an escaping link by its datastore path. */
+  async #confined<T>(walk: () => Promise<T>): Promise<T> {
+    try {
+      return await walk();
+    } catch (error) {
+      if (!(error instanceof SluiceError) || error.code !== 'DATASTORE_PATH_ESCAPE') throw error;
+      const local = String((error.details as { path?: unknown } | undefined)?.path ?? '');
+      const root = this.#realRoot();
+      if (!local || !isInside(resolve(local), root)) throw error;
+      const link = relative(root, resolve(local)).split(sep).join('/');
+      throw new SluiceError(
+        'DATASTORE_PATH_ESCAPE',
+        `Datastore "${this.name}": "${link}" is a symbolic link that leads outside the datastore; links are followed only to places inside it. Replace the link with a copy of what it points to.`,
+        { cause: error, details: { datastore: this.name, path: link } },
+      );
+    }
+  }
+
+  /** The local path of a target inside the store (never the store root itself). */
+  #target(path: string): string {
+    if (normaliseStorePath(this.name, path) === '') throw this.#rootRefused(path);
+    return this.localPath(path);
+  }
+
+  #rootRefused(path: string): SluiceError {
+    return new SluiceError(
+      'DATASTORE_PATH_ESCAPE',
+      `Datastore "${this.name}": give a path inside the store, not its root.`,
+      { details: { datastore: this.name, path } },
+    );
+  }
+
+  /**
+   * Create the folder a target goes into, then resolve the path again: a folder on the way swapped for a
+   * link meanwhile is refused before anything is written into it.
+   */
+  async #makeParent(path: string, target: string): Promise<void> {
+    await mkdir(dirname(target), { recursive: true });
+    if (this.localPath(path) !== target) throw this.#changed(path);
   }
 
   #exists(path: string): SluiceError {
@@ -242,17 +390,16 @@ export class LocalDatastore implements Datastore {
   }
 }
 
-/** Copy a file or a folder's files, several at a time, reporting progress per file. */
-async function copyTree(
-  from: string,
-  to: string,
-  options: TransferOptions,
-  skipInternal = false,
-): Promise<void> {
+/**
+ * Copy a file or a folder's files, several at a time, reporting progress per file. `store` is the real path
+ * of the datastore folder when copying out of one: its staging folders are left behind, and links inside
+ * `from` are followed only when they lead inside it.
+ */
+async function copyTree(from: string, to: string, options: TransferOptions, store?: string): Promise<void> {
   const info = await stat(from);
-  const listed = info.isFile() ? [''] : await listTree(from);
+  const listed = info.isFile() ? [''] : await listTree(from, undefined, store ? { within: store } : {});
   // Sluice's own staging folders inside a store are not part of its content
-  const files = skipInternal ? listed.filter((rel) => !isInternal(rel)) : listed;
+  const files = store ? listed.filter((rel) => !isInternal(rel)) : listed;
   const sizes = await Promise.all(
     files.map(async (rel) => (rel ? (await stat(join(from, rel))).size : info.size)),
   );

@@ -17,6 +17,18 @@ export interface Snapshot {
   readonly path: string;
 }
 
+/** SOURCE_DIRECTORY_NOT_FOUND unless `sourceDirectory` is a folder (`step` names the step that gave it). */
+export async function checkSourceDirectory(sourceDirectory: string, step?: string): Promise<void> {
+  const info = await stat(sourceDirectory).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new SluiceError(
+      'SOURCE_DIRECTORY_NOT_FOUND',
+      `${step ? `Step "${step}": source` : 'Source'} directory ${sourceDirectory} ${info ? 'is not a folder' : 'does not exist'}; fix the step's sourceDirectory.`,
+      { details: { sourceDirectory, ...(step ? { step } : {}) } },
+    );
+  }
+}
+
 /**
  * Hash a source directory and keep a content-addressed copy of it under `snapshotsDir/<digest>`; an
  * identical tree is stored once. The copy is assembled aside and renamed into place.
@@ -26,14 +38,7 @@ export async function takeSnapshot(
   snapshotsDir: string,
   statCache?: StatCache,
 ): Promise<Snapshot> {
-  const info = await stat(sourceDirectory).catch(() => undefined);
-  if (!info?.isDirectory()) {
-    throw new SluiceError(
-      'SOURCE_DIRECTORY_NOT_FOUND',
-      `Source directory ${sourceDirectory} does not exist or is not a folder; fix the step's sourceDirectory.`,
-      { details: { sourceDirectory } },
-    );
-  }
+  await checkSourceDirectory(sourceDirectory);
   const tree: TreeHash = await hashTree(sourceDirectory, {
     useIgnoreFiles: true,
     ...(statCache ? { statCache } : {}),

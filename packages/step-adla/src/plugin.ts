@@ -85,7 +85,9 @@ function placeholderNames(step: StepDefinition<AdlaStepConfig>): string[] {
   ];
 }
 
-function scriptNotFound(step: StepDefinition<AdlaStepConfig>, sourceDirectory: string): SluiceError {
+function scriptNotFound(step: StepDefinition<AdlaStepConfig>, checked: string): SluiceError {
+  // name the user's folder, not the copy of it the step runs from
+  const sourceDirectory = step.sourceDirectory ?? checked;
   return new SluiceError(
     'SCRIPT_NOT_FOUND',
     `Step "${step.name}": the U-SQL script "${step.config.scriptName}" is not a file in the source directory ${sourceDirectory}. Fix scriptName (it is relative to sourceDirectory) or point sourceDirectory at the folder holding the script.`,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import {
   SluiceError,
   canonicalArgument,
+  type ComputeTarget,
   type ProcessResult,
   type StepArgument,
   type StepExecutionContext,
@@ -43,14 +44,23 @@ export function pythonScriptStep(): StepKindPlugin<PythonScriptConfig> {
         value: step.config.arguments.map((argument) => canonicalArgument(step, argument)),
       },
     ],
-    validate(step, { sourceDirectory }) {
-      if (sourceDirectory === undefined) return;
+    validate(step, { sourceDirectory, compute }) {
+      if (compute && !compute.runProcess) throw cannotRunProcesses('STEP_INVALID', step.name, compute);
+      // the user's folder: what the snapshot the step runs from is taken of
+      const folder = step.sourceDirectory ?? sourceDirectory;
+      if (sourceDirectory === undefined) {
+        throw new SluiceError(
+          'SOURCE_DIRECTORY_NOT_FOUND',
+          `Step "${step.name}" has no source directory to run "${step.config.scriptName}" from; give it the folder holding the script.`,
+          { details: { step: step.name } },
+        );
+      }
       const script = path.join(sourceDirectory, step.config.scriptName);
       if (!statSync(script, { throwIfNoEntry: false })?.isFile()) {
         throw new SluiceError(
           'SCRIPT_NOT_FOUND',
-          `Step "${step.name}": the script "${step.config.scriptName}" is not a file in the source directory ${sourceDirectory}. Fix scriptName (it is relative to sourceDirectory) or point sourceDirectory at the folder holding the script.`,
-          { details: { step: step.name, scriptName: step.config.scriptName, sourceDirectory } },
+          `Step "${step.name}": the script "${step.config.scriptName}" is not a file in the source directory ${folder}. Fix scriptName (it is relative to sourceDirectory) or point sourceDirectory at the folder holding the script.`,
+          { details: { step: step.name, scriptName: step.config.scriptName, sourceDirectory: folder } },
         );
       }
     },
@@ -60,13 +70,7 @@ export function pythonScriptStep(): StepKindPlugin<PythonScriptConfig> {
 
 async function execute(context: StepExecutionContext<PythonScriptConfig>): Promise<StepExecutionResult> {
   const { step, compute, logs, sourceDirectory } = context;
-  if (!compute.runProcess) {
-    throw new SluiceError(
-      'STEP_FAILED',
-      `Step "${step.name}" runs a Python script, but compute target "${compute.name}" (${compute.kind}) cannot run processes; give the step a compute target that can, such as a local one.`,
-      { details: { step: step.name, computeTarget: compute.name } },
-    );
-  }
+  if (!compute.runProcess) throw cannotRunProcesses('STEP_FAILED', step.name, compute);
   if (sourceDirectory === undefined) {
     throw new SluiceError(
       'SOURCE_DIRECTORY_NOT_FOUND',
@@ -130,6 +134,19 @@ function processEnvironment(context: StepExecutionContext<PythonScriptConfig>): 
     PYTHONUNBUFFERED: '1',
     PYTHONDONTWRITEBYTECODE: '1',
   };
+}
+
+/** STEP_INVALID when found at submit, STEP_FAILED when a step gets that far. */
+function cannotRunProcesses(
+  code: 'STEP_INVALID' | 'STEP_FAILED',
+  step: string,
+  compute: ComputeTarget,
+): SluiceError {
+  return new SluiceError(
+    code,
+    `Step "${step}" runs a Python script, but compute target "${compute.name}" (${compute.kind}) cannot run processes; give the step a compute target that can, such as a local one.`,
+    { details: { step, computeTarget: compute.name } },
+  );
 }
 
 function notStarted(interpreter: string): string {

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -445,6 +445,105 @@ export function testDatastore(
         }
       }
       expect(await text(`${base}/inside.txt`)).toBe('inside');
+    });
+
+    it('follows symbolic links only inside the store, for every read and write (stores in a local folder)', async (context) => {
+      const localPath = store().localPath?.bind(store());
+      if (!localPath) {
+        context.skip();
+        return;
+      }
+      const base = area();
+      const dir = await scratch();
+      const outside = await writeTree(join(dir, 'outside'), {
+        'secret.txt': 'secret',
+        'sub/deep.txt': 'deep',
+      });
+      const before = await localTree(outside);
+      const upload = await writeTree(join(dir, 'upload'), { 'u.txt': 'u' });
+      await store().write(`${base}/inside/ok.txt`, bytes('ok'));
+      await store().write(`${base}/tree/a.txt`, bytes('a'));
+      const folder = localPath(base);
+      await symlink(outside, join(folder, 'out-dir')); // a folder that leads out
+      await symlink(join(outside, 'secret.txt'), join(folder, 'out-file')); // a file that leads out
+      await symlink(join(outside, 'missing'), join(folder, 'nowhere')); // a link to nothing (outside)
+      await symlink(join(outside, 'secret.txt'), join(folder, 'tree', 'leak.txt')); // inside a folder
+      await symlink('inside', join(folder, 'in-dir')); // a folder that stays inside
+      await symlink('inside/ok.txt', join(folder, 'in-file.txt'));
+      const escape = 'DATASTORE_PATH_ESCAPE';
+
+      // reads: the linked paths, and every folder holding a link that leads out
+      for (const path of [`${base}/out-file`, `${base}/out-dir/secret.txt`, `${base}/out-dir/sub/deep.txt`]) {
+        await expectCode(() => store().read(path), escape);
+        await expectCode(() => store().exists(path), escape);
+        await expectCode(() => store().list(path), escape);
+        await expectCode(() => store().contentIdentity(path), escape);
+        await expectCode(() => store().download(path, join(dir, 'down', 'file')), escape);
+      }
+      for (const path of [`${base}/out-dir`, `${base}/tree`, base]) {
+        await expectCode(() => store().list(path), escape);
+        await expectCode(() => store().contentIdentity(path), escape);
+        await expectCode(() => store().download(path, join(dir, 'down', 'folder')), escape);
+      }
+      await expectCode(() => store().read(`${base}/nowhere/x.txt`), escape);
+      expect(await localTree(join(dir, 'down')).catch(() => ({}))).toEqual({});
+
+      // writes into a folder that leads out, or through a link to nothing
+      for (const path of [
+        `${base}/out-dir/new.txt`,
+        `${base}/out-dir/sub/new.txt`,
+        `${base}/nowhere/new.txt`,
+      ]) {
+        await expectCode(() => store().write(path, bytes('x')), escape);
+        await expectCode(() => store().write(path, bytes('x'), { overwrite: true }), escape);
+        await expectCode(() => store().upload(join(upload, 'u.txt'), path), escape);
+        await expectCode(() => store().upload(upload, path, { overwrite: true }), escape);
+        await expectCode(() => store().delete(path), escape);
+      }
+      for (const path of [`${base}/out-file`, `${base}/out-dir/secret.txt`]) {
+        await expectCode(() => store().write(path, bytes('x'), { overwrite: true }), escape);
+        await expectCode(() => store().upload(join(upload, 'u.txt'), path, { overwrite: true }), escape);
+      }
+      await expectCode(() => store().delete(`${base}/out-dir/secret.txt`), escape);
+      await expectCode(() => store().delete(`${base}/out-dir/sub`), escape);
+      const copy = store().copy?.bind(store());
+      if (copy) {
+        await expectCode(() => copy(`${base}/inside/ok.txt`, `${base}/out-dir/copied.txt`), escape);
+        await expectCode(() => copy(`${base}/out-file`, `${base}/copied.txt`), escape);
+        await expectCode(() => copy(`${base}/out-dir`, `${base}/copied`), escape);
+        await expectCode(() => copy(`${base}/tree`, `${base}/copied`), escape);
+        expect(await store().exists(`${base}/copied`)).toBe(false);
+        expect(await store().exists(`${base}/copied.txt`)).toBe(false);
+      }
+      // nothing outside the store was read into it, written or removed
+      expect(await localTree(outside)).toEqual(before);
+      expect(await readdir(outside)).toEqual(['secret.txt', 'sub']);
+
+      // a link as the last part is never followed: writing replaces a link to nothing, deleting removes
+      // the link and not what it points to
+      await store().write(`${base}/nowhere`, bytes('here now'));
+      expect(await text(`${base}/nowhere`)).toBe('here now');
+      await store().delete(`${base}/out-file`);
+      await store().delete(`${base}/out-dir`);
+      await store().delete(`${base}/tree/leak.txt`);
+      expect(await localTree(outside)).toEqual(before);
+      await expect(lstat(join(folder, 'out-dir'))).rejects.toMatchObject({ code: 'ENOENT' });
+
+      // links that stay inside the store keep working
+      expect(await text(`${base}/in-file.txt`)).toBe('ok');
+      expect(await text(`${base}/in-dir/ok.txt`)).toBe('ok');
+      await store().write(`${base}/in-dir/more.txt`, bytes('more'));
+      expect(await text(`${base}/inside/more.txt`)).toBe('more');
+      expect((await store().list(`${base}/in-dir`)).map((entry) => entry.path)).toEqual([
+        `${base}/in-dir/more.txt`,
+        `${base}/in-dir/ok.txt`,
+      ]);
+      expect((await store().contentIdentity(`${base}/in-dir`)).digest).toBe(
+        (await store().contentIdentity(`${base}/inside`)).digest,
+      );
+      await store().download(`${base}/in-dir`, join(dir, 'back'));
+      expect(await localTree(join(dir, 'back'))).toEqual({ 'more.txt': 'more', 'ok.txt': 'ok' });
+      expect(await snapshot(store(), `${base}/tree`)).toEqual({ 'a.txt': 'a' });
     });
 
     it('refuses to write, upload or delete the store root (an empty path)', async () => {

@@ -99,9 +99,15 @@ describe('NodeScriptStep', () => {
         scriptName: 'nope.mjs',
         sourceDirectory: source,
       });
-      const failed = await new Experiment(ws, 'node').submit(new Pipeline({ steps: [missing] }));
-      expect(await failed.waitForCompletion()).toBe('Failed');
-      expect(failed.findStepRun('missing').record.error).toMatch(/^SCRIPT_NOT_FOUND/);
+      // refused at submit, naming the user's folder; no run is recorded
+      const runs = ws.store.listRuns().length;
+      await expect(
+        new Experiment(ws, 'node').submit(new Pipeline({ steps: [missing] })),
+      ).rejects.toMatchObject({
+        code: 'SCRIPT_NOT_FOUND',
+        message: expect.stringContaining(`in the source directory ${source}.`),
+      });
+      expect(ws.store.listRuns()).toHaveLength(runs);
     } finally {
       await ws.close();
     }

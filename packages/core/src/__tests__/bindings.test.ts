@@ -98,6 +98,22 @@ describe('OutputFileDatasetConfig', () => {
     expect(error.message).toContain('OutputFileDatasetConfig');
   });
 
+  it('checks registerOnComplete options when given, not when the step has finished', () => {
+    const o = new OutputFileDatasetConfig({ name: 'model' });
+    for (const options of [
+      { name: 'has space' },
+      { name: 'ds', tags: { stage: 3 } },
+      { name: 'ds', tags: ['a'] },
+      { name: 'ds', tags: 'stage' },
+      { name: 'ds', description: 7 },
+    ]) {
+      expect(sluiceErrorOf(() => o.registerOnComplete(options as never)).code).toBe('PIPELINE_INVALID');
+    }
+    expect(o.registration).toBeUndefined();
+    o.registerOnComplete({ name: 'ds', description: 'the model', tags: { stage: 'train' } });
+    expect(o.registration).toEqual({ name: 'ds', description: 'the model', tags: { stage: 'train' } });
+  });
+
   it('is consumed in place by asInput(), optionally under another name', () => {
     const o = new OutputFileDatasetConfig({ name: 'model' });
     const input = o.asInput();

@@ -125,6 +125,62 @@ describe('hashTree on a folder', () => {
     expect(cached.digest).toBe(tree.digest);
   });
 
+  it('with `within`, follows links only to places inside it and refuses the others before reading', async () => {
+    const outside = writeTree(tempDir(), { 'secret.txt': 'secret', 'lib/mod.py': 'mod' });
+    const store = writeTree(tempDir(), { 'data/a.txt': 'a', 'shared/s.txt': 's' });
+    const data = join(store, 'data');
+    // links that stay inside the folder (relative and absolute) are followed as before
+    symlinkSync('../shared', join(data, 'shared-dir'));
+    symlinkSync(join(store, 'shared', 's.txt'), join(data, 'shared-file.txt'));
+    symlinkSync(join(store, 'missing.txt'), join(data, 'dangling.txt'));
+    const inside = await hashTree(data, { within: store });
+    expect(Object.keys(inside.files)).toEqual(['a.txt', 'shared-dir/s.txt', 'shared-file.txt']);
+    expect(await listTree(data, undefined, { within: store })).toEqual(Object.keys(inside.files));
+    // the same tree, confined to itself: the links to its sibling folder now lead outside
+    expect((await sluiceErrorOfAsync(() => hashTree(data, { within: data }))).code).toBe(
+      'DATASTORE_PATH_ESCAPE',
+    );
+
+    for (const [name, target] of [
+      ['leak.txt', join(outside, 'secret.txt')],
+      ['leak-dir', join(outside, 'lib')],
+      ['leak-up', '../..'],
+    ] as const) {
+      const tree = writeTree(tempDir(), { 'ok.txt': 'ok' });
+      const root = join(store, `tree-${name}`);
+      renameSync(tree, root);
+      symlinkSync(target, join(root, name));
+      for (const call of [
+        () => hashTree(root, { within: store }),
+        () => hashTree(root, { within: store, statCache: new MemoryStatCache() }),
+        () => listTree(root, undefined, { within: store }),
+      ]) {
+        const error = await sluiceErrorOfAsync(call);
+        expect(error.code).toBe('DATASTORE_PATH_ESCAPE');
+        expect(error.details).toMatchObject({ path: join(root, name) });
+      }
+      // without `within` the link is followed, as for source directories
+      if (name !== 'leak-up') expect(Object.keys((await hashTree(root)).files).length).toBe(2);
+    }
+
+    // the tree itself (a file or a folder) reached through a link that leads out
+    symlinkSync(join(outside, 'secret.txt'), join(store, 'secret-link.txt'));
+    symlinkSync(outside, join(store, 'outside-link'));
+    for (const root of [
+      join(store, 'secret-link.txt'),
+      join(store, 'outside-link'),
+      join(store, 'outside-link', 'lib'),
+    ]) {
+      expect((await sluiceErrorOfAsync(() => hashTree(root, { within: store }))).code).toBe(
+        'DATASTORE_PATH_ESCAPE',
+      );
+    }
+    expect(
+      (await sluiceErrorOfAsync(() => listTree(join(store, 'outside-link'), undefined, { within: store })))
+        .code,
+    ).toBe('DATASTORE_PATH_ESCAPE');
+  });
+
   it('hashes a large file (streamed) the same as node:crypto', async () => {
     const big = Buffer.alloc(3 * (1 << 20) + 17);
     for (let i = 0; i < big.length; i++) big[i] = (i * 31) % 251;

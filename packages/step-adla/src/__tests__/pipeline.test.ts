@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DataReference, Pipeline, PipelineData, PipelineParameter } from '@sluice/core';
+import { DataReference, Pipeline, PipelineData, PipelineParameter, type SluiceError } from '@sluice/core';
 import { Experiment, Workspace, type PipelineRun, type SubmitOptions } from '@sluice/runtime';
 import {
   AdlaStep,
@@ -232,12 +232,14 @@ describe('AdlaStep in a pipeline', () => {
   });
 
   it('fails before submitting anything when the script uses an unknown placeholder', async () => {
-    const { server, submit, pipeline } = await fixture({ script: `${SCRIPT}\n// @@nope@@ and @@region@@\n` });
-    const run = await submit(pipeline());
-    expect(run.status).toBe('Failed');
-    const error = run.findStepRun('summarise').record.error!;
-    expect(error).toMatch(/^PARAMETER_UNKNOWN: Step "summarise": process\.usql uses @@nope@@/);
-    expect(error).toContain('Known: @@orders@@, @@summary@@, @@region@@, @@minAmount@@');
+    const { server, submit, pipeline, ws } = await fixture({
+      script: `${SCRIPT}\n// @@nope@@ and @@region@@\n`,
+    });
+    const error = (await submit(pipeline()).catch((caught: unknown) => caught)) as SluiceError;
+    expect(error).toMatchObject({ code: 'PARAMETER_UNKNOWN' });
+    expect(error.message).toMatch(/^Step "summarise": process\.usql uses @@nope@@/);
+    expect(error.message).toContain('Known: @@orders@@, @@summary@@, @@region@@, @@minAmount@@');
+    expect(ws.store.listRuns()).toEqual([]);
     expect(server.requests).toEqual([]);
   });
 

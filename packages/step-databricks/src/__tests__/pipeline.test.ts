@@ -302,11 +302,14 @@ describe('DatabricksStep in a pipeline', () => {
       pythonScriptName: 'train.py',
       sourceDirectory: source,
     });
-    const pipelineRun = await run([step]);
-    expect(pipelineRun.status).toBe('Failed');
-    expect(pipelineRun.findStepRun('databricksmodule').record.error).toMatch(
-      /^SCRIPT_NOT_FOUND: .*"train\.py"/,
-    );
+    const runsBefore = ws.store.listRuns().length;
+    const submitsBefore = server.requestsTo(SUBMIT).length;
+    await expect(run([step])).rejects.toMatchObject({
+      code: 'SCRIPT_NOT_FOUND',
+      message: expect.stringContaining(`"train.py" is not a file in the source directory ${source}.`),
+    });
+    expect(ws.store.listRuns()).toHaveLength(runsBefore);
+    expect(server.requestsTo(SUBMIT)).toHaveLength(submitsBefore);
   });
 });
 

@@ -15,6 +15,7 @@ import {
   isSluiceError,
 } from '@sluice/core';
 import {
+  ComputeTarget,
   Experiment,
   Workspace,
   type PipelineRun,
@@ -328,6 +329,58 @@ describe('PythonScriptStep in a pipeline run by the runtime', () => {
     expect(step.record.error).toMatch(/could not start the Python interpreter "\/no\/such\/python3"/);
     expect(step.record.error).toMatch(/python\.interpreter/);
     expect(await step.getStdout()).toBe('');
+  });
+
+  it('refuses at submit a missing script (naming the user folder) or a compute target that runs no processes', async () => {
+    const f = await fixture();
+    const marker = path.join(f.dir, 'first-ran');
+    const sourceDirectory = await f.scripts({
+      'first.py': `open(${JSON.stringify(marker)}, "w").write("ran")`,
+      'second.py': 'print("second")',
+    });
+    const first = f.step({ name: 'first', sourceDirectory });
+    f.ws.registry.use({
+      type: 'compute',
+      kind: 'api',
+      name: 'tests',
+      version: '1.0.0',
+      coreRange: '^0.1.0',
+      createTarget: (name) => ({ name, kind: 'api', describe: () => ({}) }),
+    });
+    await ComputeTarget.create(f.ws, 'remote', { provider: 'api', options: {} });
+    const refusals: Array<{ code: 'SCRIPT_NOT_FOUND' | 'STEP_INVALID'; second: PythonScriptStep }> = [
+      {
+        code: 'SCRIPT_NOT_FOUND',
+        second: new PythonScriptStep({
+          name: 'second',
+          scriptName: 'missing.py',
+          sourceDirectory,
+          runAfter: [first],
+        }),
+      },
+      {
+        code: 'STEP_INVALID',
+        second: f.step({ name: 'second', sourceDirectory, runAfter: [first], computeTarget: 'remote' }),
+      },
+    ];
+    const kept = await readdir(f.ws.dataDir);
+    expect(kept).not.toContain('snapshots');
+    for (const { code, second } of refusals) {
+      const error = await new Experiment(f.ws, 'e2e')
+        .submit(new Pipeline({ steps: [first, second] }))
+        .catch((caught: unknown) => caught);
+      expect(isSluiceError(error, code), String(error)).toBe(true);
+      if (code === 'SCRIPT_NOT_FOUND') {
+        expect((error as Error).message).toContain(
+          `the script "missing.py" is not a file in the source directory ${sourceDirectory}.`,
+        );
+        expect((error as Error).message).not.toContain('.sluice');
+      }
+      expect(f.ws.store.listRuns()).toEqual([]);
+      // no run folder, no snapshot
+      expect(await readdir(f.ws.dataDir)).toEqual(kept);
+      await expect(readFile(marker, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+    }
   });
 
   it('copies an asDownload() input into the working folder and gives a mounted one in place', async () => {

@@ -65,6 +65,15 @@ describe('pythonScriptStep()', () => {
 
   describe('validate()', () => {
     const step = new PythonScriptStep({ name: 'train', scriptName: 'jobs/train.py', sourceDirectory: '.' });
+    /** What validate throws (undefined when it passes). */
+    const refusal = (...args: Parameters<NonNullable<ReturnType<typeof pythonScriptStep>['validate']>>) => {
+      try {
+        pythonScriptStep().validate!(...args);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
 
     it('accepts a script that is a file in the source directory', async () => {
       const dir = await tempDir();
@@ -79,18 +88,37 @@ describe('pythonScriptStep()', () => {
     ])('refuses a script that is %s', async (_case, arrange) => {
       const dir = await tempDir();
       await arrange(dir);
-      let thrown: unknown;
-      try {
-        pythonScriptStep().validate!(step, { sourceDirectory: dir });
-      } catch (error) {
-        thrown = error;
-      }
+      const thrown = refusal(step, { sourceDirectory: dir });
       expect(isSluiceError(thrown, 'SCRIPT_NOT_FOUND')).toBe(true);
       expect((thrown as Error).message).toMatch(/"jobs\/train.py" is not a file .* Fix scriptName/);
     });
 
-    it('has nothing to check without a source directory', () => {
-      expect(() => pythonScriptStep().validate!(step, { sourceDirectory: undefined })).not.toThrow();
+    it("names the user's source directory, not the snapshot copy it checked", async () => {
+      const user = await tempDir();
+      const snapshot = await tempDir();
+      const ofUser = new PythonScriptStep({ name: 'train', scriptName: 'train.py', sourceDirectory: user });
+      const thrown = refusal(ofUser, { sourceDirectory: snapshot });
+      expect(isSluiceError(thrown, 'SCRIPT_NOT_FOUND')).toBe(true);
+      expect((thrown as Error).message).toContain(`in the source directory ${user}.`);
+      expect((thrown as Error).message).not.toContain(snapshot);
+    });
+
+    it('refuses a step with no source directory, or a compute target that cannot run processes', async () => {
+      expect(isSluiceError(refusal(step, { sourceDirectory: undefined }), 'SOURCE_DIRECTORY_NOT_FOUND')).toBe(
+        true,
+      );
+
+      const dir = await tempDir();
+      await mkdir(path.join(dir, 'jobs'));
+      await writeFile(path.join(dir, 'jobs', 'train.py'), 'print("hi")\n');
+      const remote = { name: 'remote', kind: 'api', describe: () => ({}) };
+      const thrown = refusal(step, { sourceDirectory: dir, compute: remote });
+      expect(isSluiceError(thrown, 'STEP_INVALID')).toBe(true);
+      expect((thrown as Error).message).toMatch(/compute target "remote" \(api\) cannot run processes/);
+      const local = { ...remote, runProcess: () => Promise.reject(new Error('not run')) };
+      expect(() =>
+        pythonScriptStep().validate!(step, { sourceDirectory: dir, compute: local }),
+      ).not.toThrow();
     });
   });
 });
