@@ -34,6 +34,7 @@ import type { WorkspaceDatastore } from './datastore.js';
 import type { RunEvents } from './events.js';
 import { registerOutputDataset } from './dataset.js';
 import { isResolvableData, type ResolvableData } from './resolvable-data.js';
+import { processStartIdentity } from './processes.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
 import type { GitInfo, OutputRecord, RanReason, RunStatus, StepStatus } from './store.js';
 import type { Workspace } from './workspace.js';
@@ -406,6 +407,27 @@ export class RunExecution {
     }
   }
 
+  /** Record a step's process group while it runs (recovery stops it if this runner is killed). */
+  #recordProcess(
+    stepRunId: string,
+    spawned: { pid: number; processGroup: number },
+    info: (message: string) => void,
+  ): void {
+    try {
+      this.#ws.store.recordStepProcess(stepRunId, spawned.processGroup, processStartIdentity(spawned.pid));
+    } catch (error) {
+      info(`cannot record process ${spawned.pid} in the run store: ${(error as Error).message}`);
+    }
+  }
+
+  #forgetProcess(stepRunId: string, processGroup: number): void {
+    try {
+      this.#ws.store.clearStepProcess(stepRunId, processGroup);
+    } catch {
+      // the record is only a hint for recovery, which checks the process before acting on it
+    }
+  }
+
   #log(step: string, stream: 'stdout' | 'stderr' | 'sluice', text: string): void {
     this.#events.emit({ type: 'step-log', runId: this.#runId, step, stream, text });
   }
@@ -576,16 +598,27 @@ export class RunExecution {
       };
       const compute = plan.compute;
       // The step sees its compute target itself (with whatever client it offers), except that starting a
-      // process also marks the step Running.
+      // process also marks the step Running, and the process group is recorded while it runs.
       const runProcess: ComputeTarget['runProcess'] = compute.runProcess
-        ? (job, hooks = {}) =>
-            compute.runProcess!(job, {
-              ...hooks,
-              onStart: () => {
-                this.#setStatus(step.name, 'Running');
-                hooks.onStart?.();
-              },
-            })
+        ? async (job, hooks = {}) => {
+            const groups: number[] = [];
+            try {
+              return await compute.runProcess!(job, {
+                ...hooks,
+                onStart: () => {
+                  this.#setStatus(step.name, 'Running');
+                  hooks.onStart?.();
+                },
+                onSpawn: (spawned) => {
+                  groups.push(spawned.processGroup);
+                  this.#recordProcess(plan.stepRunId, spawned, info);
+                  hooks.onSpawn?.(spawned);
+                },
+              });
+            } finally {
+              for (const group of groups) this.#forgetProcess(plan.stepRunId, group);
+            }
+          }
         : undefined;
       const computeForStep = new Proxy(compute, {
         get(target, property) {

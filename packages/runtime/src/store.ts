@@ -8,6 +8,7 @@ import {
   sha256,
   canonicalJson,
 } from '@sluice/core';
+import { processStartIdentity, recordedProcessState, stopProcessGroup } from './processes.js';
 
 export type RunStatus = 'NotStarted' | 'Running' | 'Finished' | 'Failed' | 'Canceled';
 export type StepStatus =
@@ -110,7 +111,7 @@ export interface MetricRecord {
   loggedAt: string;
 }
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -229,6 +230,17 @@ const MIGRATIONS: Record<number, string> = {
     CREATE TABLE schema_versions (
       namespace TEXT PRIMARY KEY,
       version INTEGER NOT NULL
+    );
+  `,
+  4: `
+    ALTER TABLE pipeline_runs ADD COLUMN runner_started TEXT;
+    CREATE TABLE step_processes (
+      step_run_id TEXT NOT NULL REFERENCES step_runs(id),
+      process_group INTEGER NOT NULL,
+      host TEXT NOT NULL,
+      started TEXT,
+      recorded_at TEXT NOT NULL,
+      PRIMARY KEY (step_run_id, process_group)
     );
   `,
 };
@@ -363,6 +375,8 @@ export class RunStore {
     for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
       this.db
         .transaction(() => {
+          // another process opening the store at the same time may have migrated it first
+          if ((this.db.pragma('user_version', { simple: true }) as number) >= version) return;
           this.db.exec(MIGRATIONS[version]!);
           this.db.pragma(`user_version = ${version}`);
         })
@@ -433,8 +447,8 @@ export class RunStore {
       this.ensureExperiment(run.experiment);
       this.#sql(
         `INSERT INTO pipeline_runs (id, experiment, pipeline_name, description, status, created_at, parameters,
-             options, tags, graph, runner_pid, runner_host, spec, run_source)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             options, tags, graph, runner_pid, runner_host, runner_started, spec, run_source)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         run.id,
         run.experiment,
@@ -448,6 +462,7 @@ export class RunStore {
         json(run.graph),
         process.pid,
         hostname(),
+        processStartIdentity(process.pid) ?? null,
         run.spec === null || run.spec === undefined ? null : json(run.spec),
         run.runSource,
       );
@@ -873,33 +888,76 @@ export class RunStore {
     }));
   }
 
-  // -- crash recovery ----------------------------------------------------------------------------------
+  // -- step processes and crash recovery ------------------------------------------------------------------
 
   /**
-   * Runs left Running by a runner process that no longer exists (killed, crashed) are marked Failed, and
-   * their unfinished steps Canceled, so nothing half-done is ever taken for finished.
+   * Note a step's process group (its leader's id) and the leader's start identity while it runs, so that
+   * recovery can stop it if this runner is killed.
+   */
+  recordStepProcess(stepRunId: string, processGroup: number, started: string | undefined): void {
+    this.#sql(
+      `INSERT OR REPLACE INTO step_processes (step_run_id, process_group, host, started, recorded_at)
+       VALUES (?, ?, ?, ?, ?)`,
+    ).run(stepRunId, processGroup, hostname(), started ?? null, now());
+  }
+
+  clearStepProcess(stepRunId: string, processGroup: number): void {
+    this.#sql('DELETE FROM step_processes WHERE step_run_id = ? AND process_group = ?').run(
+      stepRunId,
+      processGroup,
+    );
+  }
+
+  /** The process groups recorded for a step run that have not ended (as far as the store knows). */
+  stepProcesses(stepRunId: string): Array<{ processGroup: number; host: string; started: string | null }> {
+    return (
+      this.#sql('SELECT * FROM step_processes WHERE step_run_id = ? ORDER BY recorded_at').all(
+        stepRunId,
+      ) as Row[]
+    ).map((row) => ({
+      processGroup: row.process_group as number,
+      host: row.host as string,
+      started: (row.started as string | null) ?? null,
+    }));
+  }
+
+  /**
+   * Runs left Running by a runner process that no longer exists on this machine (killed, crashed; a
+   * process now holding its id with another start time does not count) are marked Failed and their
+   * unfinished steps Canceled, so nothing half-done is ever taken for finished. Step process groups the
+   * runner left running are stopped first — only those whose leader still runs with the start time that
+   * was recorded, so a reused process id is never signalled.
    */
   recoverAbandonedRuns(): string[] {
     const host = hostname();
     const candidates = this.#sql(
-      `SELECT id, runner_pid, runner_host FROM pipeline_runs WHERE status IN ('Running', 'NotStarted')`,
+      `SELECT id, runner_pid, runner_host, runner_started FROM pipeline_runs WHERE status IN ('Running', 'NotStarted')`,
     ).all() as Row[];
     const abandoned = candidates.filter(
       (row) =>
-        row.runner_host === host && row.runner_pid !== process.pid && !isAlive(row.runner_pid as number),
+        row.runner_host === host &&
+        recordedProcessState(row.runner_pid as number | null, row.runner_started as string | null) === 'gone',
     );
     for (const row of abandoned) {
+      const groups = this.#sql(
+        `SELECT p.step_run_id, p.process_group, p.started FROM step_processes p
+           JOIN step_runs s ON s.id = p.step_run_id WHERE s.run_id = ? AND p.host = ?`,
+      ).all(row.id, host) as Row[];
+      for (const group of groups) {
+        stopProcessGroup(group.process_group as number, (group.started as string | null) ?? null);
+      }
       this.transaction(() => {
         const stamp = now();
+        this.#sql(
+          'DELETE FROM step_processes WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = ?)',
+        ).run(row.id);
         this.#sql(
           `UPDATE step_runs SET status = 'Canceled', ended_at = ?, error = 'the runner process ended before the step finished'
              WHERE run_id = ? AND status IN ('NotStarted', 'Queued', 'Running')`,
         ).run(stamp, row.id);
-        this.#sql(`UPDATE pipeline_runs SET status = 'Failed', ended_at = ?, error = ? WHERE id = ?`).run(
-          stamp,
-          'the runner process ended before the run finished',
-          row.id,
-        );
+        this.#sql(
+          `UPDATE pipeline_runs SET status = 'Failed', ended_at = ?, error = ? WHERE id = ? AND status IN ('Running', 'NotStarted')`,
+        ).run(stamp, 'the runner process ended before the run finished', row.id);
       });
     }
     return abandoned.map((row) => row.id as string);
@@ -954,15 +1012,5 @@ export class RunStore {
         pending.clear();
       },
     };
-  }
-}
-
-function isAlive(pid: number | null): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
