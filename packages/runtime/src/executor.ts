@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, createWriteStream, type WriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
   OutputFileDatasetConfig,
@@ -34,6 +35,7 @@ import type { WorkspaceDatastore } from './datastore.js';
 import type { RunEvents } from './events.js';
 import { registerOutputDataset } from './dataset.js';
 import { isResolvableData, type ResolvableData } from './resolvable-data.js';
+import { claimLease, type Claim } from './lease.js';
 import { processStartIdentity } from './processes.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
 import type { GitInfo, OutputRecord, RanReason, RunStatus, StepStatus } from './store.js';
@@ -241,14 +243,41 @@ export class RunExecution {
           ? 'allow-reuse-false'
           : 'no-match';
       if (reason === 'no-match' && (await this.#tryReuse(plan, { fingerprint, parts }, recorded))) return;
-      this.#ws.store.recordFingerprint(plan.stepRunId, fingerprint, parts);
-      this.#ws.store.updateStepRun(plan.stepRunId, recorded);
-      this.#ws.store.updateStepRun(plan.stepRunId, { ranReason: reason });
-      if (this.#canceled) {
-        this.#setStatus(step.name, 'Canceled', { error: 'the run was canceled' });
-        return;
+      // One execution per fingerprint across runs and processes: a step that may be reused waits while
+      // another run executes the same fingerprint; a forced one takes the claim only when it is free.
+      const notes: string[] = [];
+      const reuse = (): Promise<boolean> => this.#tryReuse(plan, { fingerprint, parts }, recorded);
+      const claim = await this.#claimFingerprint(
+        plan,
+        fingerprint,
+        reason === 'no-match' ? reuse : undefined,
+        notes,
+      );
+      if (claim.settled) return;
+      try {
+        if (claim.lease && reason === 'no-match') {
+          // the run that held the claim may have finished the step meanwhile
+          if (await reuse()) return;
+          if (claim.holder && !claim.tookOver) {
+            const status = this.#ws.store.getStepRun(claim.holder.stepRunId)?.status ?? 'gone';
+            this.#note(
+              step.name,
+              notes,
+              `step run ${claim.holder.stepRunId} ended ${status}; executing the step here`,
+            );
+          }
+        }
+        this.#ws.store.recordFingerprint(plan.stepRunId, fingerprint, parts);
+        this.#ws.store.updateStepRun(plan.stepRunId, recorded);
+        this.#ws.store.updateStepRun(plan.stepRunId, { ranReason: reason });
+        if (this.#canceled) {
+          this.#setStatus(step.name, 'Canceled', { error: 'the run was canceled' });
+          return;
+        }
+        await this.#execute(plan, snapshot, inputTypes, notes);
+      } finally {
+        claim.lease?.release();
       }
-      await this.#execute(plan, snapshot, inputTypes);
     } catch (error) {
       const message =
         error instanceof SluiceError
@@ -344,6 +373,54 @@ export class RunExecution {
     return pending;
   }
 
+  /**
+   * Claim the step's fingerprint for this step run. With `reuse` (the step may be reused), while another
+   * run's step run holds it, wait for that one to end or die, reusing its result as soon as there is one
+   * (the wait is recorded in the step run and noted in its log). Steps of one run with the same
+   * fingerprint do not wait for each other.
+   */
+  async #claimFingerprint(
+    plan: StepPlan,
+    fingerprint: string,
+    reuse: (() => Promise<boolean>) | undefined,
+    notes: string[],
+  ): Promise<Claim> {
+    const store = this.#ws.store;
+    const wait = reuse !== undefined;
+    const claim = await claimLease(store, `fingerprint:${fingerprint}`, plan.stepRunId, {
+      signal: this.#controller.signal,
+      wait: (holder) => wait && holder.runId !== this.#runId,
+      ...(reuse ? { settle: reuse } : {}),
+      onWait: (holder) => {
+        store.updateStepRun(plan.stepRunId, { waitedFor: holder.stepRunId });
+        this.#setStatus(plan.step.name, 'Queued');
+        this.#note(
+          plan.step.name,
+          notes,
+          `waiting for step run ${holder.stepRunId} (pid ${holder.pid} on ${holder.host}), which is executing the same step with the same fingerprint`,
+        );
+      },
+    });
+    if (claim.tookOver) {
+      const gone = claim.tookOver;
+      if (wait) store.updateStepRun(plan.stepRunId, { waitedFor: gone.stepRunId });
+      // its runner died: recover that run (stopping the step processes it left) before executing here
+      if (gone.host === hostname()) store.recoverAbandonedRuns();
+      this.#note(
+        plan.step.name,
+        notes,
+        `step run ${gone.stepRunId} was executing the same fingerprint, but its runner (pid ${gone.pid} on ${gone.host}) is gone; executing the step here`,
+      );
+    }
+    return claim;
+  }
+
+  /** A line about the step from Sluice before it executes: reported now, written to its log if it runs. */
+  #note(step: string, notes: string[], text: string): void {
+    notes.push(`${new Date().toISOString()} ${text}\n`);
+    this.#log(step, 'sluice', text);
+  }
+
   /** Reuse the newest finished run of this fingerprint whose outputs are still intact. */
   async #tryReuse(
     plan: StepPlan,
@@ -436,12 +513,14 @@ export class RunExecution {
     plan: StepPlan,
     snapshot: Snapshot | undefined,
     inputTypes: Map<string, 'file' | 'directory'>,
+    notes: readonly string[],
   ): Promise<void> {
     const { step, plugin } = plan;
     const store = this.#ws.store;
     const workDir = join(this.#ws.dataDir, 'runs', this.#runId, step.name);
     await mkdir(workDir, { recursive: true });
     store.updateStepRun(plan.stepRunId, { logDir: workDir });
+    if (notes.length > 0) appendFileSync(join(workDir, 'sluice.txt'), notes.join(''));
     // stdout and stderr files are opened on the first output (only running steps hold them open, so a
     // wide pipeline waiting for compute does not run out of file descriptors); Sluice's own lines are
     // appended as they come.

@@ -448,20 +448,33 @@ export class StepRun {
     const record = this.record;
     const run = store.getRun(record.runId)!;
     const base = { step: record.stepName, stepRunId: record.id, status: record.status };
+    const waited = record.waitedFor ? store.getStepRun(record.waitedFor) : undefined;
     if (record.status === 'Reused' && record.reusedFrom) {
       const source = store.getStepRun(record.reusedFrom);
       return {
         ...base,
         decision: 'REUSED',
         reusedFrom: { stepRunId: record.reusedFrom, runId: source?.runId ?? '?' },
-        reasons: ['fingerprint matches a finished earlier run'],
+        reasons: [
+          'fingerprint matches a finished earlier run',
+          ...(record.waitedFor
+            ? [
+                `it waited for step run ${record.waitedFor} (run ${waited?.runId ?? '?'}), which was executing the same fingerprint, to finish`,
+              ]
+            : []),
+        ],
       };
     }
     if (!record.fingerprint) {
       return {
         ...base,
         decision: 'NOT RUN',
-        reasons: [record.error ?? `the step is ${record.status} and was not fingerprinted`],
+        reasons: [
+          record.error ??
+            (record.waitedFor && record.status === 'Queued'
+              ? `waiting for step run ${record.waitedFor} (run ${waited?.runId ?? '?'}), which is executing the same fingerprint`
+              : `the step is ${record.status} and was not fingerprinted`),
+        ],
       };
     }
     const reasons: string[] = [];
@@ -486,6 +499,11 @@ export class StepRun {
             : `nothing changed, but the earlier run of this step ${previous.status === 'Failed' ? 'failed' : `was ${previous.status.toLowerCase()}`} and is not reusable`,
         );
       }
+    }
+    if (record.waitedFor) {
+      reasons.push(
+        `step run ${record.waitedFor} (run ${waited?.runId ?? '?'}) was executing the same fingerprint; it ${waited?.status === 'Finished' ? 'finished, but its outputs could not be reused' : `ended ${waited?.status ?? 'without a record'}`}, so this run executed the step`,
+      );
     }
     return {
       ...base,

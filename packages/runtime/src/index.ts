@@ -50,10 +50,11 @@ export type {
 export { isResolvableData } from './resolvable-data.js';
 export type { ResolvableData } from './resolvable-data.js';
 export type { RunEvent, RunEventListener } from './events.js';
-export { RunStore, TERMINAL_STEP_STATUSES } from './store.js';
+export { LEASE_TTL_MS, RunStore, TERMINAL_STEP_STATUSES } from './store.js';
 export type {
   DatasetRecord,
   GitInfo,
+  LeaseHolder,
   MetricRecord,
   OutputRecord,
   PipelineRunRecord,

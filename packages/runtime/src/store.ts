@@ -73,7 +73,29 @@ export interface StepRunRecord {
   logDir: string | null;
   snapshot: string | null;
   git: GitInfo | null;
+  /** The step run of another run this one waited for because it was executing the same fingerprint. */
+  waitedFor: string | null;
 }
+
+/** Who holds a lease: a step run, in a runner process on a host. */
+export interface LeaseHolder {
+  key: string;
+  stepRunId: string;
+  /** The holder's pipeline run (null when the step run is not in this store any more). */
+  runId: string | null;
+  pid: number;
+  host: string;
+  /** The holder process's start identity, when it could be read. */
+  started: string | null;
+  acquiredAt: string;
+  heartbeatAt: string;
+}
+
+/**
+ * How long a lease held from another host lives without a heartbeat (its holder refreshes it every
+ * sixth of that). Holders on this host are checked directly: their process must still run.
+ */
+export const LEASE_TTL_MS = 60_000;
 
 export interface OutputRecord {
   /** Set when `sluice gc` deleted the data. */
@@ -234,6 +256,16 @@ const MIGRATIONS: Record<number, string> = {
   `,
   4: `
     ALTER TABLE pipeline_runs ADD COLUMN runner_started TEXT;
+    ALTER TABLE step_runs ADD COLUMN waited_for TEXT;
+    CREATE TABLE leases (
+      key TEXT PRIMARY KEY,
+      step_run_id TEXT NOT NULL,
+      owner_pid INTEGER NOT NULL,
+      owner_host TEXT NOT NULL,
+      owner_started TEXT,
+      acquired_at TEXT NOT NULL,
+      heartbeat_at TEXT NOT NULL
+    );
     CREATE TABLE step_processes (
       step_run_id TEXT NOT NULL REFERENCES step_runs(id),
       process_group INTEGER NOT NULL,
@@ -324,6 +356,7 @@ function toStepRun(row: Row): StepRunRecord {
     logDir: (row.log_dir as string | null) ?? null,
     snapshot: (row.snapshot as string | null) ?? null,
     git: parse(row.git as string | null, null),
+    waitedFor: (row.waited_for as string | null) ?? null,
   };
 }
 
@@ -573,6 +606,7 @@ export class RunStore {
       snapshot: 'snapshot',
       git: 'git',
       computeTarget: 'compute_target',
+      waitedFor: 'waited_for',
     };
     const sets: string[] = [];
     const values: unknown[] = [];
@@ -888,6 +922,67 @@ export class RunStore {
     }));
   }
 
+  // -- leases ---------------------------------------------------------------------------------------------
+
+  /**
+   * Claim a lease (one holder per key across every process using the store) for a step run, in one
+   * IMMEDIATE transaction: acquired when nobody holds it, when this step run already does, or when its
+   * holder is gone — on this host its process no longer runs (or its id now belongs to another process),
+   * on another host its heartbeat is older than LEASE_TTL_MS — in which case that holder is returned as
+   * `tookOver`. Otherwise the live holder is returned.
+   */
+  claimLease(
+    key: string,
+    stepRunId: string,
+  ): { acquired: true; tookOver?: LeaseHolder } | { acquired: false; holder: LeaseHolder } {
+    return this.transaction(() => {
+      const holder = this.leaseHolder(key);
+      if (holder && holder.stepRunId !== stepRunId && !isLeaseStale(holder)) {
+        return { acquired: false as const, holder };
+      }
+      const stamp = now();
+      this.#sql(
+        `INSERT OR REPLACE INTO leases (key, step_run_id, owner_pid, owner_host, owner_started, acquired_at, heartbeat_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(key, stepRunId, process.pid, hostname(), processStartIdentity(process.pid) ?? null, stamp, stamp);
+      return holder && holder.stepRunId !== stepRunId
+        ? { acquired: true as const, tookOver: holder }
+        : { acquired: true as const };
+    });
+  }
+
+  leaseHolder(key: string): LeaseHolder | undefined {
+    const row = this.#sql(
+      'SELECT l.*, s.run_id FROM leases l LEFT JOIN step_runs s ON s.id = l.step_run_id WHERE l.key = ?',
+    ).get(key) as Row | undefined;
+    if (!row) return undefined;
+    return {
+      key: row.key as string,
+      stepRunId: row.step_run_id as string,
+      runId: (row.run_id as string | null) ?? null,
+      pid: row.owner_pid as number,
+      host: row.owner_host as string,
+      started: (row.owner_started as string | null) ?? null,
+      acquiredAt: row.acquired_at as string,
+      heartbeatAt: row.heartbeat_at as string,
+    };
+  }
+
+  /** Refresh a held lease's heartbeat; false when the step run no longer holds it. */
+  renewLease(key: string, stepRunId: string): boolean {
+    return (
+      this.#sql('UPDATE leases SET heartbeat_at = ? WHERE key = ? AND step_run_id = ?').run(
+        now(),
+        key,
+        stepRunId,
+      ).changes > 0
+    );
+  }
+
+  releaseLease(key: string, stepRunId: string): void {
+    this.#sql('DELETE FROM leases WHERE key = ? AND step_run_id = ?').run(key, stepRunId);
+  }
+
   // -- step processes and crash recovery ------------------------------------------------------------------
 
   /**
@@ -948,9 +1043,11 @@ export class RunStore {
       }
       this.transaction(() => {
         const stamp = now();
-        this.#sql(
-          'DELETE FROM step_processes WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = ?)',
-        ).run(row.id);
+        for (const table of ['step_processes', 'leases']) {
+          this.#sql(
+            `DELETE FROM ${table} WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = ?)`,
+          ).run(row.id);
+        }
         this.#sql(
           `UPDATE step_runs SET status = 'Canceled', ended_at = ?, error = 'the runner process ended before the step finished'
              WHERE run_id = ? AND status IN ('NotStarted', 'Queued', 'Running')`,
@@ -1013,4 +1110,12 @@ export class RunStore {
       },
     };
   }
+}
+
+/** Is the lease's holder gone (see RunStore.claimLease)? */
+function isLeaseStale(holder: LeaseHolder): boolean {
+  const expired = Date.now() - Date.parse(holder.heartbeatAt) > LEASE_TTL_MS;
+  if (holder.host !== hostname()) return expired;
+  const state = recordedProcessState(holder.pid, holder.started);
+  return state === 'gone' || (state === 'unverified' && expired);
 }
