@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, createWriteStream, type WriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
   OutputFileDatasetConfig,
@@ -34,6 +34,7 @@ import {
 import type { WorkspaceDatastore } from './datastore.js';
 import type { RunEvents } from './events.js';
 import { registerOutputDataset } from './dataset.js';
+import { normaliseStorePath } from './local-datastore.js';
 import { isResolvableData, type ResolvableData } from './resolvable-data.js';
 import { claimLease, type Claim } from './lease.js';
 import { processStartIdentity } from './processes.js';
@@ -65,8 +66,23 @@ export function pipelineDataPath(stepRunId: string, outputName: string): string 
   return `sluice/outputs/${stepRunId}/${outputName}`;
 }
 
-function destinationPath(output: ProducedData, stepRunId: string, runId: string): string {
-  if (output instanceof OutputFileDatasetConfig && output.destination) {
+/**
+ * The destination of an OutputFileDatasetConfig that names no run (no `{run-id}` or `{pipeline-run-id}`):
+ * every run of the step publishes its output there, while its committed copy stays in its own location.
+ */
+function fixedDestination(output: ProducedData): string | undefined {
+  if (!(output instanceof OutputFileDatasetConfig) || !output.destination) return undefined;
+  const { datastore, path } = output.destination;
+  if (path.includes('{run-id}') || path.includes('{pipeline-run-id}')) return undefined;
+  return normaliseStorePath(datastore, path.replaceAll('{output-name}', output.outputName));
+}
+
+/**
+ * Where an output is committed, never to be replaced: a destination that names the run, else the step
+ * run's own location (which downstream steps and later reuse read).
+ */
+function committedPath(output: ProducedData, stepRunId: string, runId: string): string {
+  if (output instanceof OutputFileDatasetConfig && output.destination && !fixedDestination(output)) {
     return output.destination.path
       .replaceAll('{run-id}', stepRunId)
       .replaceAll('{pipeline-run-id}', runId)
@@ -442,6 +458,15 @@ export class RunExecution {
       }
       if (!intact) continue;
       if (outputs.some((output) => output.deletedAt)) continue;
+      for (const output of step.outputs) {
+        const destination = fixedDestination(output);
+        const record = outputs.find((candidate) => candidate.name === output.outputName)!;
+        if (destination) {
+          await this.#publish(plan.stepRunId, record, destination, (text) =>
+            this.#log(step.name, 'sluice', text),
+          );
+        }
+      }
       const stamp = elapsed();
       const reused = this.#ws.store.reuseStep(
         plan.stepRunId,
@@ -462,6 +487,48 @@ export class RunExecution {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Publish a committed output to the fixed destination its step names: a copy (a reflink on local stores
+   * whose filesystem has them, a server-side copy on stores that offer one), made while this step run
+   * holds the destination's lease, so that concurrent runs publish one after the other, each replacing
+   * the whole destination; the store records whose content it holds. Returns the destination.
+   */
+  async #publish(
+    stepRunId: string,
+    record: OutputRecord,
+    destination: string,
+    info: (message: string) => void,
+  ): Promise<string> {
+    const store = this.#ws.store;
+    const where = `${record.datastore}:${destination}`;
+    const claim = await claimLease(store, `destination:${where}`, stepRunId, {
+      signal: this.#controller.signal,
+      wait: () => true,
+      onWait: (holder) => info(`waiting for step run ${holder.stepRunId} to finish publishing to ${where}`),
+    });
+    if (!claim.lease)
+      throw new SluiceError('RUN_CANCELED', `The run was canceled before ${where} was written.`);
+    try {
+      const datastore = this.#ws.datastore(record.datastore);
+      // a record from before outputs had their own location is already at the destination
+      if (record.path !== destination) {
+        const current = await datastore.contentIdentity(destination).catch(() => undefined);
+        if (current?.digest !== record.digest) await copyWithin(datastore, record.path, destination);
+      }
+      store.recordDestination({
+        datastore: record.datastore,
+        path: destination,
+        stepRunId,
+        outputName: record.name,
+        digest: record.digest,
+      });
+      info(`output ${record.name} published to ${where}`);
+      return destination;
+    } finally {
+      claim.lease.release();
+    }
   }
 
   /** Register outputs marked `registerOnComplete` as dataset versions (no new version for the same content). */
@@ -620,7 +687,7 @@ export class RunExecution {
       const outputs: Record<string, string> = {};
       for (const output of step.outputs) {
         const datastore = this.#ws.datastore(outputDatastore(output) ?? this.#ws.config.defaultDatastore);
-        const path = destinationPath(output, plan.stepRunId, this.#runId);
+        const path = committedPath(output, plan.stepRunId, this.#runId);
         locations.outputs[output.outputName] = locate(datastore, path);
         if (remote) continue;
         const local = datastore.localPath
@@ -790,7 +857,7 @@ export class RunExecution {
               () => false,
             )
           ) {
-            // an OutputFileDatasetConfig destination without {run-id}: the new content replaces the old
+            // a destination naming only the pipeline run, written before by another step of it
             const previous = `${target}.sluice-old-${randomBytes(4).toString('hex')}`;
             await rename(target, previous);
             await rename(local, target);
@@ -815,6 +882,12 @@ export class RunExecution {
           files: tree.files,
         });
       }
+      for (const record of committed) {
+        const destination = fixedDestination(
+          step.outputs.find((output) => output.outputName === record.name)!,
+        );
+        if (destination) record.destination = await this.#publish(plan.stepRunId, record, destination, info);
+      }
       store.completeStep(plan.stepRunId, committed, {
         status: 'Finished',
         endedAt: elapsed(),
@@ -835,6 +908,21 @@ export class RunExecution {
         [...streams.values()].map((stream) => new Promise<void>((resolve) => stream.end(() => resolve()))),
       );
     }
+  }
+}
+
+/** Copy a file or folder to another path of the same store, replacing what is there as a whole. */
+async function copyWithin(datastore: WorkspaceDatastore, from: string, to: string): Promise<void> {
+  if (datastore.copy) {
+    await datastore.copy(from, to, { overwrite: true });
+    return;
+  }
+  const scratch = await mkdtemp(join(tmpdir(), 'sluice-publish-'));
+  try {
+    await datastore.download(from, join(scratch, 'content'));
+    await datastore.upload(join(scratch, 'content'), to, { overwrite: true });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
 }
 

@@ -15,6 +15,7 @@ import { RunEvents, type RunEventListener } from './events.js';
 import { isResolvableData } from './resolvable-data.js';
 import { RunExecution, type StepPlan } from './executor.js';
 import type {
+  DestinationRecord,
   MetricRecord,
   OutputRecord,
   PipelineRunRecord,
@@ -311,6 +312,16 @@ export class PipelineRun {
   }
 }
 
+/** A fixed destination an output was published to, and whose content it holds now. */
+export interface OutputDestination {
+  datastore: string;
+  path: string;
+  /** The step run that published there last (the last writer wins). */
+  heldBy: DestinationRecord | null;
+  /** Does the destination hold this output's content (by digest)? */
+  current: boolean;
+}
+
 /** A step's output on its datastore. */
 export class OutputData {
   readonly workspace: Workspace;
@@ -325,8 +336,25 @@ export class OutputData {
   get datastoreName(): string {
     return this.record.datastore;
   }
+  /** Where the step committed the output (its own location, never replaced by another run). */
   get pathOnDatastore(): string {
     return this.record.path;
+  }
+  /**
+   * For an output published to a fixed destination (an OutputFileDatasetConfig destination naming no
+   * run): the path there, which step run published there last (`heldBy`, when, and its digest), and
+   * whether the destination still holds this output's content (`current`).
+   */
+  get destination(): OutputDestination | undefined {
+    const path = this.record.destination;
+    if (!path) return undefined;
+    const heldBy = this.workspace.store.getDestination(this.record.datastore, path);
+    return {
+      datastore: this.record.datastore,
+      path,
+      heldBy: heldBy ?? null,
+      current: heldBy?.digest === this.record.digest,
+    };
   }
   /** Copy the output into a local folder; returns the folder. */
   async download(localPath: string): Promise<string> {

@@ -108,6 +108,21 @@ export interface OutputRecord {
   digest: string;
   bytes: number;
   files?: Record<string, string>;
+  /**
+   * The fixed destination (a path on the same datastore) the output was published to, for an
+   * OutputFileDatasetConfig whose destination names no `{run-id}`; `path` is then the step run's own copy.
+   */
+  destination?: string | null;
+}
+
+/** Whose content a fixed destination holds: the step run that published there last. */
+export interface DestinationRecord {
+  datastore: string;
+  path: string;
+  stepRunId: string;
+  outputName: string;
+  digest: string;
+  publishedAt: string;
 }
 
 export interface DatasetRecord {
@@ -257,6 +272,16 @@ const MIGRATIONS: Record<number, string> = {
   4: `
     ALTER TABLE pipeline_runs ADD COLUMN runner_started TEXT;
     ALTER TABLE step_runs ADD COLUMN waited_for TEXT;
+    ALTER TABLE outputs ADD COLUMN destination TEXT;
+    CREATE TABLE destinations (
+      datastore TEXT NOT NULL,
+      path TEXT NOT NULL,
+      step_run_id TEXT NOT NULL,
+      output_name TEXT NOT NULL,
+      digest TEXT NOT NULL,
+      published_at TEXT NOT NULL,
+      PRIMARY KEY (datastore, path)
+    );
     CREATE TABLE leases (
       key TEXT PRIMARY KEY,
       step_run_id TEXT NOT NULL,
@@ -332,6 +357,7 @@ function toOutput(row: Row): OutputRecord {
     digest: row.digest as string,
     bytes: row.bytes as number,
     deletedAt: (row.deleted_at as string | null) ?? null,
+    ...(row.destination ? { destination: row.destination as string } : {}),
     ...(row.files ? { files: JSON.parse(row.files as string) as Record<string, string> } : {}),
   };
 }
@@ -697,8 +723,8 @@ export class RunStore {
     this.transaction(() => {
       if (fingerprint) this.#writeFingerprint(stepRunId, fingerprint.fingerprint, fingerprint.parts);
       const insert = this.#sql(
-        `INSERT OR REPLACE INTO outputs (step_run_id, name, datastore, path, type, digest, bytes, manifest)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO outputs (step_run_id, name, datastore, path, type, digest, bytes, manifest, destination)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       for (const output of outputs) {
         insert.run(
@@ -710,6 +736,7 @@ export class RunStore {
           output.digest,
           output.bytes,
           output.files ? this.#saveManifest(output.files) : null,
+          output.destination ?? null,
         );
       }
       this.updateStepRun(stepRunId, changes);
@@ -743,6 +770,31 @@ export class RunStore {
       this.completeStep(stepRunId, outputs, changes, fingerprint);
       return true;
     });
+  }
+
+  /** Record that a fixed destination now holds a step run's output (the last to publish there wins). */
+  recordDestination(record: Omit<DestinationRecord, 'publishedAt'>): void {
+    this.#sql(
+      `INSERT OR REPLACE INTO destinations (datastore, path, step_run_id, output_name, digest, published_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ).run(record.datastore, record.path, record.stepRunId, record.outputName, record.digest, now());
+  }
+
+  getDestination(datastore: string, path: string): DestinationRecord | undefined {
+    const row = this.#sql('SELECT * FROM destinations WHERE datastore = ? AND path = ?').get(
+      datastore,
+      path,
+    ) as Row | undefined;
+    return row
+      ? {
+          datastore: row.datastore as string,
+          path: row.path as string,
+          stepRunId: row.step_run_id as string,
+          outputName: row.output_name as string,
+          digest: row.digest as string,
+          publishedAt: row.published_at as string,
+        }
+      : undefined;
   }
 
   /** Every output row not yet deleted, with the run and step it belongs to. */
