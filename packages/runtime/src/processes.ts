@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 const LINUX = process.platform === 'linux';
 
 let bootId: string | undefined;
+let ownIdentity: string | undefined;
 
 /** Fields 3.. of /proc/<pid>/stat (after the parenthesised command name, which may hold spaces). */
 function statFields(pid: number): string[] | undefined {
@@ -23,6 +24,7 @@ function statFields(pid: number): string[] | undefined {
  */
 export function processStartIdentity(pid: number): string | undefined {
   if (!LINUX || !Number.isInteger(pid) || pid <= 0) return undefined;
+  if (pid === process.pid && ownIdentity) return ownIdentity;
   const fields = statFields(pid);
   // field 22 (starttime) is the 20th after the command name
   const started = fields?.[19];
@@ -32,7 +34,9 @@ export function processStartIdentity(pid: number): string | undefined {
   } catch {
     return undefined;
   }
-  return `${bootId}:${started}`;
+  const identity = `${bootId}:${started}`;
+  if (pid === process.pid) ownIdentity = identity;
+  return identity;
 }
 
 /** Is a process with this id running? A zombie (ended, not yet reaped) is not. */
