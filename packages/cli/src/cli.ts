@@ -260,7 +260,10 @@ export function createProgram(
                 steps: steps.map((step) => ({
                   ...step.record,
                   metrics: step.getMetrics(),
-                  outputs: step.getOutputs().map((output) => output.record),
+                  outputs: step.getOutputs().map((output) => ({
+                    ...output.record,
+                    ...(output.destination ? { published: output.destination } : {}),
+                  })),
                 })),
               },
               null,
@@ -307,6 +310,12 @@ export function createProgram(
             io.stdout.write(
               `  output  ${output.name} → ${output.datastoreName}:${output.pathOnDatastore} ${pc.dim(`(${output.record.bytes} bytes, ${output.record.digest.slice(0, 12)})`)}${output.record.deletedAt ? pc.yellow(' (deleted by sluice gc)') : ''}\n`,
             );
+            const published = output.destination;
+            if (published) {
+              io.stdout.write(
+                `          published to ${published.datastore}:${published.path} ${published.current ? pc.dim('(holds this output)') : pc.yellow(`(since replaced by ${published.heldBy?.stepRunId ?? 'another run'}${published.heldBy ? ` at ${published.heldBy.publishedAt}` : ''})`)}\n`,
+              );
+            }
           }
           if (git) {
             io.stdout.write(

@@ -30,6 +30,11 @@ export interface ProcessRunHooks {
   signal?: AbortSignal;
   /** Called when the job leaves the queue and starts. */
   onStart?(): void;
+  /**
+   * Called once the process exists, on targets that run it on this machine: its id and its process group
+   * (the runtime records them so that a runner killed with the step still running does not leave it behind).
+   */
+  onSpawn?(process: { pid: number; processGroup: number }): void;
   onStdout?(chunk: Buffer): void;
   onStderr?(chunk: Buffer): void;
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, createWriteStream, type WriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
   OutputFileDatasetConfig,
@@ -33,7 +34,10 @@ import {
 import type { WorkspaceDatastore } from './datastore.js';
 import type { RunEvents } from './events.js';
 import { registerOutputDataset } from './dataset.js';
+import { normaliseStorePath } from './local-datastore.js';
 import { isResolvableData, type ResolvableData } from './resolvable-data.js';
+import { claimLease, type Claim } from './lease.js';
+import { processStartIdentity } from './processes.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
 import type { GitInfo, OutputRecord, RanReason, RunStatus, StepStatus } from './store.js';
 import type { Workspace } from './workspace.js';
@@ -62,9 +66,23 @@ export function pipelineDataPath(stepRunId: string, outputName: string): string 
   return `sluice/outputs/${stepRunId}/${outputName}`;
 }
 
-/** Where an output is committed: its destination with placeholders filled in, or its PipelineData path. */
-export function destinationPath(output: ProducedData, stepRunId: string, runId: string): string {
-  if (output instanceof OutputFileDatasetConfig && output.destination) {
+/**
+ * The destination of an OutputFileDatasetConfig that names no run (no `{run-id}` or `{pipeline-run-id}`):
+ * every run of the step publishes its output there, while its committed copy stays in its own location.
+ */
+export function fixedDestination(output: ProducedData): string | undefined {
+  if (!(output instanceof OutputFileDatasetConfig) || !output.destination) return undefined;
+  const { datastore, path } = output.destination;
+  if (path.includes('{run-id}') || path.includes('{pipeline-run-id}')) return undefined;
+  return normaliseStorePath(datastore, path.replaceAll('{output-name}', output.outputName));
+}
+
+/**
+ * Where an output is committed, never to be replaced: a destination that names the run, else the step
+ * run's own location (which downstream steps and later reuse read).
+ */
+export function committedPath(output: ProducedData, stepRunId: string, runId: string): string {
+  if (output instanceof OutputFileDatasetConfig && output.destination && !fixedDestination(output)) {
     return output.destination.path
       .replaceAll('{run-id}', stepRunId)
       .replaceAll('{pipeline-run-id}', runId)
@@ -242,14 +260,41 @@ export class RunExecution {
           ? 'allow-reuse-false'
           : 'no-match';
       if (reason === 'no-match' && (await this.#tryReuse(plan, { fingerprint, parts }, recorded))) return;
-      this.#ws.store.recordFingerprint(plan.stepRunId, fingerprint, parts);
-      this.#ws.store.updateStepRun(plan.stepRunId, recorded);
-      this.#ws.store.updateStepRun(plan.stepRunId, { ranReason: reason });
-      if (this.#canceled) {
-        this.#setStatus(step.name, 'Canceled', { error: 'the run was canceled' });
-        return;
+      // One execution per fingerprint across runs and processes: a step that may be reused waits while
+      // another run executes the same fingerprint; a forced one takes the claim only when it is free.
+      const notes: string[] = [];
+      const reuse = (): Promise<boolean> => this.#tryReuse(plan, { fingerprint, parts }, recorded);
+      const claim = await this.#claimFingerprint(
+        plan,
+        fingerprint,
+        reason === 'no-match' ? reuse : undefined,
+        notes,
+      );
+      if (claim.settled) return;
+      try {
+        if (claim.lease && reason === 'no-match') {
+          // the run that held the claim may have finished the step meanwhile
+          if (await reuse()) return;
+          if (claim.holder && !claim.tookOver) {
+            const status = this.#ws.store.getStepRun(claim.holder.stepRunId)?.status ?? 'gone';
+            this.#note(
+              step.name,
+              notes,
+              `step run ${claim.holder.stepRunId} ended ${status}; executing the step here`,
+            );
+          }
+        }
+        this.#ws.store.recordFingerprint(plan.stepRunId, fingerprint, parts);
+        this.#ws.store.updateStepRun(plan.stepRunId, recorded);
+        this.#ws.store.updateStepRun(plan.stepRunId, { ranReason: reason });
+        if (this.#canceled) {
+          this.#setStatus(step.name, 'Canceled', { error: 'the run was canceled' });
+          return;
+        }
+        await this.#execute(plan, snapshot, inputTypes, notes);
+      } finally {
+        claim.lease?.release();
       }
-      await this.#execute(plan, snapshot, inputTypes);
     } catch (error) {
       const message =
         error instanceof SluiceError
@@ -345,6 +390,54 @@ export class RunExecution {
     return pending;
   }
 
+  /**
+   * Claim the step's fingerprint for this step run. With `reuse` (the step may be reused), while another
+   * run's step run holds it, wait for that one to end or die, reusing its result as soon as there is one
+   * (the wait is recorded in the step run and noted in its log). Steps of one run with the same
+   * fingerprint do not wait for each other.
+   */
+  async #claimFingerprint(
+    plan: StepPlan,
+    fingerprint: string,
+    reuse: (() => Promise<boolean>) | undefined,
+    notes: string[],
+  ): Promise<Claim> {
+    const store = this.#ws.store;
+    const wait = reuse !== undefined;
+    const claim = await claimLease(store, `fingerprint:${fingerprint}`, plan.stepRunId, {
+      signal: this.#controller.signal,
+      wait: (holder) => wait && holder.runId !== this.#runId,
+      ...(reuse ? { settle: reuse } : {}),
+      onWait: (holder) => {
+        store.updateStepRun(plan.stepRunId, { waitedFor: holder.stepRunId });
+        this.#setStatus(plan.step.name, 'Queued');
+        this.#note(
+          plan.step.name,
+          notes,
+          `waiting for step run ${holder.stepRunId} (pid ${holder.pid} on ${holder.host}), which is executing the same step with the same fingerprint`,
+        );
+      },
+    });
+    if (claim.tookOver) {
+      const gone = claim.tookOver;
+      if (wait) store.updateStepRun(plan.stepRunId, { waitedFor: gone.stepRunId });
+      // its runner died: recover that run (stopping the step processes it left) before executing here
+      if (gone.host === hostname()) store.recoverAbandonedRuns();
+      this.#note(
+        plan.step.name,
+        notes,
+        `step run ${gone.stepRunId} was executing the same fingerprint, but its runner (pid ${gone.pid} on ${gone.host}) is gone; executing the step here`,
+      );
+    }
+    return claim;
+  }
+
+  /** A line about the step from Sluice before it executes: reported now, written to its log if it runs. */
+  #note(step: string, notes: string[], text: string): void {
+    notes.push(`${new Date().toISOString()} ${text}\n`);
+    this.#log(step, 'sluice', text);
+  }
+
   /** Reuse the newest finished run of this fingerprint whose outputs are still intact. */
   async #tryReuse(
     plan: StepPlan,
@@ -366,6 +459,15 @@ export class RunExecution {
       }
       if (!intact) continue;
       if (outputs.some((output) => output.deletedAt)) continue;
+      for (const output of step.outputs) {
+        const destination = fixedDestination(output);
+        const record = outputs.find((candidate) => candidate.name === output.outputName)!;
+        if (destination) {
+          await this.#publish(plan.stepRunId, record, destination, (text) =>
+            this.#log(step.name, 'sluice', text),
+          );
+        }
+      }
       const stamp = elapsed();
       const reused = this.#ws.store.reuseStep(
         plan.stepRunId,
@@ -388,6 +490,48 @@ export class RunExecution {
     return false;
   }
 
+  /**
+   * Publish a committed output to the fixed destination its step names: a copy (a reflink on local stores
+   * whose filesystem has them, a server-side copy on stores that offer one), made while this step run
+   * holds the destination's lease, so that concurrent runs publish one after the other, each replacing
+   * the whole destination; the store records whose content it holds. Returns the destination.
+   */
+  async #publish(
+    stepRunId: string,
+    record: OutputRecord,
+    destination: string,
+    info: (message: string) => void,
+  ): Promise<string> {
+    const store = this.#ws.store;
+    const where = `${record.datastore}:${destination}`;
+    const claim = await claimLease(store, `destination:${where}`, stepRunId, {
+      signal: this.#controller.signal,
+      wait: () => true,
+      onWait: (holder) => info(`waiting for step run ${holder.stepRunId} to finish publishing to ${where}`),
+    });
+    if (!claim.lease)
+      throw new SluiceError('RUN_CANCELED', `The run was canceled before ${where} was written.`);
+    try {
+      const datastore = this.#ws.datastore(record.datastore);
+      // a record from before outputs had their own location is already at the destination
+      if (record.path !== destination) {
+        const current = await datastore.contentIdentity(destination).catch(() => undefined);
+        if (current?.digest !== record.digest) await copyWithin(datastore, record.path, destination);
+      }
+      store.recordDestination({
+        datastore: record.datastore,
+        path: destination,
+        stepRunId,
+        outputName: record.name,
+        digest: record.digest,
+      });
+      info(`output ${record.name} published to ${where}`);
+      return destination;
+    } finally {
+      claim.lease.release();
+    }
+  }
+
   /** Register outputs marked `registerOnComplete` as dataset versions (no new version for the same content). */
   async #registerOutputs(plan: StepPlan, records: readonly OutputRecord[]): Promise<void> {
     for (const output of plan.step.outputs) {
@@ -408,6 +552,27 @@ export class RunExecution {
     }
   }
 
+  /** Record a step's process group while it runs (recovery stops it if this runner is killed). */
+  #recordProcess(
+    stepRunId: string,
+    spawned: { pid: number; processGroup: number },
+    info: (message: string) => void,
+  ): void {
+    try {
+      this.#ws.store.recordStepProcess(stepRunId, spawned.processGroup, processStartIdentity(spawned.pid));
+    } catch (error) {
+      info(`cannot record process ${spawned.pid} in the run store: ${(error as Error).message}`);
+    }
+  }
+
+  #forgetProcess(stepRunId: string, processGroup: number): void {
+    try {
+      this.#ws.store.clearStepProcess(stepRunId, processGroup);
+    } catch {
+      // the record is only a hint for recovery, which checks the process before acting on it
+    }
+  }
+
   #log(step: string, stream: 'stdout' | 'stderr' | 'sluice', text: string): void {
     this.#events.emit({ type: 'step-log', runId: this.#runId, step, stream, text });
   }
@@ -416,12 +581,14 @@ export class RunExecution {
     plan: StepPlan,
     snapshot: Snapshot | undefined,
     inputTypes: Map<string, 'file' | 'directory'>,
+    notes: readonly string[],
   ): Promise<void> {
     const { step, plugin } = plan;
     const store = this.#ws.store;
     const workDir = join(this.#ws.dataDir, 'runs', this.#runId, step.name);
     await mkdir(workDir, { recursive: true });
     store.updateStepRun(plan.stepRunId, { logDir: workDir });
+    if (notes.length > 0) appendFileSync(join(workDir, 'sluice.txt'), notes.join(''));
     // stdout and stderr files are opened on the first output (only running steps hold them open, so a
     // wide pipeline waiting for compute does not run out of file descriptors); Sluice's own lines are
     // appended as they come.
@@ -521,7 +688,7 @@ export class RunExecution {
       const outputs: Record<string, string> = {};
       for (const output of step.outputs) {
         const datastore = this.#ws.datastore(outputDatastore(output) ?? this.#ws.config.defaultDatastore);
-        const path = destinationPath(output, plan.stepRunId, this.#runId);
+        const path = committedPath(output, plan.stepRunId, this.#runId);
         locations.outputs[output.outputName] = locate(datastore, path);
         if (remote) continue;
         const local = datastore.localPath
@@ -578,16 +745,27 @@ export class RunExecution {
       };
       const compute = plan.compute;
       // The step sees its compute target itself (with whatever client it offers), except that starting a
-      // process also marks the step Running.
+      // process also marks the step Running, and the process group is recorded while it runs.
       const runProcess: ComputeTarget['runProcess'] = compute.runProcess
-        ? (job, hooks = {}) =>
-            compute.runProcess!(job, {
-              ...hooks,
-              onStart: () => {
-                this.#setStatus(step.name, 'Running');
-                hooks.onStart?.();
-              },
-            })
+        ? async (job, hooks = {}) => {
+            const groups: number[] = [];
+            try {
+              return await compute.runProcess!(job, {
+                ...hooks,
+                onStart: () => {
+                  this.#setStatus(step.name, 'Running');
+                  hooks.onStart?.();
+                },
+                onSpawn: (spawned) => {
+                  groups.push(spawned.processGroup);
+                  this.#recordProcess(plan.stepRunId, spawned, info);
+                  hooks.onSpawn?.(spawned);
+                },
+              });
+            } finally {
+              for (const group of groups) this.#forgetProcess(plan.stepRunId, group);
+            }
+          }
         : undefined;
       const computeForStep = new Proxy(compute, {
         get(target, property) {
@@ -683,7 +861,7 @@ export class RunExecution {
               () => false,
             )
           ) {
-            // an OutputFileDatasetConfig destination without {run-id}: the new content replaces the old
+            // a destination naming only the pipeline run, written before by another step of it
             const previous = `${target}.sluice-old-${randomBytes(4).toString('hex')}`;
             await rename(target, previous);
             await rename(local, target);
@@ -708,6 +886,12 @@ export class RunExecution {
           files: tree.files,
         });
       }
+      for (const record of committed) {
+        const destination = fixedDestination(
+          step.outputs.find((output) => output.outputName === record.name)!,
+        );
+        if (destination) record.destination = await this.#publish(plan.stepRunId, record, destination, info);
+      }
       store.completeStep(plan.stepRunId, committed, {
         status: 'Finished',
         endedAt: elapsed(),
@@ -728,6 +912,21 @@ export class RunExecution {
         [...streams.values()].map((stream) => new Promise<void>((resolve) => stream.end(() => resolve()))),
       );
     }
+  }
+}
+
+/** Copy a file or folder to another path of the same store, replacing what is there as a whole. */
+async function copyWithin(datastore: WorkspaceDatastore, from: string, to: string): Promise<void> {
+  if (datastore.copy) {
+    await datastore.copy(from, to, { overwrite: true });
+    return;
+  }
+  const scratch = await mkdtemp(join(tmpdir(), 'sluice-publish-'));
+  try {
+    await datastore.download(from, join(scratch, 'content'));
+    await datastore.upload(join(scratch, 'content'), to, { overwrite: true });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
 }
 

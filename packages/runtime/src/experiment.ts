@@ -16,6 +16,7 @@ import { isResolvableData } from './resolvable-data.js';
 import { RunExecution, type StepPlan } from './executor.js';
 import { checkStepBeforeSubmit } from './preflight.js';
 import type {
+  DestinationRecord,
   MetricRecord,
   OutputRecord,
   PipelineRunRecord,
@@ -315,6 +316,16 @@ export class PipelineRun {
   }
 }
 
+/** A fixed destination an output was published to, and whose content it holds now. */
+export interface OutputDestination {
+  datastore: string;
+  path: string;
+  /** The step run that published there last (the last writer wins). */
+  heldBy: DestinationRecord | null;
+  /** Does the destination hold this output's content (by digest)? */
+  current: boolean;
+}
+
 /** A step's output on its datastore. */
 export class OutputData {
   readonly workspace: Workspace;
@@ -329,8 +340,25 @@ export class OutputData {
   get datastoreName(): string {
     return this.record.datastore;
   }
+  /** Where the step committed the output (its own location, never replaced by another run). */
   get pathOnDatastore(): string {
     return this.record.path;
+  }
+  /**
+   * For an output published to a fixed destination (an OutputFileDatasetConfig destination naming no
+   * run): the path there, which step run published there last (`heldBy`, when, and its digest), and
+   * whether the destination still holds this output's content (`current`).
+   */
+  get destination(): OutputDestination | undefined {
+    const path = this.record.destination;
+    if (!path) return undefined;
+    const heldBy = this.workspace.store.getDestination(this.record.datastore, path);
+    return {
+      datastore: this.record.datastore,
+      path,
+      heldBy: heldBy ?? null,
+      current: heldBy?.digest === this.record.digest,
+    };
   }
   /** Copy the output into a local folder; returns the folder. */
   async download(localPath: string): Promise<string> {
@@ -452,20 +480,33 @@ export class StepRun {
     const record = this.record;
     const run = store.getRun(record.runId)!;
     const base = { step: record.stepName, stepRunId: record.id, status: record.status };
+    const waited = record.waitedFor ? store.getStepRun(record.waitedFor) : undefined;
     if (record.status === 'Reused' && record.reusedFrom) {
       const source = store.getStepRun(record.reusedFrom);
       return {
         ...base,
         decision: 'REUSED',
         reusedFrom: { stepRunId: record.reusedFrom, runId: source?.runId ?? '?' },
-        reasons: ['fingerprint matches a finished earlier run'],
+        reasons: [
+          'fingerprint matches a finished earlier run',
+          ...(record.waitedFor
+            ? [
+                `it waited for step run ${record.waitedFor} (run ${waited?.runId ?? '?'}), which was executing the same fingerprint, to finish`,
+              ]
+            : []),
+        ],
       };
     }
     if (!record.fingerprint) {
       return {
         ...base,
         decision: 'NOT RUN',
-        reasons: [record.error ?? `the step is ${record.status} and was not fingerprinted`],
+        reasons: [
+          record.error ??
+            (record.waitedFor && record.status === 'Queued'
+              ? `waiting for step run ${record.waitedFor} (run ${waited?.runId ?? '?'}), which is executing the same fingerprint`
+              : `the step is ${record.status} and was not fingerprinted`),
+        ],
       };
     }
     const reasons: string[] = [];
@@ -490,6 +531,11 @@ export class StepRun {
             : `nothing changed, but the earlier run of this step ${previous.status === 'Failed' ? 'failed' : `was ${previous.status.toLowerCase()}`} and is not reusable`,
         );
       }
+    }
+    if (record.waitedFor) {
+      reasons.push(
+        `step run ${record.waitedFor} (run ${waited?.runId ?? '?'}) was executing the same fingerprint; it ${waited?.status === 'Finished' ? 'finished, but its outputs could not be reused' : `ended ${waited?.status ?? 'without a record'}`}, so this run executed the step`,
+      );
     }
     return {
       ...base,

@@ -54,7 +54,9 @@ export function parseDuration(text: string): number {
 /**
  * Delete intermediate data nothing needs any more: outputs that no retained run, no registered dataset and
  * no latest result of a step references, partial outputs of steps that have ended, and committed output
- * folders whose step never recorded them (a runner killed at the wrong moment).
+ * folders whose step never recorded them (a runner killed at the wrong moment). Only paths of a run's own
+ * (its step runs' output folders, destinations naming `{run-id}` or `{pipeline-run-id}`) are deleted; a
+ * fixed destination a user named, and the copy published there, are not.
  *
  * Safe while pipelines run: choosing and marking what goes happens in one transaction; a run that reuses
  * an output first checks, in its own transaction, that it was not marked, and a running run's outputs are
@@ -106,6 +108,8 @@ export async function collectGarbage(ws: Workspace, options: GcOptions = {}): Pr
     for (const output of outputs) {
       const id = key(output.datastore, output.path);
       if (referenced.has(id) || sources.has(output.stepRunId) || doomed.has(id)) continue;
+      // only data at a path of its run's own is Sluice's to delete, never a destination a user named
+      if (!output.path.includes(output.runId)) continue;
       if (isInsideAny(output, referenced)) continue;
       doomed.set(id, {
         datastore: output.datastore,

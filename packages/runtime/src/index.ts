@@ -14,7 +14,7 @@ export { LocalComputeTarget, localCompute, localComputeProvider } from './local-
 export type { LocalComputeOptions } from './local-compute.js';
 export { ComputeTarget } from './compute-target.js';
 export { Experiment, OutputData, PipelineRun, StepRun } from './experiment.js';
-export type { StepExplanation, SubmitOptions, WaitOptions } from './experiment.js';
+export type { OutputDestination, StepExplanation, SubmitOptions, WaitOptions } from './experiment.js';
 export { PARTIAL_DIR, pipelineDataPath } from './executor.js';
 export { collectGarbage, parseDuration } from './gc.js';
 export type { GcItem, GcOptions, GcReport } from './gc.js';
@@ -50,10 +50,12 @@ export type {
 export { isResolvableData } from './resolvable-data.js';
 export type { ResolvableData } from './resolvable-data.js';
 export type { RunEvent, RunEventListener } from './events.js';
-export { RunStore, TERMINAL_STEP_STATUSES } from './store.js';
+export { LEASE_TTL_MS, RunStore, TERMINAL_STEP_STATUSES } from './store.js';
 export type {
   DatasetRecord,
+  DestinationRecord,
   GitInfo,
+  LeaseHolder,
   MetricRecord,
   OutputRecord,
   PipelineRunRecord,

@@ -159,6 +159,15 @@ export class LocalComputeTarget implements ComputeTarget {
         killGroup('SIGKILL');
         resolve({ exitCode, signal: signalName, timedOut, canceled });
       });
+      // detached: the process leads a group of its own, which the processes it starts join
+      if (child.pid !== undefined) {
+        try {
+          hooks.onSpawn?.({ pid: child.pid, processGroup: child.pid });
+        } catch (error) {
+          stop();
+          reject(error as Error);
+        }
+      }
     });
   }
 }

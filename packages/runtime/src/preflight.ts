@@ -1,5 +1,5 @@
-import { SluiceError } from '@sluice/core';
-import { PARTIAL_DIR, destinationPath, outputDatastore, type StepPlan } from './executor.js';
+import { OutputFileDatasetConfig, SluiceError } from '@sluice/core';
+import { PARTIAL_DIR, committedPath, fixedDestination, outputDatastore, type StepPlan } from './executor.js';
 import { normaliseStorePath } from './local-datastore.js';
 import { checkSourceDirectory } from './snapshot.js';
 import type { Workspace } from './workspace.js';
@@ -17,18 +17,7 @@ export async function checkStepBeforeSubmit(ws: Workspace, plan: StepPlan, runId
   plugin.validate?.(step, { sourceDirectory: step.sourceDirectory, compute });
   for (const output of step.outputs) {
     const store = ws.datastore(outputDatastore(output) ?? ws.config.defaultDatastore);
-    const path = destinationPath(output, plan.stepRunId, runId);
-    try {
-      if (normaliseStorePath(store.name, path) === '') {
-        throw new SluiceError(
-          'DATASTORE_PATH_ESCAPE',
-          `"${path}" is the datastore's root; give a folder inside it, e.g. 'outputs/{run-id}'.`,
-        );
-      }
-      // a local store resolves the paths now: a folder on the way linked out of the store is refused
-      store.localPath?.(path);
-      if (!plugin.remoteData) store.localPath?.(`${PARTIAL_DIR}/${plan.stepRunId}/${output.outputName}`);
-    } catch (error) {
+    const refuse = (path: string, error: unknown): never => {
       if (!(error instanceof SluiceError)) throw error;
       throw new SluiceError(
         error.code,
@@ -38,6 +27,29 @@ export async function checkStepBeforeSubmit(ws: Workspace, plan: StepPlan, runId
           details: { step: step.name, output: output.outputName, datastore: store.name, path },
         },
       );
+    };
+    // the run's own copy, and the fixed destination it is then published to (if it has one)
+    const paths = [committedPath(output, plan.stepRunId, runId)];
+    try {
+      const fixed = fixedDestination(output);
+      if (fixed !== undefined) paths.push(fixed);
+    } catch (error) {
+      refuse(output instanceof OutputFileDatasetConfig ? (output.destination?.path ?? '') : '', error);
+    }
+    if (!plugin.remoteData) paths.push(`${PARTIAL_DIR}/${plan.stepRunId}/${output.outputName}`);
+    for (const path of paths) {
+      try {
+        if (normaliseStorePath(store.name, path) === '') {
+          throw new SluiceError(
+            'DATASTORE_PATH_ESCAPE',
+            `"${path}" is the datastore's root; give a folder inside it, e.g. 'outputs/{run-id}'.`,
+          );
+        }
+        // a local store resolves the path now: a folder on the way linked out of the store is refused
+        store.localPath?.(path);
+      } catch (error) {
+        refuse(path, error);
+      }
     }
   }
 }

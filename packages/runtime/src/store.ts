@@ -8,6 +8,7 @@ import {
   sha256,
   canonicalJson,
 } from '@sluice/core';
+import { processStartIdentity, recordedProcessState, stopProcessGroup } from './processes.js';
 
 export type RunStatus = 'NotStarted' | 'Running' | 'Finished' | 'Failed' | 'Canceled';
 export type StepStatus =
@@ -72,7 +73,29 @@ export interface StepRunRecord {
   logDir: string | null;
   snapshot: string | null;
   git: GitInfo | null;
+  /** The step run of another run this one waited for because it was executing the same fingerprint. */
+  waitedFor: string | null;
 }
+
+/** Who holds a lease: a step run, in a runner process on a host. */
+export interface LeaseHolder {
+  key: string;
+  stepRunId: string;
+  /** The holder's pipeline run (null when the step run is not in this store any more). */
+  runId: string | null;
+  pid: number;
+  host: string;
+  /** The holder process's start identity, when it could be read. */
+  started: string | null;
+  acquiredAt: string;
+  heartbeatAt: string;
+}
+
+/**
+ * How long a lease held from another host lives without a heartbeat (its holder refreshes it every
+ * sixth of that). Holders on this host are checked directly: their process must still run.
+ */
+export const LEASE_TTL_MS = 60_000;
 
 export interface OutputRecord {
   /** Set when `sluice gc` deleted the data. */
@@ -85,6 +108,21 @@ export interface OutputRecord {
   digest: string;
   bytes: number;
   files?: Record<string, string>;
+  /**
+   * The fixed destination (a path on the same datastore) the output was published to, for an
+   * OutputFileDatasetConfig whose destination names no `{run-id}`; `path` is then the step run's own copy.
+   */
+  destination?: string | null;
+}
+
+/** Whose content a fixed destination holds: the step run that published there last. */
+export interface DestinationRecord {
+  datastore: string;
+  path: string;
+  stepRunId: string;
+  outputName: string;
+  digest: string;
+  publishedAt: string;
 }
 
 export interface DatasetRecord {
@@ -110,7 +148,7 @@ export interface MetricRecord {
   loggedAt: string;
 }
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -231,6 +269,37 @@ const MIGRATIONS: Record<number, string> = {
       version INTEGER NOT NULL
     );
   `,
+  4: `
+    ALTER TABLE pipeline_runs ADD COLUMN runner_started TEXT;
+    ALTER TABLE step_runs ADD COLUMN waited_for TEXT;
+    ALTER TABLE outputs ADD COLUMN destination TEXT;
+    CREATE TABLE destinations (
+      datastore TEXT NOT NULL,
+      path TEXT NOT NULL,
+      step_run_id TEXT NOT NULL,
+      output_name TEXT NOT NULL,
+      digest TEXT NOT NULL,
+      published_at TEXT NOT NULL,
+      PRIMARY KEY (datastore, path)
+    );
+    CREATE TABLE leases (
+      key TEXT PRIMARY KEY,
+      step_run_id TEXT NOT NULL,
+      owner_pid INTEGER NOT NULL,
+      owner_host TEXT NOT NULL,
+      owner_started TEXT,
+      acquired_at TEXT NOT NULL,
+      heartbeat_at TEXT NOT NULL
+    );
+    CREATE TABLE step_processes (
+      step_run_id TEXT NOT NULL REFERENCES step_runs(id),
+      process_group INTEGER NOT NULL,
+      host TEXT NOT NULL,
+      started TEXT,
+      recorded_at TEXT NOT NULL,
+      PRIMARY KEY (step_run_id, process_group)
+    );
+  `,
 };
 
 const now = (): string => new Date().toISOString();
@@ -288,6 +357,7 @@ function toOutput(row: Row): OutputRecord {
     digest: row.digest as string,
     bytes: row.bytes as number,
     deletedAt: (row.deleted_at as string | null) ?? null,
+    ...(row.destination ? { destination: row.destination as string } : {}),
     ...(row.files ? { files: JSON.parse(row.files as string) as Record<string, string> } : {}),
   };
 }
@@ -312,6 +382,7 @@ function toStepRun(row: Row): StepRunRecord {
     logDir: (row.log_dir as string | null) ?? null,
     snapshot: (row.snapshot as string | null) ?? null,
     git: parse(row.git as string | null, null),
+    waitedFor: (row.waited_for as string | null) ?? null,
   };
 }
 
@@ -363,6 +434,8 @@ export class RunStore {
     for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
       this.db
         .transaction(() => {
+          // another process opening the store at the same time may have migrated it first
+          if ((this.db.pragma('user_version', { simple: true }) as number) >= version) return;
           this.db.exec(MIGRATIONS[version]!);
           this.db.pragma(`user_version = ${version}`);
         })
@@ -433,8 +506,8 @@ export class RunStore {
       this.ensureExperiment(run.experiment);
       this.#sql(
         `INSERT INTO pipeline_runs (id, experiment, pipeline_name, description, status, created_at, parameters,
-             options, tags, graph, runner_pid, runner_host, spec, run_source)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             options, tags, graph, runner_pid, runner_host, runner_started, spec, run_source)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         run.id,
         run.experiment,
@@ -448,6 +521,7 @@ export class RunStore {
         json(run.graph),
         process.pid,
         hostname(),
+        processStartIdentity(process.pid) ?? null,
         run.spec === null || run.spec === undefined ? null : json(run.spec),
         run.runSource,
       );
@@ -558,6 +632,7 @@ export class RunStore {
       snapshot: 'snapshot',
       git: 'git',
       computeTarget: 'compute_target',
+      waitedFor: 'waited_for',
     };
     const sets: string[] = [];
     const values: unknown[] = [];
@@ -648,8 +723,8 @@ export class RunStore {
     this.transaction(() => {
       if (fingerprint) this.#writeFingerprint(stepRunId, fingerprint.fingerprint, fingerprint.parts);
       const insert = this.#sql(
-        `INSERT OR REPLACE INTO outputs (step_run_id, name, datastore, path, type, digest, bytes, manifest)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO outputs (step_run_id, name, datastore, path, type, digest, bytes, manifest, destination)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       for (const output of outputs) {
         insert.run(
@@ -661,6 +736,7 @@ export class RunStore {
           output.digest,
           output.bytes,
           output.files ? this.#saveManifest(output.files) : null,
+          output.destination ?? null,
         );
       }
       this.updateStepRun(stepRunId, changes);
@@ -694,6 +770,31 @@ export class RunStore {
       this.completeStep(stepRunId, outputs, changes, fingerprint);
       return true;
     });
+  }
+
+  /** Record that a fixed destination now holds a step run's output (the last to publish there wins). */
+  recordDestination(record: Omit<DestinationRecord, 'publishedAt'>): void {
+    this.#sql(
+      `INSERT OR REPLACE INTO destinations (datastore, path, step_run_id, output_name, digest, published_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ).run(record.datastore, record.path, record.stepRunId, record.outputName, record.digest, now());
+  }
+
+  getDestination(datastore: string, path: string): DestinationRecord | undefined {
+    const row = this.#sql('SELECT * FROM destinations WHERE datastore = ? AND path = ?').get(
+      datastore,
+      path,
+    ) as Row | undefined;
+    return row
+      ? {
+          datastore: row.datastore as string,
+          path: row.path as string,
+          stepRunId: row.step_run_id as string,
+          outputName: row.output_name as string,
+          digest: row.digest as string,
+          publishedAt: row.published_at as string,
+        }
+      : undefined;
   }
 
   /** Every output row not yet deleted, with the run and step it belongs to. */
@@ -873,33 +974,139 @@ export class RunStore {
     }));
   }
 
-  // -- crash recovery ----------------------------------------------------------------------------------
+  // -- leases ---------------------------------------------------------------------------------------------
 
   /**
-   * Runs left Running by a runner process that no longer exists (killed, crashed) are marked Failed, and
-   * their unfinished steps Canceled, so nothing half-done is ever taken for finished.
+   * Claim a lease (one holder per key across every process using the store) for a step run, in one
+   * IMMEDIATE transaction: acquired when nobody holds it, when this step run already does, or when its
+   * holder is gone — on this host its process no longer runs (or its id now belongs to another process),
+   * on another host its heartbeat is older than LEASE_TTL_MS — in which case that holder is returned as
+   * `tookOver`. Otherwise the live holder is returned.
+   */
+  claimLease(
+    key: string,
+    stepRunId: string,
+  ): { acquired: true; tookOver?: LeaseHolder } | { acquired: false; holder: LeaseHolder } {
+    return this.transaction(() => {
+      const holder = this.leaseHolder(key);
+      if (holder && holder.stepRunId !== stepRunId && !isLeaseStale(holder)) {
+        return { acquired: false as const, holder };
+      }
+      const stamp = now();
+      this.#sql(
+        `INSERT OR REPLACE INTO leases (key, step_run_id, owner_pid, owner_host, owner_started, acquired_at, heartbeat_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(key, stepRunId, process.pid, hostname(), processStartIdentity(process.pid) ?? null, stamp, stamp);
+      return holder && holder.stepRunId !== stepRunId
+        ? { acquired: true as const, tookOver: holder }
+        : { acquired: true as const };
+    });
+  }
+
+  leaseHolder(key: string): LeaseHolder | undefined {
+    const row = this.#sql(
+      'SELECT l.*, s.run_id FROM leases l LEFT JOIN step_runs s ON s.id = l.step_run_id WHERE l.key = ?',
+    ).get(key) as Row | undefined;
+    if (!row) return undefined;
+    return {
+      key: row.key as string,
+      stepRunId: row.step_run_id as string,
+      runId: (row.run_id as string | null) ?? null,
+      pid: row.owner_pid as number,
+      host: row.owner_host as string,
+      started: (row.owner_started as string | null) ?? null,
+      acquiredAt: row.acquired_at as string,
+      heartbeatAt: row.heartbeat_at as string,
+    };
+  }
+
+  /** Refresh a held lease's heartbeat; false when the step run no longer holds it. */
+  renewLease(key: string, stepRunId: string): boolean {
+    return (
+      this.#sql('UPDATE leases SET heartbeat_at = ? WHERE key = ? AND step_run_id = ?').run(
+        now(),
+        key,
+        stepRunId,
+      ).changes > 0
+    );
+  }
+
+  releaseLease(key: string, stepRunId: string): void {
+    this.#sql('DELETE FROM leases WHERE key = ? AND step_run_id = ?').run(key, stepRunId);
+  }
+
+  // -- step processes and crash recovery ------------------------------------------------------------------
+
+  /**
+   * Note a step's process group (its leader's id) and the leader's start identity while it runs, so that
+   * recovery can stop it if this runner is killed.
+   */
+  recordStepProcess(stepRunId: string, processGroup: number, started: string | undefined): void {
+    this.#sql(
+      `INSERT OR REPLACE INTO step_processes (step_run_id, process_group, host, started, recorded_at)
+       VALUES (?, ?, ?, ?, ?)`,
+    ).run(stepRunId, processGroup, hostname(), started ?? null, now());
+  }
+
+  clearStepProcess(stepRunId: string, processGroup: number): void {
+    this.#sql('DELETE FROM step_processes WHERE step_run_id = ? AND process_group = ?').run(
+      stepRunId,
+      processGroup,
+    );
+  }
+
+  /** The process groups recorded for a step run that have not ended (as far as the store knows). */
+  stepProcesses(stepRunId: string): Array<{ processGroup: number; host: string; started: string | null }> {
+    return (
+      this.#sql('SELECT * FROM step_processes WHERE step_run_id = ? ORDER BY recorded_at').all(
+        stepRunId,
+      ) as Row[]
+    ).map((row) => ({
+      processGroup: row.process_group as number,
+      host: row.host as string,
+      started: (row.started as string | null) ?? null,
+    }));
+  }
+
+  /**
+   * Runs left Running by a runner process that no longer exists on this machine (killed, crashed; a
+   * process now holding its id with another start time does not count) are marked Failed and their
+   * unfinished steps Canceled, so nothing half-done is ever taken for finished. Step process groups the
+   * runner left running are stopped first — only those whose leader still runs with the start time that
+   * was recorded, so a reused process id is never signalled.
    */
   recoverAbandonedRuns(): string[] {
     const host = hostname();
     const candidates = this.#sql(
-      `SELECT id, runner_pid, runner_host FROM pipeline_runs WHERE status IN ('Running', 'NotStarted')`,
+      `SELECT id, runner_pid, runner_host, runner_started FROM pipeline_runs WHERE status IN ('Running', 'NotStarted')`,
     ).all() as Row[];
     const abandoned = candidates.filter(
       (row) =>
-        row.runner_host === host && row.runner_pid !== process.pid && !isAlive(row.runner_pid as number),
+        row.runner_host === host &&
+        recordedProcessState(row.runner_pid as number | null, row.runner_started as string | null) === 'gone',
     );
     for (const row of abandoned) {
+      const groups = this.#sql(
+        `SELECT p.step_run_id, p.process_group, p.started FROM step_processes p
+           JOIN step_runs s ON s.id = p.step_run_id WHERE s.run_id = ? AND p.host = ?`,
+      ).all(row.id, host) as Row[];
+      for (const group of groups) {
+        stopProcessGroup(group.process_group as number, (group.started as string | null) ?? null);
+      }
       this.transaction(() => {
         const stamp = now();
+        for (const table of ['step_processes', 'leases']) {
+          this.#sql(
+            `DELETE FROM ${table} WHERE step_run_id IN (SELECT id FROM step_runs WHERE run_id = ?)`,
+          ).run(row.id);
+        }
         this.#sql(
           `UPDATE step_runs SET status = 'Canceled', ended_at = ?, error = 'the runner process ended before the step finished'
              WHERE run_id = ? AND status IN ('NotStarted', 'Queued', 'Running')`,
         ).run(stamp, row.id);
-        this.#sql(`UPDATE pipeline_runs SET status = 'Failed', ended_at = ?, error = ? WHERE id = ?`).run(
-          stamp,
-          'the runner process ended before the run finished',
-          row.id,
-        );
+        this.#sql(
+          `UPDATE pipeline_runs SET status = 'Failed', ended_at = ?, error = ? WHERE id = ? AND status IN ('Running', 'NotStarted')`,
+        ).run(stamp, 'the runner process ended before the run finished', row.id);
       });
     }
     return abandoned.map((row) => row.id as string);
@@ -957,12 +1164,10 @@ export class RunStore {
   }
 }
 
-function isAlive(pid: number | null): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Is the lease's holder gone (see RunStore.claimLease)? */
+function isLeaseStale(holder: LeaseHolder): boolean {
+  const expired = Date.now() - Date.parse(holder.heartbeatAt) > LEASE_TTL_MS;
+  if (holder.host !== hostname()) return expired;
+  const state = recordedProcessState(holder.pid, holder.started);
+  return state === 'gone' || (state === 'unverified' && expired);
 }

@@ -207,6 +207,28 @@ export function testComputeProvider<Options>(
       expect(stderr).toBe('err-line\n');
     });
 
+    it('reports the process through onSpawn, once, before its output (targets on this machine)', async ({
+      skip,
+    }) => {
+      const run = runner(skip);
+      const spawned: Array<{ pid: number; processGroup: number }> = [];
+      let printedFirst = false;
+      let printed = '';
+      const result = await run(await script('process.stdout.write(String(process.pid))'), {
+        onSpawn: (info) => spawned.push(info),
+        onStdout: (chunk) => {
+          printedFirst ||= spawned.length === 0;
+          printed += chunk.toString();
+        },
+      });
+      expect(result.exitCode).toBe(0);
+      if (spawned.length === 0) return skip('the target does not report the processes it starts');
+      expect(spawned, 'onSpawn() is called once per process').toHaveLength(1);
+      expect(printedFirst, 'onSpawn() is called before any output').toBe(false);
+      expect(spawned[0]!.pid, 'the pid is the process that ran').toBe(Number(printed));
+      expect(Number.isInteger(spawned[0]!.processGroup) && spawned[0]!.processGroup > 0).toBe(true);
+    });
+
     it('gives the process exactly the job env, and runs it in the job cwd', async ({ skip }) => {
       const run = runner(skip);
       const cwd = await folder();

@@ -199,4 +199,33 @@ export default new Pipeline({ name: 'broken', steps: [new PythonScriptStep({ nam
     expect(bad.stderr).toMatch(/error PARAMETER_TYPE/);
     expect((await inProcess('datasets')).stdout).toContain('No datasets registered yet.');
   });
+  it('shows where an output with a fixed destination was published, and whether it still holds it', async () => {
+    writeFileSync(
+      join(dir, 'publish.mjs'),
+      `
+import { OutputFileDatasetConfig, Pipeline, PipelineParameter } from '@sluice/core';
+import { PythonScriptStep } from '@sluice/step-python';
+const src = new URL('./src', import.meta.url).pathname;
+export const experimentName = 'cli-publish';
+export default function () {
+  const out = new OutputFileDatasetConfig({ name: 'out', destination: ['workspaceblobstore', 'shared/latest'] });
+  const rate = new PipelineParameter({ name: 'rate', defaultValue: 1 });
+  return new Pipeline({ name: 'publish', steps: [
+    new PythonScriptStep({ name: 'make', scriptName: 'step.py', sourceDirectory: src, arguments: ['--rate', rate, '--out', out], outputs: [out] }),
+  ]});
+}
+`,
+    );
+    expect(cli('run', '../publish.mjs').status).toBe(0);
+    const first = JSON.parse((await inProcess('runs', '--json', '-e', 'cli-publish')).stdout)[0].id;
+    expect(cli('run', '../publish.mjs', '--param', 'rate=2').status).toBe(0);
+    const shown = await inProcess('show', 'latest');
+    expect(shown.stdout).toMatch(/published to workspaceblobstore:shared\/latest \(holds this output\)/);
+    const earlier = await inProcess('show', first);
+    expect(earlier.stdout).toMatch(
+      /published to workspaceblobstore:shared\/latest \(since replaced by cli-publish_\S+\.make at /,
+    );
+    const json = JSON.parse((await inProcess('show', first, '--json')).stdout);
+    expect(json.steps[0].outputs[0].published).toMatchObject({ path: 'shared/latest', current: false });
+  });
 });

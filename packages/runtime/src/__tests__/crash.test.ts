@@ -1,15 +1,10 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { Pipeline, PipelineData } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import { Experiment, Workspace } from '../index.js';
-import { tempDir, writeTree } from './fixtures.js';
+import { isRunning, startRunner, tempDir, waitFor, writeRunner, writeTree } from './fixtures.js';
 import { nodeStep } from './node-step.js';
-
-const runtimeDist = pathToFileURL(resolve(__dirname, '../../dist/index.js')).href;
-const coreDist = pathToFileURL(resolve(__dirname, '../../../core/dist/index.js')).href;
 
 const SOURCES = {
   'first.js': `
@@ -57,26 +52,10 @@ describe('crash safety', () => {
     const dir = tempDir();
     const src = writeTree(join(dir, 'src'), SOURCES);
     Workspace.create(join(dir, 'ws')).store.close();
-    // The runner: a separate Node process that builds the same pipeline with the same step plugin.
-    const runner = join(dir, 'runner.mjs');
-    writeFileSync(
-      runner,
+    // The runner: a separate Node process that builds the same pipeline with the same step kind.
+    const runner = writeRunner(
+      join(dir, 'runner.mjs'),
       `
-import { Pipeline, PipelineData, defineStep, canonicalArgument } from ${JSON.stringify(coreDist)};
-import { Experiment, Workspace } from ${JSON.stringify(runtimeDist)};
-const plugin = {
-  type: 'step', kind: 'test-node-script', name: 'runtime-tests', version: '1.0.0', coreRange: '^0.1.0', reuseVersion: '1',
-  fingerprint: (step) => [
-    { name: 'script', value: step.config.script },
-    { name: 'arguments', value: step.config.arguments.map((a) => canonicalArgument(step, a)) },
-  ],
-  async execute(ctx) {
-    const r = await ctx.compute.runProcess({ command: process.execPath, args: [ctx.step.config.script, ...ctx.step.config.arguments.map(ctx.resolveArgument)],
-      cwd: ctx.sourceDirectory, env: { PATH: process.env.PATH } }, { signal: ctx.signal });
-    return r.exitCode === 0 ? { status: 'Finished', exitCode: 0 } : { status: 'Failed', exitCode: r.exitCode, error: 'exited with code ' + r.exitCode };
-  },
-};
-const step = (o) => defineStep({ kind: plugin.kind, plugin, ...o, config: { script: o.script, arguments: o.arguments } });
 const dir = ${JSON.stringify(dir)};
 const src = ${JSON.stringify(src)};
 const a = new PipelineData('a'); const b = new PipelineData('b');
@@ -90,21 +69,17 @@ const run = await new Experiment(ws, 'crash').submit(pipeline);
 await run.waitForCompletion();
 `,
     );
-    const child = spawn(process.execPath, [runner], { stdio: 'inherit' });
+    const { child, exited } = startRunner(runner);
     const marker = join(dir, 'marker');
-    for (let i = 0; i < 400 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(existsSync(marker)).toBe(true);
+    expect(await waitFor(() => existsSync(marker))).toBe(true);
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    // the step's own process lives in its own group; clean it up as an operator would
-    try {
-      process.kill(-Number(readFileSync(marker, 'utf8')), 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    await exited;
+    const orphan = Number(readFileSync(marker, 'utf8'));
 
     const ws = Workspace.open(join(dir, 'ws'));
     try {
+      // the step process the killed runner left running was stopped when the workspace opened
+      expect(isRunning(orphan)).toBe(false);
       const [killed] = ws.store.listRuns();
       expect(killed!.status).toBe('Failed');
       expect(killed!.error).toMatch(/runner process ended/);

@@ -1,0 +1,116 @@
+// Telling whether a process recorded earlier is still the same process, and stopping a process group a
+// killed runner left behind, without ever signalling a process that merely reuses a recorded id.
+import { readFileSync, readdirSync } from 'node:fs';
+
+const LINUX = process.platform === 'linux';
+
+let bootId: string | undefined;
+let ownIdentity: string | undefined;
+
+/** Fields 3.. of /proc/<pid>/stat (after the parenthesised command name, which may hold spaces). */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What tells this process apart from any later one given the same id: the boot it runs in and its start
+ * time in clock ticks since boot (Linux). Undefined when it cannot be read (the process is gone, or the
+ * system has no /proc): callers then never act on the process.
+ */
+export function processStartIdentity(pid: number): string | undefined {
+  if (!LINUX || !Number.isInteger(pid) || pid <= 0) return undefined;
+  if (pid === process.pid && ownIdentity) return ownIdentity;
+  const fields = statFields(pid);
+  // field 22 (starttime) is the 20th after the command name
+  const started = fields?.[19];
+  if (!started) return undefined;
+  try {
+    bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  const identity = `${bootId}:${started}`;
+  if (pid === process.pid) ownIdentity = identity;
+  return identity;
+}
+
+/** Is a process with this id running? A zombie (ended, not yet reaped) is not. */
+export function isProcessAlive(pid: number | null | undefined): boolean {
+  if (!pid || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (!LINUX) return true;
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z' && state !== 'X';
+}
+
+/**
+ * Is the process recorded as `pid` with start identity `identity` still running? 'gone' when no such
+ * process runs or the id now belongs to another process (its start differs); 'unverified' when it runs
+ * but its start cannot be compared (no identity recorded, or none readable on this system).
+ */
+export function recordedProcessState(
+  pid: number | null | undefined,
+  identity: string | null | undefined,
+): 'running' | 'gone' | 'unverified' {
+  if (!isProcessAlive(pid)) return 'gone';
+  const current = processStartIdentity(pid!);
+  if (!identity || !current) return 'unverified';
+  return current === identity ? 'running' : 'gone';
+}
+
+/** Does any live (not zombie) process belong to the process group? */
+export function isProcessGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (!LINUX) return true;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    // field 5 (pgrp) is the 3rd after the command name
+    if (fields && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
+}
+
+const pause = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is gone
+  }
+}
+
+/**
+ * Stop a step's process group recorded with its leader's start identity: only when the leader still runs
+ * with that identity (so a reused id is never hit) — SIGTERM to the group, then SIGKILL to whatever is
+ * left after `graceMs`. Returns what was found.
+ */
+export function stopProcessGroup(
+  pgid: number,
+  leaderIdentity: string | null,
+  graceMs = 1000,
+): 'stopped' | 'gone' | 'unverified' {
+  const state = recordedProcessState(pgid, leaderIdentity);
+  if (state !== 'running') return state;
+  signalGroup(pgid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (isProcessGroupAlive(pgid) && Date.now() < deadline) pause(20);
+  if (isProcessGroupAlive(pgid)) signalGroup(pgid, 'SIGKILL');
+  return 'stopped';
+}
