@@ -80,7 +80,7 @@ export function checkServeOptions(
     throw invalidOption(
       'host',
       host,
-      `host must be an IP address (127.0.0.1, ::1, 0.0.0.0) or a host name, without brackets or a port; got ${JSON.stringify(host)}.`,
+      `The host ${JSON.stringify(host)} is not valid: give an IP address (127.0.0.1, ::1, 0.0.0.0) or a host name, without brackets or a port.`,
     );
   }
   if (publicUrl !== undefined) publicOrigin(publicUrl);
