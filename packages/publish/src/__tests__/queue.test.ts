@@ -16,6 +16,15 @@ import { fixture, onCleanup, sleep, until } from './helpers.js';
 
 const dist = (path: string): string => JSON.stringify(pathToFileURL(resolve(__dirname, path)).href);
 
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** A folder steps hold in until a `release` file appears there. */
 function holdFolder(dir: string): { hold: string; holding: () => number[]; release: () => void } {
   const hold = join(dir, 'hold');
@@ -190,6 +199,46 @@ describe('the REST queue', () => {
       status: 'resumed',
       error: { code: 'RUN_CANCELED', message: 'the server shut down before the run finished' },
     });
+  });
+
+  it('keeps serving when the run store fails under a running run and the scheduler', async () => {
+    const f = await fixture();
+    const { hold, holding, release } = holdFolder(f.dir);
+    process.env.SLUICE_TEST_HOLD = hold;
+    onCleanup(() => delete process.env.SLUICE_TEST_HOLD);
+    const published = await publishPipeline(f.ws, f.pipeline(), { name: 'broken-store' });
+    const token = f.token();
+    const uncaught: unknown[] = [];
+    const warnings: string[] = [];
+    const onUncaught = (error: unknown): void => {
+      uncaught.push(error);
+    };
+    const onWarning = (warning: Error & { code?: string }): void => {
+      warnings.push(warning.code ?? warning.name);
+    };
+    process.on('unhandledRejection', onUncaught);
+    process.on('warning', onWarning);
+    onCleanup(() => {
+      process.off('unhandledRejection', onUncaught);
+      process.off('warning', onWarning);
+    });
+
+    const server = await serve({ workspace: f.ws, concurrency: 1 });
+    onCleanup(() => server.close({ graceMs: 0 }));
+    const client = createSluiceClient({ baseUrl: server.url, token });
+    const [id] = await submitThree(client, published.id);
+    await until(() => holding().length === 1);
+    f.ws.store.close();
+    release();
+    // the held step ends with nothing to record into: the run stops, the scheduler's ticks fail
+    await until(() => warnings.includes('SLUICE_SCHEDULER_TICK'));
+    await until(() => holding().every((pid) => !isAlive(pid)));
+    await sleep(200);
+    const answer = await fetch(`${server.url}/runs/${id}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(answer.status).toBe(500);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe('INTERNAL_ERROR');
+    await server.close({ graceMs: 0 });
+    expect(uncaught).toEqual([]);
   });
 
   it('resumes a run interrupted by a killed server under a new Id, reusing its finished steps', async () => {
