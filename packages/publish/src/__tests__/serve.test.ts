@@ -203,8 +203,12 @@ describe('serve() against raw sockets', () => {
     const { f, published, server, auth, stillServing } = await setup();
     const submit = `POST /pipelines/${published.id} HTTP/1.1`;
     const body = JSON.stringify({ ExperimentName: 'half', ParameterAssignments: { pipeline_arg: 1 } });
-    // half the body, then the client goes away
     const { hostname, port } = new URL(server.url);
+    // a client that sends half its headers and waits does not hold up the others
+    const slow = connect(Number(port), hostname, () => slow.write('GET /pipelines HTTP/1.1\r\nHost: x\r\n'));
+    slow.on('error', () => undefined);
+    onCleanup(() => slow.destroy());
+    // half the body, then the client goes away
     const socket = connect(Number(port), hostname);
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.once('connect', resolve));
