@@ -116,6 +116,15 @@ async function startServe(dir: string, ws: string, ...args: string[]): Promise<S
   return { child, url, output: () => out };
 }
 
+/** `sluice serve` with options it refuses: it exits without serving. */
+function serveOnce(cwd: string, ...args: string[]) {
+  return spawnSync(process.execPath, [BIN, 'serve', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+}
+
 async function stop(served: Served, signals = 1): Promise<number | null> {
   const exited = once(served.child, 'exit');
   served.child.kill('SIGTERM');
@@ -284,11 +293,7 @@ describe('sluice serve', () => {
       expect(existsSync(missing)).toBe(false);
     }
     // the built command: exit code 2, no stack trace
-    const result = spawnSync(process.execPath, [BIN, 'serve', '--port', '99999', '-w', missing], {
-      cwd: dir,
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1' },
-    });
+    const result = serveOnce(dir, '--port', '99999', '-w', missing);
     expect(result.status).toBe(2);
     expect(result.stderr).toBe(
       'error OPTION_INVALID: --port must be a whole number from 0 to 65535 (0 picks a free port); got "99999".\n',
@@ -301,11 +306,7 @@ describe('sluice serve', () => {
     const ws = join(dir, 'ws');
     spawnSync(process.execPath, [BIN, 'init', ws], { cwd: dir });
     // 192.0.2.1 (TEST-NET-1) is not an address of this machine
-    const result = spawnSync(process.execPath, [BIN, 'serve', '--host', '192.0.2.1', '-w', ws], {
-      cwd: dir,
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1' },
-    });
+    const result = serveOnce(dir, '--host', '192.0.2.1', '-w', ws);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(
       /^error OPTION_INVALID: Cannot listen on 192\.0\.2\.1:8765: 192\.0\.2\.1 is not an address of this machine/,

@@ -51,17 +51,22 @@ async function submitThree(client: SluiceClient, id: string): Promise<string[]> 
   return ids;
 }
 
+/** A fixture whose steps hold (see SLUICE_TEST_HOLD), a published pipeline, and a server with one worker. */
+async function heldServer(name: string) {
+  const f = await fixture();
+  const held = holdFolder(f.dir);
+  process.env.SLUICE_TEST_HOLD = held.hold;
+  onCleanup(() => delete process.env.SLUICE_TEST_HOLD);
+  const published = await publishPipeline(f.ws, f.pipeline(), { name });
+  const token = f.token();
+  const server = await serve({ workspace: f.ws, concurrency: 1, shutdownGraceMs: 60_000 });
+  onCleanup(() => server.close({ graceMs: 0 }));
+  return { f, ...held, published, token, server };
+}
+
 describe('the REST queue', () => {
   it('lets running steps finish when a server closes; queued runs wait for the next server', async () => {
-    const f = await fixture();
-    const { hold, holding, release } = holdFolder(f.dir);
-    process.env.SLUICE_TEST_HOLD = hold;
-    onCleanup(() => delete process.env.SLUICE_TEST_HOLD);
-    const published = await publishPipeline(f.ws, f.pipeline(), { name: 'queued' });
-    const token = f.token();
-
-    const first = await serve({ workspace: f.ws, concurrency: 1, shutdownGraceMs: 60_000 });
-    onCleanup(() => first.close({ graceMs: 0 }));
+    const { f, holding, release, published, token, server: first } = await heldServer('queued');
     const client1 = createSluiceClient({ baseUrl: first.url, token });
     const ids = await submitThree(client1, published.id);
     await until(() => holding().length === 1);
@@ -98,15 +103,7 @@ describe('the REST queue', () => {
   });
 
   it('cancels what still runs after the grace period; the next server resumes it, reusing finished steps', async () => {
-    const f = await fixture();
-    const { hold, holding, release } = holdFolder(f.dir);
-    process.env.SLUICE_TEST_HOLD = hold;
-    onCleanup(() => delete process.env.SLUICE_TEST_HOLD);
-    const published = await publishPipeline(f.ws, f.pipeline(), { name: 'stopped' });
-    const token = f.token();
-
-    const first = await serve({ workspace: f.ws, concurrency: 1, shutdownGraceMs: 60_000 });
-    onCleanup(() => first.close({ graceMs: 0 }));
+    const { f, holding, release, published, token, server: first } = await heldServer('stopped');
     const ids = await submitThree(createSluiceClient({ baseUrl: first.url, token }), published.id);
     await until(() => holding().length === 1);
     const [pid] = holding();
@@ -202,12 +199,7 @@ describe('the REST queue', () => {
   });
 
   it('keeps serving when the run store fails under a running run and the scheduler', async () => {
-    const f = await fixture();
-    const { hold, holding, release } = holdFolder(f.dir);
-    process.env.SLUICE_TEST_HOLD = hold;
-    onCleanup(() => delete process.env.SLUICE_TEST_HOLD);
-    const published = await publishPipeline(f.ws, f.pipeline(), { name: 'broken-store' });
-    const token = f.token();
+    const { f, holding, release, published, token, server } = await heldServer('broken-store');
     const uncaught: unknown[] = [];
     const warnings: string[] = [];
     const onUncaught = (error: unknown): void => {
@@ -223,8 +215,6 @@ describe('the REST queue', () => {
       process.off('warning', onWarning);
     });
 
-    const server = await serve({ workspace: f.ws, concurrency: 1 });
-    onCleanup(() => server.close({ graceMs: 0 }));
     const client = createSluiceClient({ baseUrl: server.url, token });
     const [id] = await submitThree(client, published.id);
     await until(() => holding().length === 1);
