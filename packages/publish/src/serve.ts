@@ -138,7 +138,11 @@ export async function serve(options: ServeOptions): Promise<SluiceServer> {
       requireHostHeader: false,
     },
     (req, res) => {
-      const answer = respond(req, res).finally(() => answering.delete(answer));
+      const answer = respond(req, res)
+        .catch(() => {
+          res.destroy();
+        })
+        .finally(() => answering.delete(answer));
       answering.add(answer);
     },
   );
