@@ -24,6 +24,7 @@ import {
 import { drawGraph, duration, status, table, timeline } from './format.js';
 import { loadPipeline } from './load-pipeline.js';
 import { showProgress } from './progress.js';
+import { serveOptions, serveUntilStopped, type ServeFlags } from './serve.js';
 import pkg from '../package.json' with { type: 'json' };
 
 export interface CliIO {
@@ -647,63 +648,65 @@ export function createProgram(
     .description(
       'serve published pipelines and endpoints over REST (bearer tokens required), and fire schedules',
     )
-    .option('--port <port>', 'the port (0 picks a free one)', (value) => Number.parseInt(value, 10), 8765)
+    .option('--port <port>', 'the port (0 picks a free one)', '8765')
     .option('--host <host>', 'the address to listen on', '127.0.0.1')
+    .option('--concurrency <n>', 'how many submitted runs execute at once', '2')
     .option(
-      '--concurrency <n>',
-      'how many submitted runs execute at once',
-      (value) => Number.parseInt(value, 10),
-      2,
+      '--public-url <url>',
+      'the base of the URLs in answers, e.g. https://sluice.example.com (default: the bound address)',
+    )
+    .option(
+      '--grace-period <seconds>',
+      'on SIGTERM or Ctrl-C, how long running steps may finish before they are canceled',
+      '30',
     )
     .option('--entra-issuer <url>', 'also accept Microsoft Entra ID access tokens from this issuer')
     .option('--entra-audience <id>', 'the audience those tokens must carry (application ID URI or client id)')
     .option('--entra-jwks-uri <url>', "the issuer's JSON Web Key Set URL")
     .addOption(workspaceOption())
     .action(
-      async (options: {
-        port: number;
-        host: string;
-        concurrency: number;
-        entraIssuer?: string;
-        entraAudience?: string;
-        entraJwksUri?: string;
-        workspace?: string;
-      }) => {
+      async (
+        options: ServeFlags & {
+          entraIssuer?: string;
+          entraAudience?: string;
+          entraJwksUri?: string;
+          workspace?: string;
+        },
+      ) => {
+        const served = serveOptions(options);
         const entra = [options.entraIssuer, options.entraAudience, options.entraJwksUri];
         if (entra.some(Boolean) && !entra.every(Boolean)) {
           throw new SluiceError(
-            'PARAMETER_INVALID',
+            'OPTION_INVALID',
             'Entra ID tokens need all three of --entra-issuer, --entra-audience and --entra-jwks-uri.',
           );
         }
         const ws = await openWorkspace(options);
-        const server = await serve({
-          workspace: ws,
-          ...(options.entraIssuer
-            ? {
-                auth: [
-                  tokenVerifier(ws),
-                  entraIdVerifier({
-                    issuer: options.entraIssuer,
-                    audience: options.entraAudience!,
-                    jwksUri: options.entraJwksUri!,
-                  }),
-                ],
-              }
-            : {}),
-          port: options.port,
-          host: options.host,
-          concurrency: options.concurrency,
-        });
-        io.stdout.write(`Serving workspace "${ws.name}" at ${server.url} (Ctrl-C to stop)\n`);
-        await new Promise<void>((resolve) => {
-          const stop = (): void => resolve();
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
-        io.stdout.write('Stopping…\n');
-        await server.close();
-        await ws.close();
+        try {
+          const server = await serve({
+            workspace: ws,
+            ...(options.entraIssuer
+              ? {
+                  auth: [
+                    tokenVerifier(ws),
+                    entraIdVerifier({
+                      issuer: options.entraIssuer,
+                      audience: options.entraAudience!,
+                      jwksUri: options.entraJwksUri!,
+                    }),
+                  ],
+                }
+              : {}),
+            ...served,
+          });
+          const publicUrl = server.publicUrl === server.url ? '' : ` (public URL ${server.publicUrl})`;
+          io.stdout.write(`Serving workspace "${ws.name}" at ${server.url}${publicUrl} (Ctrl-C to stop)\n`);
+          await serveUntilStopped(server, io, served.shutdownGraceMs!);
+          io.stdout.write('Stopped.\n');
+        } finally {
+          // last: nothing of the server uses the store any more
+          await ws.close();
+        }
       },
     );
 

@@ -5,7 +5,7 @@ import { authenticate, authorize, type AuthVerifier, type Principal } from './au
 import { PipelineEndpoint } from './endpoint.js';
 import { httpStatusOf } from './http-status.js';
 import { PublishedPipeline } from './published-pipeline.js';
-import { RunQueue } from './queue.js';
+import { RunQueue, type CloseOptions } from './queue.js';
 import { createScheduler } from './schedules/index.js';
 import type { ScheduleTarget } from './schedules/index.js';
 import { publishStore, type QueuedSubmission } from './store.js';
@@ -22,17 +22,27 @@ export interface RequestHandlerOptions {
   concurrency?: number;
   /** Fire the workspace's schedules (default true); their runs go through the same queue. */
   schedules?: boolean;
+  /**
+   * The base of every URL in answers (`Location`, `Url`), e.g. `https://sluice.example.com` (default: the
+   * origin of each request's URL, which the server hosting the handler must build from a trusted base).
+   */
+  publicUrl?: string;
 }
 
-/** A Fetch-style request handler; `close()` stops it taking requests and queued runs. */
+/**
+ * A Fetch-style request handler. `close()` makes it answer 503, stops schedules and the queue, and cancels
+ * the runs it started after a grace period (see `RunQueue.close`); a second call can shorten the grace.
+ */
 export interface RequestHandler {
   (request: Request): Promise<Response>;
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
 
 interface Context {
   request: Request;
   url: URL;
+  /** The base of URLs in answers. */
+  base: URL;
   params: string[];
   principal: Principal;
 }
@@ -70,8 +80,9 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
         ? [...(options.auth as readonly AuthVerifier[])]
         : [options.auth as AuthVerifier];
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const publicBase = options.publicUrl === undefined ? undefined : new URL(publicOrigin(options.publicUrl));
   const queue = new RunQueue(ws, { concurrency: options.concurrency ?? 2 });
-  let closed = false;
+  let closed: Promise<void> | undefined;
   /** The published pipeline a schedule's target names (an endpoint's default or given version). */
   const resolveTarget = (
     target: ScheduleTarget,
@@ -146,7 +157,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       submission,
       context.principal.subject,
     );
-    const url = new URL(`/runs/${encodeURIComponent(runId)}`, context.url).href;
+    const url = new URL(`/runs/${encodeURIComponent(runId)}`, context.base).href;
     return json(
       202,
       {
@@ -177,18 +188,18 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     {
       pattern: /^\/pipelines$/,
       methods: {
-        GET: ({ url }) =>
+        GET: ({ base }) =>
           json(
             200,
-            PublishedPipeline.list(ws).map((entry) => describePipeline(entry, url)),
+            PublishedPipeline.list(ws).map((entry) => describePipeline(entry, base)),
           ),
       },
     },
     {
       pattern: /^\/pipelines\/([^/]+)$/,
       methods: {
-        GET: ({ url, params }) =>
-          json(200, describePipeline(PublishedPipeline.get(ws, { id: params[0]! }), url)),
+        GET: ({ base, params }) =>
+          json(200, describePipeline(PublishedPipeline.get(ws, { id: params[0]! }), base)),
         POST: submitPipeline,
       },
     },
@@ -196,31 +207,31 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     {
       pattern: /^\/endpoints$/,
       methods: {
-        GET: ({ url }) =>
+        GET: ({ base }) =>
           json(
             200,
-            PipelineEndpoint.list(ws).map((entry) => describeEndpoint(entry, url)),
+            PipelineEndpoint.list(ws).map((entry) => describeEndpoint(entry, base)),
           ),
       },
     },
     {
       pattern: /^\/endpoints\/([^/]+)$/,
       methods: {
-        GET: ({ url, params }) => json(200, describeEndpoint(PipelineEndpoint.get(ws, params[0]!), url)),
+        GET: ({ base, params }) => json(200, describeEndpoint(PipelineEndpoint.get(ws, params[0]!), base)),
         POST: (context) => submitEndpoint(context, context.url.searchParams.get('version') ?? undefined),
       },
     },
     {
       pattern: /^\/endpoints\/([^/]+)\/versions\/([^/]+)$/,
       methods: {
-        GET: ({ url, params }) =>
-          json(200, describePipeline(PipelineEndpoint.get(ws, params[0]!).getPipeline(params[1]!), url)),
+        GET: ({ base, params }) =>
+          json(200, describePipeline(PipelineEndpoint.get(ws, params[0]!).getPipeline(params[1]!), base)),
         POST: (context) => submitEndpoint(context, context.params[1]!),
       },
     },
     {
       pattern: /^\/runs\/([^/]+)$/,
-      methods: { GET: ({ url, params }) => json(200, describeRun(ws, params[0]!, url)) },
+      methods: { GET: ({ base, params }) => json(200, describeRun(ws, params[0]!, base)) },
     },
   ];
 
@@ -229,6 +240,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       if (closed)
         throw new SluiceError('SERVICE_UNAVAILABLE', 'This server is shutting down; try again shortly.');
       const url = new URL(request.url);
+      const base = publicBase ?? new URL(url.origin);
       const principal = await authenticate(request, verifiers);
       const { route, params } = matchRoute(routes, url.pathname);
       const method = request.method.toUpperCase();
@@ -240,18 +252,53 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
         });
       }
       authorize(principal, method === 'GET' ? 'read' : 'submit');
-      return await action({ request, url, params, principal });
+      return await action({ request, url, base, params, principal });
     } catch (error) {
       return errorResponse(error);
     }
   };
   return Object.assign(handle, {
-    close: async (): Promise<void> => {
-      closed = true;
-      await scheduler?.stop();
-      await queue.close();
+    close: (closeOptions: CloseOptions = {}): Promise<void> => {
+      // runs the scheduler fires while it stops are kept queued for the next server
+      const queueClosed = queue.close(closeOptions);
+      closed ??= (async () => {
+        await scheduler?.stop();
+        await queueClosed;
+      })();
+      return closed;
     },
   });
+}
+
+/**
+ * The origin of a public URL (`https://sluice.example.com`, `http://10.0.0.5:8765`): http or https, a
+ * host, an optional port, no path, query, fragment or credentials (the API is served at the root).
+ */
+export function publicOrigin(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // refused below
+  }
+  if (
+    !url ||
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.hostname === '' ||
+    url.username !== '' ||
+    url.password !== '' ||
+    url.pathname !== '/' ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    /[?#]$/.test(value)
+  ) {
+    throw new SluiceError(
+      'OPTION_INVALID',
+      `The public URL ${JSON.stringify(value)} is not valid: give http:// or https://, a host and an optional port, with no path (the API is served at the root), e.g. https://sluice.example.com.`,
+      { details: { option: 'publicUrl', value } },
+    );
+  }
+  return url.origin;
 }
 
 function matchRoute(routes: readonly Route[], pathname: string): { route: Route; params: string[] } {
@@ -289,7 +336,17 @@ async function readJson(request: Request, maxBytes: number): Promise<unknown> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch (error) {
+      throw new SluiceError(
+        'REQUEST_INVALID',
+        'The request body could not be read to its end (the client closed the connection or sent a malformed body); send it again.',
+        { cause: error },
+      );
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {

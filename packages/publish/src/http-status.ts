@@ -15,6 +15,7 @@ export const HTTP_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
   INPUT_NOT_AVAILABLE: 400,
   DATASET_NOT_FOUND: 400,
   REQUEST_TOO_LARGE: 413,
+  REQUEST_TIMEOUT: 408,
   // who asks
   AUTH_REQUIRED: 401,
   AUTH_INVALID: 401,

@@ -14,8 +14,9 @@ export type { EntraIdVerifierOptions } from './entra.js';
 export { createRequestHandler } from './handler.js';
 export type { RequestHandler, RequestHandlerOptions } from './handler.js';
 export { HTTP_STATUS, httpStatusOf } from './http-status.js';
-export { serve } from './serve.js';
+export { checkServeOptions, serve } from './serve.js';
 export type { ServeOptions, SluiceServer } from './serve.js';
+export type { CloseOptions } from './queue.js';
 export { createSluiceClient } from './client.js';
 export type {
   EndpointSummary,

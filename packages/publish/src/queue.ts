@@ -5,11 +5,16 @@ import { PublishedPipeline, startPublishedRun } from './published-pipeline.js';
 import { publishStore, type PublishStore, type QueueRecord, type QueuedSubmission } from './store.js';
 import { newRunId } from './submission.js';
 
+/** How long a closing queue lets running steps finish before canceling them, by default. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+
+/** The reason recorded on runs a closing queue cancels; the next queue on the workspace resumes them. */
+const SHUT_DOWN = 'the server shut down before the run finished';
 /**
  * The error the runtime gives a run whose runner process ended mid-run (Workspace opening marks such runs
  * Failed): these runs were interrupted, not failed by their steps, and are resumed.
  */
-const INTERRUPTED = /runner process ended/;
+const RUNNER_ENDED = /runner process ended/;
 const TERMINAL: readonly string[] = ['Finished', 'Failed', 'Canceled'];
 
 export interface RunQueueOptions {
@@ -17,6 +22,11 @@ export interface RunQueueOptions {
   concurrency: number;
   /** How often to look for work queued by others and for interrupted runs to resume. */
   pollIntervalMs?: number;
+}
+
+export interface CloseOptions {
+  /** How long running steps may still finish before they are canceled (default 30 000 ms). */
+  graceMs?: number;
 }
 
 /** What a submission was accepted for. */
@@ -31,15 +41,20 @@ export interface QueueTarget {
  * transaction; workers in this process take rows in order, up to `concurrency` runs at a time, and submit
  * them under the accepted run id. Rows whose worker process died are recovered: not yet started → queued
  * again; interrupted mid-run → resubmitted under a new run id (`resumedAs`), so finished steps are reused.
+ * Closing the queue stops taking rows and cancels its runs after a grace period; they are resumed the same
+ * way, at once.
  */
 export class RunQueue {
   readonly #ws: Workspace;
   readonly #store: PublishStore;
   readonly #concurrency: number;
   readonly #timer: NodeJS.Timeout;
-  readonly #submitting = new Set<Promise<unknown>>();
-  #active = 0;
+  /** Each taken row, from claiming it to recording how its run ended. */
+  readonly #working = new Set<Promise<void>>();
+  readonly #live = new Set<PipelineRun>();
   #closed = false;
+  #closing: Promise<void> | undefined;
+  #graceEnds: number | undefined;
 
   constructor(ws: Workspace, options: RunQueueOptions) {
     this.#ws = ws;
@@ -51,24 +66,47 @@ export class RunQueue {
     setImmediate(() => this.#tick());
   }
 
-  /** Queue a submission; returns its run id. */
+  /** Queue a submission; returns its run id. A closed queue keeps the row for the next server. */
   accept(target: QueueTarget, submission: QueuedSubmission, acceptedBy: string | null): string {
-    if (this.#closed) throw new SluiceError('RUN_STORE_ERROR', 'The run queue is closed.');
     const runId = this.#store.transaction(() => {
       let id = newRunId(submission.experimentName);
       while (this.#store.runIdTaken(id)) id = newRunId(submission.experimentName);
       this.#store.enqueue({ runId: id, ...target, submission, acceptedBy });
       return id;
     });
-    this.#pump();
+    try {
+      this.#pump();
+    } catch {
+      // the store is busy: the row is kept, and the next tick takes it
+    }
     return runId;
   }
 
-  /** Stop taking queued rows. Runs already executing go on; submissions being started are awaited. */
-  async close(): Promise<void> {
+  /**
+   * Stop taking queued rows and shut down: running steps may finish within `graceMs`, then what still runs
+   * is canceled (recorded Canceled) and queued again under a new run id, so the next server on the
+   * workspace takes it up and reuses the steps that finished. Rows not started stay queued. Resolves when
+   * every run of this queue has ended and been recorded; a second call with a shorter grace (0: now)
+   * shortens it.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    await Promise.allSettled([...this.#submitting]);
+    const ends = Date.now() + Math.max(0, options.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
+    if (this.#graceEnds === undefined || ends < this.#graceEnds) {
+      this.#graceEnds = ends;
+      for (const run of this.#live) this.#stop(run);
+    }
+    this.#closing ??= (async () => {
+      while (this.#working.size > 0) await Promise.allSettled([...this.#working]);
+    })();
+    return this.#closing;
+  }
+
+  /** Cancel a run of this closing queue once the grace period is over (running steps may finish first). */
+  #stop(run: PipelineRun): void {
+    const graceMs = Math.max(0, (this.#graceEnds ?? 0) - Date.now());
+    void run.cancel({ graceMs, reason: SHUT_DOWN }).catch(() => undefined);
   }
 
   #tick(): void {
@@ -77,7 +115,7 @@ export class RunQueue {
       this.#recover();
       this.#pump();
     } catch {
-      // the store may be closing; the next tick tries again
+      // the store may be busy or closing; the next tick tries again
     }
   }
 
@@ -98,48 +136,63 @@ export class RunQueue {
         run = this.#ws.store.getRun(entry.runId)!;
       }
       if (interrupted(run)) {
-        this.#store.resume(entry, this.#newRunId(entry.submission.experimentName));
+        this.#resume(entry, run);
       } else if (TERMINAL.includes(run.status)) {
         this.#store.setQueueStatus(entry.runId, 'done');
       }
     }
   }
 
-  #newRunId(experiment: string): string {
-    let id = newRunId(experiment);
-    while (this.#store.runIdTaken(id)) id = newRunId(experiment);
-    return id;
+  /** Queue an interrupted run's submission again under a new run id, recording why the run stopped. */
+  #resume(entry: QueueRecord, run: PipelineRunRecord): void {
+    let id = newRunId(entry.submission.experimentName);
+    while (this.#store.runIdTaken(id)) id = newRunId(entry.submission.experimentName);
+    this.#store.resume(entry, id, {
+      code: run.status === 'Canceled' ? 'RUN_CANCELED' : 'RUN_FAILED',
+      message: run.error ?? `the run was ${run.status.toLowerCase()}`,
+    });
   }
 
   #pump(): void {
-    while (!this.#closed && this.#active < this.#concurrency) {
+    while (!this.#closed && this.#working.size < this.#concurrency) {
       const entry = this.#store.claimNext();
       if (!entry) return;
-      this.#active++;
-      const submitting = this.#submit(entry);
-      this.#submitting.add(submitting);
-      void submitting
-        .finally(() => this.#submitting.delete(submitting))
-        .then((run) => run?.waitForCompletion())
-        .then((status) => {
-          if (status !== undefined) this.#store.setQueueStatus(entry.runId, 'done');
-        })
+      const working = this.#work(entry)
         .catch(() => {
-          // the workspace was closed under a running run; recovery sorts it out on the next start
+          // the store was closed under the row; recovery sorts it out on the next start
         })
         .finally(() => {
-          this.#active--;
-          if (!this.#closed) this.#tick();
+          this.#working.delete(working);
+          this.#tick();
         });
+      this.#working.add(working);
     }
+  }
+
+  /** Start a claimed row's run, wait for it to end and record how it ended. */
+  async #work(entry: QueueRecord): Promise<void> {
+    const run = await this.#submit(entry);
+    if (!run) return;
+    this.#live.add(run);
+    let status;
+    try {
+      if (this.#closed) this.#stop(run);
+      status = await run.waitForCompletion();
+    } finally {
+      this.#live.delete(run);
+    }
+    const record = this.#ws.store.getRun(run.id);
+    if (status === 'Canceled' && record && interrupted(record)) this.#resume(entry, record);
+    else this.#store.setQueueStatus(entry.runId, 'done');
   }
 
   /** Start a claimed row's run; a row that cannot start is marked failed with the reason. */
   async #submit(entry: QueueRecord): Promise<PipelineRun | undefined> {
     const { submission } = entry;
+    let run: PipelineRun;
     try {
       const published = PublishedPipeline.get(this.#ws, { id: entry.pipelineId });
-      const run = await startPublishedRun(published, submission.experimentName, {
+      run = await startPublishedRun(published, submission.experimentName, {
         parameters: submission.parameters,
         dataPathAssignments: submission.dataPathAssignments,
         runSource: submission.runSource,
@@ -148,8 +201,6 @@ export class RunQueue {
         ...(submission.description === undefined ? {} : { description: submission.description }),
         runId: entry.runId,
       });
-      this.#store.setQueueStatus(entry.runId, 'submitted');
-      return run;
     } catch (error) {
       const code = error instanceof SluiceError ? error.code : 'INTERNAL_ERROR';
       const message = error instanceof Error ? error.message : String(error);
@@ -160,11 +211,19 @@ export class RunQueue {
       }
       return undefined;
     }
+    try {
+      this.#store.setQueueStatus(entry.runId, 'submitted');
+    } catch {
+      // the row stays starting; recovery finds its run by the row's run id
+    }
+    return run;
   }
 }
 
+/** A run stopped by its runner process dying, or canceled by a server shutting down: it is resumed. */
 function interrupted(run: PipelineRunRecord): boolean {
-  return run.status === 'Failed' && INTERRUPTED.test(run.error ?? '');
+  if (run.status === 'Failed') return RUNNER_ENDED.test(run.error ?? '');
+  return run.status === 'Canceled' && run.error === SHUT_DOWN;
 }
 
 function isAlive(pid: number): boolean {

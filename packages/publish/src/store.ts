@@ -56,7 +56,7 @@ export interface QueuedSubmission {
 /**
  * queued: accepted, not started · starting: a worker is submitting it · submitted: its run exists ·
  * done: its run ended · failed: it could not be started (no run exists) · resumed: its run was interrupted
- * and a new queue entry (`resumedAs`) took it over.
+ * (its server was killed or shut down) and a new queue entry (`resumedAs`) took it over.
  */
 export type QueueStatus = 'queued' | 'starting' | 'submitted' | 'done' | 'failed' | 'resumed';
 
@@ -71,6 +71,7 @@ export interface QueueRecord {
   acceptedBy: string | null;
   ownerPid: number | null;
   ownerHost: string | null;
+  /** Why the entry did not complete: why it could not start (failed), or why its run stopped (resumed). */
   error: { code: string; message: string } | null;
   resumedFrom: string | null;
   resumedAs: string | null;
@@ -478,16 +479,18 @@ export class PublishStore {
   }
 
   /**
-   * Hand an interrupted entry over to a new run id: the old entry becomes `resumed` and points at the new
-   * one, which is queued with the same submission. False when another process did it first.
+   * Hand an interrupted entry over to a new run id: the old entry becomes `resumed`, records why its run
+   * stopped and points at the new one, which is queued with the same submission. False when another
+   * process did it first.
    */
-  resume(entry: QueueRecord, newRunId: string): boolean {
+  resume(entry: QueueRecord, newRunId: string, stopped: { code: string; message: string }): boolean {
     return this.transaction(() => {
       const changed = this.#run(
-        `UPDATE publish_queue SET status = 'resumed', resumed_as = ?, updated_at = ?
+        `UPDATE publish_queue SET status = 'resumed', resumed_as = ?, updated_at = ?, error = ?
          WHERE run_id = ? AND status IN ('starting', 'submitted')`,
         newRunId,
         now(),
+        JSON.stringify(stopped),
         entry.runId,
       );
       if (changed !== 1) return false;

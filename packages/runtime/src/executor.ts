@@ -56,7 +56,18 @@ export interface ExecutionOptions {
   continueOnStepFailure: boolean;
 }
 
+export interface CancelOptions {
+  /**
+   * Milliseconds in which running steps may still finish (default 0: they are killed at once). Steps not
+   * running yet are canceled at once either way. A later call with a shorter grace shortens it.
+   */
+  graceMs?: number;
+  /** Why the run is canceled; recorded as the error of the run and of its canceled steps. */
+  reason?: string;
+}
+
 const BLOCKING: readonly StepStatus[] = ['Failed', 'Canceled', 'Skipped'];
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Where outputs of running steps are written on a local datastore until they are committed. */
 export const PARTIAL_DIR = '.sluice-partial';
@@ -118,7 +129,12 @@ export class RunExecution {
   readonly #git = new Map<string, Promise<GitInfo | null>>();
   readonly #identities = new Map<string, Promise<ContentIdentity>>();
   readonly #resolvedIdentities = new Map<ResolvableData, Promise<ContentIdentity>>();
+  /** One controller per started step, so a graceful cancel can stop the steps not running yet. */
+  readonly #stepControllers = new Map<string, { controller: AbortController; signal: AbortSignal }>();
   #canceled = false;
+  #cancelReason: string | undefined;
+  #graceEnds = Infinity;
+  #graceTimer: NodeJS.Timeout | undefined;
 
   constructor(init: {
     workspace: Workspace;
@@ -143,12 +159,62 @@ export class RunExecution {
     setMaxListeners(0, this.#controller.signal);
   }
 
-  cancel(): void {
+  /** Stop the run: no step starts any more; running steps are killed at once or after `graceMs`. */
+  cancel(options: CancelOptions = {}): void {
     this.#canceled = true;
+    this.#cancelReason ??= options.reason;
+    const graceMs = options.graceMs ?? 0;
+    if (!(graceMs > 0)) {
+      this.#abort();
+      return;
+    }
+    for (const [name, { controller }] of this.#stepControllers) {
+      if (this.#status.get(name) !== 'Running') controller.abort();
+    }
+    const ends = Date.now() + graceMs;
+    if (ends >= this.#graceEnds) return;
+    this.#graceEnds = ends;
+    clearTimeout(this.#graceTimer);
+    // setTimeout cannot wait longer than 2^31-1 ms; a longer grace is no deadline at all
+    if (graceMs <= MAX_TIMER_MS) this.#graceTimer = setTimeout(() => this.#abort(), graceMs);
+  }
+
+  #abort(): void {
+    clearTimeout(this.#graceTimer);
     this.#controller.abort();
   }
 
+  /** The signal a step's work listens to: aborted with the run, or when it is stopped before running. */
+  #stepSignal(name: string): AbortSignal {
+    let entry = this.#stepControllers.get(name);
+    if (!entry) {
+      const controller = new AbortController();
+      if (this.#canceled) controller.abort();
+      const signal = AbortSignal.any([this.#controller.signal, controller.signal]);
+      setMaxListeners(0, signal);
+      entry = { controller, signal };
+      this.#stepControllers.set(name, entry);
+    }
+    return entry.signal;
+  }
+
+  get #cancelMessage(): string {
+    return this.#cancelReason ?? 'the run was canceled';
+  }
+
+  /**
+   * Run the steps and record the outcome. Rejects only when the outcome cannot be recorded (the run store
+   * failed or was closed); the steps still running are then killed first, so nothing runs unobserved.
+   */
   async execute(): Promise<RunStatus> {
+    try {
+      return await this.#executeSteps();
+    } finally {
+      clearTimeout(this.#graceTimer);
+    }
+  }
+
+  async #executeSteps(): Promise<RunStatus> {
     const store = this.#ws.store;
     store.setRunStatus(this.#runId, 'Running');
     this.#events.emit({ type: 'run-status', runId: this.#runId, status: 'Running' });
@@ -160,6 +226,13 @@ export class RunExecution {
     let wake: (() => void) | undefined;
     let running = 0;
     let failed = false;
+    // a step's outcome that could not be recorded: every step is stopped, and the run rejects
+    let fault: { error: unknown } | undefined;
+    const stopAll = (error: unknown): void => {
+      fault ??= { error };
+      this.#canceled = true;
+      this.#abort();
+    };
     const release = (name: string): void => {
       for (const next of this.#pipeline.dependantsOf(name)) {
         const left = waitingOn.get(next)! - 1;
@@ -170,7 +243,7 @@ export class RunExecution {
           .some((dependency) => BLOCKING.includes(this.#status.get(dependency)!));
         if (blocked) {
           this.#setStatus(next, this.#canceled ? 'Canceled' : 'Skipped', {
-            error: this.#canceled ? 'the run was canceled' : 'an upstream step did not finish',
+            error: this.#canceled ? this.#cancelMessage : 'an upstream step did not finish',
           });
           release(next);
         } else {
@@ -183,11 +256,13 @@ export class RunExecution {
       while (!stop && ready.length > 0) {
         const name = ready.shift()!;
         running += 1;
-        void this.#runStep(this.#plans.get(name)!).finally(() => {
-          running -= 1;
-          settled.push(name);
-          wake?.();
-        });
+        void this.#runStep(this.#plans.get(name)!)
+          .catch(stopAll)
+          .finally(() => {
+            running -= 1;
+            settled.push(name);
+            wake?.();
+          });
       }
       if (settled.length === 0) {
         if (running === 0) break;
@@ -196,27 +271,43 @@ export class RunExecution {
       }
       for (const name of settled.splice(0)) {
         if (this.#status.get(name) === 'Failed') failed = true;
-        release(name);
+        if (fault) continue;
+        try {
+          release(name);
+        } catch (error) {
+          stopAll(error);
+        }
       }
+    }
+    if (fault) {
+      const message = (fault.error as Error)?.message ?? String(fault.error);
+      throw new SluiceError(
+        'RUN_STORE_ERROR',
+        `Run ${this.#runId} could not record its progress (${message}); its steps were stopped.`,
+        { cause: fault.error, details: { run: this.#runId } },
+      );
     }
     for (const [name, status] of this.#status) {
       if (status === 'NotStarted') {
         this.#setStatus(name, this.#canceled ? 'Canceled' : 'Skipped', {
-          error: this.#canceled ? 'the run was canceled' : 'the run stopped after a failed step',
+          error: this.#canceled ? this.#cancelMessage : 'the run stopped after a failed step',
         });
       }
     }
     const statuses = [...this.#status.values()];
-    const status: RunStatus = this.#canceled
-      ? 'Canceled'
-      : statuses.some((s) => s === 'Failed' || s === 'Canceled' || s === 'Skipped')
-        ? 'Failed'
-        : 'Finished';
+    // a run canceled with a grace in which its last running steps finished has finished
+    const status: RunStatus = statuses.every((s) => s === 'Finished' || s === 'Reused')
+      ? 'Finished'
+      : this.#canceled
+        ? 'Canceled'
+        : 'Failed';
     const failedSteps = [...this.#status].filter(([, s]) => s === 'Failed').map(([name]) => name);
     const error =
       status === 'Failed'
         ? `step${failedSteps.length === 1 ? '' : 's'} failed: ${failedSteps.join(', ')}`
-        : undefined;
+        : status === 'Canceled'
+          ? this.#cancelReason
+          : undefined;
     store.setRunStatus(this.#runId, status, error);
     this.#events.emit({ type: 'run-status', runId: this.#runId, status, ...(error ? { error } : {}) });
     return status;
@@ -248,6 +339,7 @@ export class RunExecution {
 
   async #runStep(plan: StepPlan): Promise<void> {
     const { step } = plan;
+    const signal = this.#stepSignal(step.name);
     try {
       const { parts, snapshot, inputTypes } = await this.#fingerprint(plan);
       const fingerprint = combineFingerprint(parts);
@@ -288,10 +380,10 @@ export class RunExecution {
         this.#ws.store.updateStepRun(plan.stepRunId, recorded);
         this.#ws.store.updateStepRun(plan.stepRunId, { ranReason: reason });
         if (this.#canceled) {
-          this.#setStatus(step.name, 'Canceled', { error: 'the run was canceled' });
+          this.#setStatus(step.name, 'Canceled', { error: this.#cancelMessage });
           return;
         }
-        await this.#execute(plan, snapshot, inputTypes, notes);
+        await this.#execute(plan, snapshot, inputTypes, notes, signal);
       } finally {
         claim.lease?.release();
       }
@@ -301,7 +393,7 @@ export class RunExecution {
           ? `${error.code}: ${error.message}`
           : String((error as Error)?.message ?? error);
       this.#log(step.name, 'sluice', `step failed: ${message}`);
-      this.#setStatus(step.name, this.#canceled ? 'Canceled' : 'Failed', { error: message });
+      this.#setStatus(step.name, signal.aborted ? 'Canceled' : 'Failed', { error: message });
     }
   }
 
@@ -405,7 +497,7 @@ export class RunExecution {
     const store = this.#ws.store;
     const wait = reuse !== undefined;
     const claim = await claimLease(store, `fingerprint:${fingerprint}`, plan.stepRunId, {
-      signal: this.#controller.signal,
+      signal: this.#stepSignal(plan.step.name),
       wait: (holder) => wait && holder.runId !== this.#runId,
       ...(reuse ? { settle: reuse } : {}),
       onWait: (holder) => {
@@ -582,6 +674,7 @@ export class RunExecution {
     snapshot: Snapshot | undefined,
     inputTypes: Map<string, 'file' | 'directory'>,
     notes: readonly string[],
+    signal: AbortSignal,
   ): Promise<void> {
     const { step, plugin } = plan;
     const store = this.#ws.store;
@@ -680,7 +773,7 @@ export class RunExecution {
           local = join(workDir, 'inputs', input.name, type === 'file' ? basename(path) : '');
           await rm(join(workDir, 'inputs', input.name), { recursive: true, force: true });
           info(`downloading input ${input.name} from ${storeName}:${path}`);
-          await datastore.download(path, local, { signal: this.#controller.signal });
+          await datastore.download(path, local, { signal });
         }
         inputs[input.name] = { name: input.name, path: local, mode: input.mode, type };
       }
@@ -790,7 +883,7 @@ export class RunExecution {
         contextFile,
         environment: plan.environment,
         compute: computeForStep,
-        signal: this.#controller.signal,
+        signal,
         logs: { stdout: (c) => write('stdout', c), stderr: (c) => write('stderr', c), info },
         locations,
         datastore: (name) => this.#ws.datastore(name),
@@ -815,7 +908,7 @@ export class RunExecution {
       store.addMetrics(plan.stepRunId, [...metrics, ...(await readMetrics(metricsFile))]);
       if (result.status !== 'Finished') {
         info(`step ${result.status.toLowerCase()}${result.error ? `: ${result.error}` : ''}`);
-        this.#setStatus(step.name, result.status === 'Canceled' || this.#canceled ? 'Canceled' : 'Failed', {
+        this.#setStatus(step.name, result.status === 'Canceled' || signal.aborted ? 'Canceled' : 'Failed', {
           error: result.error ?? `step ${result.status.toLowerCase()}`,
           exitCode: result.exitCode ?? null,
         });
@@ -870,7 +963,7 @@ export class RunExecution {
             await rename(local, target);
           }
         } else {
-          await datastore.upload(local, path, { overwrite: true, signal: this.#controller.signal });
+          await datastore.upload(local, path, { overwrite: true, signal });
           // what the store reports is what later reuse checks compare against
           const stored = await datastore.contentIdentity(path);
           tree = { digest: stored.digest, files: { ...stored.files }, bytes: stored.bytes };

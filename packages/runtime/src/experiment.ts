@@ -13,7 +13,7 @@ import {
 } from '@sluice/core';
 import { RunEvents, type RunEventListener } from './events.js';
 import { isResolvableData } from './resolvable-data.js';
-import { RunExecution, type StepPlan } from './executor.js';
+import { RunExecution, type CancelOptions, type StepPlan } from './executor.js';
 import { checkStepBeforeSubmit } from './preflight.js';
 import type {
   DestinationRecord,
@@ -219,8 +219,16 @@ export class PipelineRun {
 
   /** @internal started by Experiment.submit */
   _start(): void {
-    this.#done = this.#live!.execution.execute().catch((error: unknown) => {
-      this.workspace.store.setRunStatus(this.id, 'Failed', String((error as Error)?.message ?? error));
+    const { execution, events } = this.#live!;
+    this.#done = execution.execute().catch((error: unknown) => {
+      const message = String((error as Error)?.message ?? error);
+      try {
+        this.workspace.store.setRunStatus(this.id, 'Failed', message);
+      } catch {
+        // the run store is closed: the run stays Running there until the workspace is opened again
+        // after this process ends, which marks it Failed
+      }
+      events.emit({ type: 'run-status', runId: this.id, status: 'Failed', error: message });
       return 'Failed' as RunStatus;
     });
   }
@@ -278,10 +286,14 @@ export class PipelineRun {
     return status;
   }
 
-  /** Stop the run: running steps are killed, steps not started are canceled. */
-  async cancel(): Promise<void> {
+  /**
+   * Stop the run: steps not started are canceled; running steps are killed, at once or, with `graceMs`,
+   * once that many milliseconds have passed (a step that finishes within them stays Finished). Resolves
+   * when the run has ended. Calling it again with a shorter `graceMs` (0: now) shortens the grace.
+   */
+  async cancel(options: CancelOptions = {}): Promise<void> {
     if (this.#live) {
-      this.#live.execution.cancel();
+      this.#live.execution.cancel(options);
       await this.#done;
       return;
     }

@@ -16,6 +16,7 @@ export { ComputeTarget } from './compute-target.js';
 export { Experiment, OutputData, PipelineRun, StepRun } from './experiment.js';
 export type { OutputDestination, StepExplanation, SubmitOptions, WaitOptions } from './experiment.js';
 export { PARTIAL_DIR, pipelineDataPath } from './executor.js';
+export type { CancelOptions } from './executor.js';
 export { collectGarbage, parseDuration } from './gc.js';
 export type { GcItem, GcOptions, GcReport } from './gc.js';
 export {
