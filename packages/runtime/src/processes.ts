@@ -67,6 +67,20 @@ export function recordedProcessState(
   return current === identity ? 'running' : 'gone';
 }
 
+/** The live (not zombie) processes of a process group, with their start identities (Linux only). */
+function groupMembers(pgid: number): Array<{ pid: number; identity: string | undefined }> {
+  const members: Array<{ pid: number; identity: string | undefined }> = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    // field 5 (pgrp) is the 3rd after the command name
+    if (fields && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') {
+      members.push({ pid: Number(entry), identity: processStartIdentity(Number(entry)) });
+    }
+  }
+  return members;
+}
+
 /** Does any live (not zombie) process belong to the process group? */
 export function isProcessGroupAlive(pgid: number): boolean {
   try {
@@ -75,13 +89,15 @@ export function isProcessGroupAlive(pgid: number): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   if (!LINUX) return true;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const fields = statFields(Number(entry));
-    // field 5 (pgrp) is the 3rd after the command name
-    if (fields && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
-  }
-  return false;
+  return groupMembers(pgid).length > 0;
+}
+
+/** Did the process of identity `later` start at or after the one of identity `earlier`, in the same boot? */
+function startedSince(later: string | undefined, earlier: string): boolean {
+  if (!later) return false;
+  const [laterBoot, laterTicks] = later.split(':');
+  const [earlierBoot, earlierTicks] = earlier.split(':');
+  return laterBoot === earlierBoot && Number(laterTicks) >= Number(earlierTicks);
 }
 
 const pause = (ms: number): void => {
@@ -97,9 +113,15 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Stop a step's process group recorded with its leader's start identity: only when the leader still runs
- * with that identity (so a reused id is never hit) — SIGTERM to the group, then SIGKILL to whatever is
- * left after `graceMs`. Returns what was found.
+ * Stop a step's process group recorded with its leader's start identity, without ever hitting a process
+ * that merely reuses a recorded id:
+ * - the leader still runs with that identity: SIGTERM to the group, then SIGKILL to whatever is left after
+ *   `graceMs`;
+ * - the id now belongs to a process with another start: the group is gone (Linux gives an id out again only
+ *   once no process uses it as a process or group id, so nothing of the recorded group is left);
+ * - the leader has ended but processes it started are still in its group (an id stays reserved while its
+ *   group has members, so they are the step's): those started since the leader are stopped one by one.
+ * Where start identities cannot be read, nothing is signalled ('unverified').
  */
 export function stopProcessGroup(
   pgid: number,
@@ -107,10 +129,29 @@ export function stopProcessGroup(
   graceMs = 1000,
 ): 'stopped' | 'gone' | 'unverified' {
   const state = recordedProcessState(pgid, leaderIdentity);
-  if (state !== 'running') return state;
-  signalGroup(pgid, 'SIGTERM');
+  if (state === 'unverified') return state;
+  if (state === 'running') {
+    signalGroup(pgid, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (isProcessGroupAlive(pgid) && Date.now() < deadline) pause(20);
+    if (isProcessGroupAlive(pgid)) signalGroup(pgid, 'SIGKILL');
+    return 'stopped';
+  }
+  if (!LINUX || !leaderIdentity || isProcessAlive(pgid)) return 'gone';
+  const left = () => groupMembers(pgid).filter((member) => startedSince(member.identity, leaderIdentity));
+  const members = left();
+  if (members.length === 0) return 'gone';
+  for (const member of members) signalProcess(member.pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (isProcessGroupAlive(pgid) && Date.now() < deadline) pause(20);
-  if (isProcessGroupAlive(pgid)) signalGroup(pgid, 'SIGKILL');
+  while (left().length > 0 && Date.now() < deadline) pause(20);
+  for (const member of left()) signalProcess(member.pid, 'SIGKILL');
   return 'stopped';
+}
+
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
 }

@@ -163,7 +163,7 @@ it('kills `sluice run` at random points; every resubmission ends byte-identical,
   recordFigures('SIGKILL at random points (tools/fault-suite/src/kill.test.ts)', {
     seed: `${runSeed} (FAULT_SEED=${runSeed} replays it)`,
     'clean run': `${Math.round(cleanMs)} ms`,
-    'points killed': `${delays.length} of ${attempts} attempts (${endedBeforeKill} ended before the kill, ${doubleKills} second kills)`,
+    'points killed': `${delays.length} kills in ${attempts} workspaces (${endedBeforeKill} ended before the kill, ${doubleKills} second kills)`,
     'kill times after start (ms)': delays.join(' '),
     'steps started when killed': startedWhenKilled.join(' '),
     'output records verified on disk': recordsVerified,

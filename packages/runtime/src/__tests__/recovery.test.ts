@@ -73,6 +73,23 @@ describe('recovery after kill -9 of the runner', () => {
     }
   });
 
+  it('stops what a step left in its group when the step itself has ended since', async () => {
+    const { dir, leader, child } = await killRunnerMidStep();
+    // the step ends on its own after its runner was killed; the child it started lives on in its group
+    process.kill(leader, 'SIGKILL');
+    expect(await waitFor(() => !isRunning(leader))).toBe(true);
+    expect(isRunning(child)).toBe(true);
+
+    const ws = Workspace.open(join(dir, 'ws'));
+    try {
+      expect(await waitFor(() => !isRunning(child), { tries: 100 })).toBe(true);
+      const [run] = ws.store.listRuns();
+      expect(ws.store.getStepRuns(run!.id)[0]!.status).toBe('Canceled');
+    } finally {
+      await ws.close();
+    }
+  });
+
   it('leaves alone a process that now holds a recorded process id (its start time differs)', async () => {
     const { dir, leader } = await killRunnerMidStep();
     process.kill(-leader, 'SIGKILL');
