@@ -55,6 +55,7 @@ export type {
   DatastoreContext,
   DatastoreEntry,
   DatastoreProviderPlugin,
+  JsonSchema,
   PluginBase,
   PluginContext,
   ProcessJob,

@@ -4,6 +4,12 @@ import type { FingerprintPartInput } from './fingerprint.js';
 import type { ParameterValue } from './parameters.js';
 import type { StepArgument, StepDefinition } from './step.js';
 
+/**
+ * A JSON Schema (draft-07) object. Providers use it to declare their options: plain data, so a plugin needs no
+ * validation library, and the same schema can describe the options to editors.
+ */
+export type JsonSchema = { readonly [keyword: string]: unknown };
+
 /** What every plugin declares: who it is and which cores it runs on. */
 export interface PluginBase {
   /** The package (or a descriptive name) the plugin comes from. */
@@ -61,6 +67,12 @@ export interface ComputeConfiguration<Options = object> {
 export interface ComputeProviderPlugin<Options = Record<string, unknown>> extends PluginBase {
   readonly type: 'compute';
   readonly kind: string;
+  /**
+   * The options a target of this provider takes. When given, a workspace checks the options saved in its
+   * config against it (once the provider is registered, and before saving new ones): a wrong value fails with
+   * WORKSPACE_CONFIG_INVALID naming the key, before `createTarget` is called.
+   */
+  readonly optionsSchema?: JsonSchema;
   createTarget(
     name: string,
     options: Options,
@@ -163,6 +175,8 @@ export type DatastoreContext = PluginContext;
 export interface DatastoreProviderPlugin<Options = Record<string, unknown>> extends PluginBase {
   readonly type: 'datastore';
   readonly kind: string;
+  /** The options a datastore of this provider takes, checked like a compute provider's `optionsSchema`. */
+  readonly optionsSchema?: JsonSchema;
   createDatastore(name: string, options: Options, context: DatastoreContext): Datastore;
 }
 

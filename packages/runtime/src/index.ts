@@ -6,6 +6,7 @@ export {
   DEFAULT_DATASTORE,
 } from './workspace.js';
 export type { CreateWorkspaceOptions, DatastoreConfiguration, WorkspaceConfig } from './workspace.js';
+export { WORKSPACE_SCHEMA } from './config-schema.js';
 export { WorkspaceDatastore } from './datastore.js';
 export type { UploadFilesOptions } from './datastore.js';
 export { LocalDatastore, localDatastoreProvider, normaliseStorePath } from './local-datastore.js';

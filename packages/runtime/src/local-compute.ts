@@ -9,6 +9,7 @@ import {
   type ProcessResult,
   type ProcessRunHooks,
 } from '@sluice/core';
+import { LOCAL_COMPUTE_OPTIONS_SCHEMA, checkOptions } from './config-schema.js';
 import { CORE_RANGE, RUNTIME_VERSION } from './version.js';
 
 export interface LocalComputeOptions {
@@ -20,15 +21,7 @@ export interface LocalComputeOptions {
 
 /** Configuration for a local compute target: steps run as subprocesses on this machine. */
 export function localCompute(options: LocalComputeOptions = {}): ComputeConfiguration<LocalComputeOptions> {
-  if (
-    options.maxConcurrency !== undefined &&
-    (!Number.isInteger(options.maxConcurrency) || options.maxConcurrency < 1)
-  ) {
-    throw new SluiceError(
-      'WORKSPACE_CONFIG_INVALID',
-      'localCompute: maxConcurrency must be a whole number ≥ 1.',
-    );
-  }
+  checkOptions(LOCAL_COMPUTE_OPTIONS_SCHEMA, options, 'options', 'localCompute()');
   return { provider: 'local', options: { ...options } };
 }
 
@@ -75,6 +68,8 @@ export class LocalComputeTarget implements ComputeTarget {
   readonly #slots: Slots;
 
   constructor(name: string, options: LocalComputeOptions = {}) {
+    // a limit below 1 would queue every step forever
+    checkOptions(LOCAL_COMPUTE_OPTIONS_SCHEMA, options, 'options', `Local compute target "${name}"`);
     this.name = name;
     this.maxConcurrency = options.maxConcurrency ?? availableParallelism();
     this.#grace = options.killGraceMs ?? 2000;
@@ -171,6 +166,7 @@ export function localComputeProvider(): ComputeProviderPlugin<LocalComputeOption
     name: '@sluice/runtime',
     version: RUNTIME_VERSION,
     coreRange: CORE_RANGE,
+    optionsSchema: LOCAL_COMPUTE_OPTIONS_SCHEMA,
     createTarget: (name, options) => new LocalComputeTarget(name, options),
   };
 }
