@@ -35,7 +35,14 @@ import type { RunEvents } from './events.js';
 import { registerOutputDataset } from './dataset.js';
 import { isResolvableData, type ResolvableData } from './resolvable-data.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
-import type { GitInfo, OutputRecord, RanReason, RunStatus, StepStatus } from './store.js';
+import {
+  retryWhileBusy,
+  type GitInfo,
+  type OutputRecord,
+  type RanReason,
+  type RunStatus,
+  type StepStatus,
+} from './store.js';
 import type { Workspace } from './workspace.js';
 
 /** Everything resolved for one step before the run starts. */
@@ -254,7 +261,12 @@ export class RunExecution {
           ? `${error.code}: ${error.message}`
           : String((error as Error)?.message ?? error);
       this.#log(step.name, 'sluice', `step failed: ${message}`);
-      this.#setStatus(step.name, this.#canceled ? 'Canceled' : 'Failed', { error: message });
+      try {
+        this.#setStatus(step.name, this.#canceled ? 'Canceled' : 'Failed', { error: message });
+      } catch (recording) {
+        // the store could not take the failure either (e.g. locked): the run goes on; recovery marks it
+        this.#log(step.name, 'sluice', `could not record the failure: ${String(recording)}`);
+      }
     }
   }
 
@@ -441,6 +453,18 @@ export class RunExecution {
       this.#log(step.name, stream, chunk.toString());
     };
     const info = (message: string): void => write('sluice', `${new Date().toISOString()} ${message}\n`);
+    // the step's results are written even when another process holds the store's lock for a while
+    let waitNoted = -Infinity;
+    const persist = <T>(record: () => T | Promise<T>): Promise<T> =>
+      retryWhileBusy(record, {
+        onWait: (waitedMs) => {
+          if (waitedMs - waitNoted < 60_000) return;
+          waitNoted = waitedMs;
+          info(
+            `the run store is locked by another process; waiting to record the step's results (${Math.round(waitedMs / 1000)} s so far, up to 10 min)`,
+          );
+        },
+      });
     const staged: Array<{
       output: ProducedData;
       local: string;
@@ -632,7 +656,8 @@ export class RunExecution {
               : String((error as Error)?.message ?? error),
         };
       }
-      store.addMetrics(plan.stepRunId, [...metrics, ...(await readMetrics(metricsFile))]);
+      const logged = [...metrics, ...(await readMetrics(metricsFile))];
+      await persist(() => store.addMetrics(plan.stepRunId, logged));
       if (result.status !== 'Finished') {
         info(`step ${result.status.toLowerCase()}${result.error ? `: ${result.error}` : ''}`);
         this.#setStatus(step.name, result.status === 'Canceled' || this.#canceled ? 'Canceled' : 'Failed', {
@@ -703,16 +728,18 @@ export class RunExecution {
           files: tree.files,
         });
       }
-      store.completeStep(plan.stepRunId, committed, {
-        status: 'Finished',
-        endedAt: elapsed(),
-        exitCode: result.exitCode ?? 0,
-      });
+      await persist(() =>
+        store.completeStep(plan.stepRunId, committed, {
+          status: 'Finished',
+          endedAt: elapsed(),
+          exitCode: result.exitCode ?? 0,
+        }),
+      );
       for (const record of committed) {
         const output = step.outputs.find((candidate) => candidate.outputName === record.name)!;
         this.#produced.set(output, record);
       }
-      await this.#registerOutputs(plan, committed);
+      await persist(() => this.#registerOutputs(plan, committed));
       info('step finished; outputs committed');
       this.#setStatus(step.name, 'Finished', { exitCode: result.exitCode ?? 0 });
     } finally {

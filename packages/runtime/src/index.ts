@@ -60,6 +60,8 @@ export type {
   PipelineRunRecord,
   RanReason,
   RunStatus,
+  RunStoreOptions,
+  StoreStatement,
   StepRunRecord,
   StepStatus,
 } from './store.js';
