@@ -54,6 +54,7 @@ export function nodeScriptStep(): StepKindPlugin<NodeScriptConfig> {
         value: step.config.arguments.map((argument) => canonicalArgument(step, argument)),
       },
     ],
+    commandLine: (step) => [step.config.scriptName, ...step.config.arguments],
     validate(step, { sourceDirectory }) {
       if (sourceDirectory === undefined) return;
       if (

@@ -270,6 +270,12 @@ export interface StepKindPlugin<Config = unknown> extends PluginBase {
   readonly computeKinds?: readonly string[];
   /** Kind-specific fingerprint parts (script, arguments, …); shared parts are added by the runtime. */
   fingerprint(step: StepDefinition<Config>): FingerprintPartInput[];
+  /**
+   * The arguments the step passes to a process, as given (literals, parameters, data), for kinds that start
+   * one. Checked at submit with the run's parameter values: a NUL byte, an argument over Linux's
+   * MAX_ARG_STRLEN (128 KiB) or a command line over 1 MiB fails with ARGUMENT_INVALID before any step runs.
+   */
+  commandLine?(step: StepDefinition<Config>): readonly StepArgument[];
   /** Checks made at submit time against the snapshot (e.g. the script exists). */
   validate?(step: StepDefinition<Config>, context: { sourceDirectory: string | undefined }): void;
   execute(context: StepExecutionContext<Config>): Promise<StepExecutionResult>;

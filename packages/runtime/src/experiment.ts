@@ -11,6 +11,7 @@ import {
   type Pipeline,
   type PipelineGraphJson,
 } from '@sluice/core';
+import { checkStepArguments } from './arguments.js';
 import { RunEvents, type RunEventListener } from './events.js';
 import { isResolvableData } from './resolvable-data.js';
 import { RunExecution, type StepPlan } from './executor.js';
@@ -98,6 +99,7 @@ export class Experiment {
       const step = pipeline.getStep(name)!;
       if (step.plugin) ws.registry.ensure(step.plugin);
       const plugin = ws.registry.step(step.kind);
+      checkStepArguments(step, plugin, parameters);
       const compute = await ws.getComputeTarget(step.computeTarget ?? DEFAULT_COMPUTE);
       if (plugin.computeKinds && !plugin.computeKinds.includes(compute.kind)) {
         throw new SluiceError(

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import {
   SluiceError,
@@ -9,6 +10,7 @@ import {
   type ProcessResult,
   type ProcessRunHooks,
 } from '@sluice/core';
+import { commandLineProblem } from './arguments.js';
 import { LOCAL_COMPUTE_OPTIONS_SCHEMA, checkOptions } from './config-schema.js';
 import { CORE_RANGE, RUNTIME_VERSION } from './version.js';
 
@@ -98,12 +100,7 @@ export class LocalComputeTarget implements ComputeTarget {
       let timedOut = false;
       let canceled = false;
       let killTimer: NodeJS.Timeout | undefined;
-      const child = spawn(job.command, [...job.args], {
-        cwd: job.cwd,
-        env: { ...job.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      });
+      const child = startProcess(job);
       const killGroup = (signalName: NodeJS.Signals): void => {
         if (child.pid === undefined) return;
         try {
@@ -155,6 +152,43 @@ export class LocalComputeTarget implements ComputeTarget {
         resolve({ exitCode, signal: signalName, timedOut, canceled });
       });
     });
+  }
+}
+
+/**
+ * Spawn a job's process, or fail with a coded error for what no process can be started with (a NUL byte,
+ * an argument or a command line too long for the system) instead of a bare spawn error.
+ */
+function startProcess(job: ProcessJob): ChildProcessByStdio<null, Readable, Readable> {
+  const values = [job.command, ...job.args];
+  let problem = commandLineProblem(values, (index) => (index === 0 ? 'the command' : `argument ${index}`));
+  for (const [name, value] of Object.entries(job.env)) {
+    if (problem) break;
+    if (value.includes('\0'))
+      problem = `environment variable ${name} holds a NUL byte, which no process can be given`;
+  }
+  if (problem) {
+    throw new SluiceError('ARGUMENT_INVALID', `Cannot start "${job.command}": ${problem}.`, {
+      details: { command: job.command },
+    });
+  }
+  try {
+    return spawn(job.command, [...job.args], {
+      cwd: job.cwd,
+      env: { ...job.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const tooLong = code === 'E2BIG';
+    throw new SluiceError(
+      tooLong || code?.startsWith('ERR_INVALID_ARG') ? 'ARGUMENT_INVALID' : 'STEP_FAILED',
+      tooLong
+        ? `Cannot start "${job.command}": its arguments and environment together are too long for the system (E2BIG); pass large values in files, as inputs.`
+        : `Cannot start "${job.command}": ${(error as Error).message}`,
+      { cause: error, details: { command: job.command } },
+    );
   }
 }
 

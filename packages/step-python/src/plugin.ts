@@ -43,6 +43,7 @@ export function pythonScriptStep(): StepKindPlugin<PythonScriptConfig> {
         value: step.config.arguments.map((argument) => canonicalArgument(step, argument)),
       },
     ],
+    commandLine: (step) => [step.config.scriptName, ...step.config.arguments],
     validate(step, { sourceDirectory }) {
       if (sourceDirectory === undefined) return;
       const script = path.join(sourceDirectory, step.config.scriptName);
