@@ -91,7 +91,7 @@ export class Workspace {
     this.dir = dir;
     this.dataDir = join(dir, WORKSPACE_DATA_DIR);
     this.#config = config;
-    mkdirSync(this.dataDir, { recursive: true });
+    makeFolder(this.dataDir);
     this.store = new RunStore(join(this.dataDir, 'runs.db'));
     this.store.recoverAbandonedRuns();
     this.registry = new PluginRegistry();
@@ -125,10 +125,14 @@ export class Workspace {
         { details: { dir: root } },
       );
     }
-    mkdirSync(root, { recursive: true });
-    const config = defaultConfig(options.name ?? basename(root));
-    writeConfigAtomically(file, config);
-    writeIgnoreFile(root);
+    const config = checkConfig(defaultConfig(options.name ?? basename(root)), file);
+    makeFolder(root);
+    try {
+      writeConfigAtomically(file, config);
+      writeIgnoreFile(root);
+    } catch (error) {
+      throw folderError(root, error);
+    }
     return new Workspace(root, config);
   }
 
@@ -304,8 +308,36 @@ export class Workspace {
 
   #readSecrets(): Record<string, string> {
     const file = join(this.dataDir, SECRETS_FILE);
-    if (!existsSync(file)) return {};
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        `Cannot read the workspace secrets in ${file}: ${(error as Error).message}. Make it a file readable by you.`,
+        { cause: error, details: { file } },
+      );
+    }
+    let secrets: unknown;
+    try {
+      secrets = JSON.parse(text);
+    } catch {
+      // the parser's message may quote the file, and so a secret: it is not passed on
+    }
+    if (
+      !secrets ||
+      typeof secrets !== 'object' ||
+      Array.isArray(secrets) ||
+      Object.values(secrets).some((value) => typeof value !== 'string')
+    ) {
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        `${file} must be a JSON object of secret names and string values; fix it, or delete it and set the secrets again with ws.setSecret().`,
+        { details: { file } },
+      );
+    }
+    return secrets as Record<string, string>;
   }
 
   // -- compute -----------------------------------------------------------------------------------------------
@@ -533,6 +565,31 @@ function writeSecrets(file: string, secrets: Record<string, string>): void {
   writeFileSync(temp, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   chmodSync(temp, 0o600);
   renameSync(temp, file);
+}
+
+/** Create a workspace folder, or say in a coded error why it cannot be. */
+function makeFolder(path: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
+  } catch (error) {
+    throw folderError(path, error);
+  }
+}
+
+function folderError(path: string, error: unknown): SluiceError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    return new SluiceError(
+      'WORKSPACE_NOT_FOUND',
+      `Cannot use ${path} as a workspace folder: a file is in the way. Give the path of a folder.`,
+      { cause: error, details: { dir: path } },
+    );
+  }
+  return new SluiceError(
+    'RUN_STORE_ERROR',
+    `Cannot write in ${path}: ${(error as Error).message}. Check that the folder is writable and the disk is not full.`,
+    { cause: error, details: { dir: path } },
+  );
 }
 
 function writeIgnoreFile(root: string): void {
