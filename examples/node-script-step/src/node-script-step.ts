@@ -98,8 +98,8 @@ async function execute(context: StepExecutionContext<NodeScriptConfig>): Promise
       args,
       cwd: sourceDirectory,
       env: {
-        ...definedVariables(process.env),
-        ...context.environment?.environmentVariables,
+        // the runner's variables (without its secrets) and the step environment's, as the runtime gives them
+        ...context.env,
         // the run context: inputs, outputs, parameters and the metrics file, as JSON
         SLUICE_CONTEXT: context.contextFile,
       },
@@ -121,12 +121,6 @@ async function execute(context: StepExecutionContext<NodeScriptConfig>): Promise
         ? `node was killed by signal ${result.signal ?? 'unknown'}`
         : `node exited with code ${result.exitCode}`,
   };
-}
-
-function definedVariables(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
-  );
 }
 
 const plugin = nodeScriptStep();

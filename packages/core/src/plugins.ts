@@ -226,6 +226,12 @@ export interface StepExecutionContext<Config = unknown> {
   /** A JSON file describing the run for the code being run (inputs, outputs, parameters, metrics file). */
   readonly contextFile: string;
   readonly environment: Environment | undefined;
+  /**
+   * The variables for a process the step starts: the runner's own, without its `SLUICE_SECRET_*` ones, then
+   * the environment's `environmentVariables` and its `secretEnvironmentVariables` with the secrets' values.
+   * Step kinds add their own (e.g. `SLUICE_CONTEXT`) and pass it as `ProcessJob.env`.
+   */
+  readonly env: Readonly<Record<string, string>>;
   readonly compute: ComputeTarget;
   readonly signal: AbortSignal;
   readonly logs: StepLogs;

@@ -34,6 +34,7 @@ import type { WorkspaceDatastore } from './datastore.js';
 import type { RunEvents } from './events.js';
 import { registerOutputDataset } from './dataset.js';
 import { isResolvableData, type ResolvableData } from './resolvable-data.js';
+import { SecretMask, stepEnvironment } from './secrets.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
 import {
   retryWhileBusy,
@@ -105,6 +106,8 @@ export class RunExecution {
   readonly #git = new Map<string, Promise<GitInfo | null>>();
   readonly #identities = new Map<string, Promise<ContentIdentity>>();
   readonly #resolvedIdentities = new Map<ResolvableData, Promise<ContentIdentity>>();
+  /** The secrets given to this run's steps: masked in their logs, events and errors. */
+  readonly #mask = new SecretMask();
   #canceled = false;
 
   constructor(init: {
@@ -216,6 +219,7 @@ export class RunExecution {
   ): void {
     this.#status.set(name, status);
     const plan = this.#plans.get(name)!;
+    if (extra.error !== undefined) extra = { ...extra, error: this.#mask.text(extra.error) };
     const changes: Parameters<Workspace['store']['updateStepRun']>[1] = { status };
     if (status === 'Running') changes.startedAt = elapsed();
     if (['Finished', 'Failed', 'Canceled', 'Skipped', 'Reused'].includes(status)) changes.endedAt = elapsed();
@@ -419,7 +423,7 @@ export class RunExecution {
   }
 
   #log(step: string, stream: 'stdout' | 'stderr' | 'sluice', text: string): void {
-    this.#events.emit({ type: 'step-log', runId: this.#runId, step, stream, text });
+    this.#events.emit({ type: 'step-log', runId: this.#runId, step, stream, text: this.#mask.text(text) });
   }
 
   async #execute(
@@ -430,13 +434,23 @@ export class RunExecution {
     const { step, plugin } = plan;
     const store = this.#ws.store;
     const workDir = join(this.#ws.dataDir, 'runs', this.#runId, step.name);
+    // the environment's secrets are looked up now; from here on their values are masked
+    const { env, secrets } = stepEnvironment(step.name, plan.environment, (name) => this.#ws.getSecret(name));
+    this.#mask.add(secrets);
+    const masked = { stdout: this.#mask.stream(), stderr: this.#mask.stream() };
     await mkdir(workDir, { recursive: true });
     store.updateStepRun(plan.stepRunId, { logDir: workDir });
     // stdout and stderr files are opened on the first output (only running steps hold them open, so a
     // wide pipeline waiting for compute does not run out of file descriptors); Sluice's own lines are
     // appended as they come.
     const streams = new Map<'stdout' | 'stderr', WriteStream>();
-    const write = (stream: 'stdout' | 'stderr' | 'sluice', chunk: string | Buffer): void => {
+    const write = (stream: 'stdout' | 'stderr' | 'sluice', text: string | Buffer, end = false): void => {
+      // a secret's value never reaches a log file or an event, even split across two chunks
+      const chunk =
+        stream === 'sluice'
+          ? this.#mask.text(text.toString())
+          : Buffer.concat([masked[stream].write(text), end ? masked[stream].end() : Buffer.alloc(0)]);
+      if (chunk.length === 0) return;
       if (stream === 'sluice') {
         appendFileSync(join(workDir, 'sluice.txt'), chunk);
       } else {
@@ -633,6 +647,7 @@ export class RunExecution {
         workDir,
         contextFile,
         environment: plan.environment,
+        env,
         compute: computeForStep,
         signal: this.#controller.signal,
         logs: { stdout: (c) => write('stdout', c), stderr: (c) => write('stderr', c), info },
@@ -746,6 +761,9 @@ export class RunExecution {
       for (const { local, inPlace } of staged) {
         await rm(inPlace ? dirname(local) : local, { recursive: true, force: true });
       }
+      // what was held back in case a secret went on in the next chunk
+      write('stdout', '', true);
+      write('stderr', '', true);
       await Promise.all(
         [...streams.values()].map((stream) => new Promise<void>((resolve) => stream.end(() => resolve()))),
       );

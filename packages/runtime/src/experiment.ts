@@ -12,6 +12,7 @@ import {
   type PipelineGraphJson,
 } from '@sluice/core';
 import { checkStepArguments } from './arguments.js';
+import { checkSecretReferences } from './secrets.js';
 import { RunEvents, type RunEventListener } from './events.js';
 import { isResolvableData } from './resolvable-data.js';
 import { RunExecution, type StepPlan } from './executor.js';
@@ -109,6 +110,7 @@ export class Experiment {
         );
       }
       const environment = ws.resolveEnvironment(step.runConfig?.environment);
+      checkSecretReferences(name, environment, (secret) => ws.getSecret(secret));
       for (const input of step.inputs) {
         if (isResolvableData(input.source)) {
           if (!(await input.source.exists(ws))) {

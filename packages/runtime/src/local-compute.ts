@@ -2,6 +2,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import {
+  SECRET_PREFIX,
   SluiceError,
   type ComputeConfiguration,
   type ComputeProviderPlugin,
@@ -172,10 +173,12 @@ function startProcess(job: ProcessJob): ChildProcessByStdio<null, Readable, Read
       details: { command: job.command },
     });
   }
+  // the runner's secrets reach a step only through its environment's secretEnvironmentVariables
+  const env = Object.fromEntries(Object.entries(job.env).filter(([name]) => !name.startsWith(SECRET_PREFIX)));
   try {
     return spawn(job.command, [...job.args], {
       cwd: job.cwd,
-      env: { ...job.env },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -19,6 +19,7 @@ import { WORKSPACE_SCHEMA, checkOptions, configInvalid, schemaProblems } from '.
 import { localCompute, localComputeProvider } from './local-compute.js';
 import { localDatastoreProvider } from './local-datastore.js';
 import { WorkspaceDatastore } from './datastore.js';
+import { secretVariable } from './secrets.js';
 import { RunStore } from './store.js';
 
 /** The file that marks a workspace folder. */
@@ -297,13 +298,15 @@ export class Workspace {
   }
 
   #pluginContext(): PluginContext {
-    return { workspaceDir: this.dir, secret: (name) => this.#secret(name) };
+    return { workspaceDir: this.dir, secret: (name) => this.getSecret(name) };
   }
 
-  /** A secret by name: the environment variable SLUICE_SECRET_<NAME> wins over the stored value. */
-  #secret(name: string): string | undefined {
-    const variable = `SLUICE_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-    return process.env[variable] ?? this.#readSecrets()[name];
+  /**
+   * A secret by name (undefined when it is not set): the runner's environment variable `SLUICE_SECRET_<NAME>`
+   * wins over the stored value. For plugins and steps' secret environment variables; never log it.
+   */
+  getSecret(name: string): string | undefined {
+    return process.env[secretVariable(name)] ?? this.#readSecrets()[name];
   }
 
   #readSecrets(): Record<string, string> {

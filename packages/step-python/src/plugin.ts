@@ -114,13 +114,12 @@ async function execute(context: StepExecutionContext<PythonScriptConfig>): Promi
   return { status: 'Failed', exitCode, error: notStarted(interpreter) };
 }
 
-/** The script's environment: ours, the step environment's variables, and what the `sluice` module needs. */
+/**
+ * The script's environment: the one the runtime gives the step (the runner's variables without its secrets,
+ * the step environment's variables and secrets), and what the `sluice` module needs.
+ */
 function processEnvironment(context: StepExecutionContext<PythonScriptConfig>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined) env[key] = value;
-  }
-  Object.assign(env, context.environment?.environmentVariables);
+  const env = context.env;
   const pythonPath = env.PYTHONPATH
     ? `${PYTHON_MODULE_DIR}${path.delimiter}${env.PYTHONPATH}`
     : PYTHON_MODULE_DIR;
