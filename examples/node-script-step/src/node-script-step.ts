@@ -54,6 +54,7 @@ export function nodeScriptStep(): StepKindPlugin<NodeScriptConfig> {
         value: step.config.arguments.map((argument) => canonicalArgument(step, argument)),
       },
     ],
+    commandLine: (step) => [step.config.scriptName, ...step.config.arguments],
     validate(step, { sourceDirectory }) {
       if (sourceDirectory === undefined) return;
       // checked in the user's folder at submit and in its snapshot before the step runs: name the user's
@@ -99,8 +100,8 @@ async function execute(context: StepExecutionContext<NodeScriptConfig>): Promise
       args,
       cwd: sourceDirectory,
       env: {
-        ...definedVariables(process.env),
-        ...context.environment?.environmentVariables,
+        // the runner's variables (without its secrets) and the step environment's, as the runtime gives them
+        ...context.env,
         // the run context: inputs, outputs, parameters and the metrics file, as JSON
         SLUICE_CONTEXT: context.contextFile,
       },
@@ -122,12 +123,6 @@ async function execute(context: StepExecutionContext<NodeScriptConfig>): Promise
         ? `node was killed by signal ${result.signal ?? 'unknown'}`
         : `node exited with code ${result.exitCode}`,
   };
-}
-
-function definedVariables(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
-  );
 }
 
 const plugin = nodeScriptStep();

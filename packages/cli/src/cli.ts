@@ -32,6 +32,31 @@ export interface CliIO {
   stderr: NodeJS.WritableStream;
 }
 
+/** How the CLI prints an error: `error CODE: message`. */
+function errorLine(code: string, message: string): string {
+  return `${pc.red(`error ${code}`)}: ${message}`;
+}
+
+/** An option value that must be a whole number of at least `minimum`. */
+function wholeNumber(minimum: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(number) || number < minimum) {
+      throw new InvalidArgumentError(`Expected a whole number${minimum > 0 ? ` ≥ ${minimum}` : ''}.`);
+    }
+    return number;
+  };
+}
+
+/** An option value that must be a duration (`45s`, `90m`, `12h`, `30d`, `2w`); parsed to milliseconds. */
+function durationMs(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError(isSluiceError(error) ? error.message : String(error));
+  }
+}
+
 function collectPair(value: string, previous: Record<string, string>): Record<string, string> {
   const index = value.indexOf('=');
   if (index <= 0) throw new InvalidArgumentError(`expected name=value, got "${value}"`);
@@ -108,8 +133,9 @@ export function createProgram(
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      // commander's own usage errors (unknown option or command, missing or invalid argument)
+      outputError: (text, write) => write(`${errorLine('OPTION_INVALID', text.replace(/^error: /, ''))}`),
     })
-    .showHelpAfterError()
     .exitOverride();
   const workspaceOption = (): Option =>
     new Option('-w, --workspace <dir>', 'the workspace folder (default: found from the current folder up)');
@@ -204,7 +230,7 @@ export function createProgram(
     .command('runs')
     .description('list pipeline runs, newest first')
     .option('-e, --experiment <name>', 'only this experiment')
-    .option('-n, --limit <n>', 'how many', (value) => Number.parseInt(value, 10), 20)
+    .option('-n, --limit <n>', 'how many', wholeNumber(1), 20)
     .option('--json', 'print JSON')
     .addOption(workspaceOption())
     .action(async (options: { experiment?: string; limit: number; json?: boolean; workspace?: string }) => {
@@ -446,20 +472,19 @@ export function createProgram(
   program
     .command('gc')
     .description('delete intermediate outputs that no kept run, dataset or latest step result needs')
-    .option(
-      '--keep-last <n>',
-      'keep the outputs of the newest n runs',
-      (value) => Number.parseInt(value, 10),
-      10,
+    .option('--keep-last <n>', 'keep the outputs of the newest n runs', wholeNumber(0), 10)
+    .addOption(
+      new Option('--older-than <age>', 'delete only outputs of runs older than this (e.g. 30d, 12h)')
+        .argParser(durationMs)
+        .default(durationMs('30d'), '30d'),
     )
-    .option('--older-than <age>', 'delete only outputs of runs older than this (e.g. 30d, 12h)', '30d')
     .option('--dry-run', 'show what would be deleted, delete nothing')
     .option('--json', 'print JSON')
     .addOption(workspaceOption())
     .action(
       async (options: {
         keepLast: number;
-        olderThan: string;
+        olderThan: number;
         dryRun?: boolean;
         json?: boolean;
         workspace?: string;
@@ -468,7 +493,7 @@ export function createProgram(
         try {
           const report = await collectGarbage(ws, {
             keepLast: options.keepLast,
-            olderThanMs: parseDuration(options.olderThan),
+            olderThanMs: options.olderThan,
             dryRun: Boolean(options.dryRun),
           });
           if (options.json) {
@@ -566,8 +591,15 @@ export function createProgram(
   token
     .command('create')
     .description('create a token (shown once; only a hash of it is kept)')
-    .requiredOption('--scope <scope>', "'read' (GET requests) or 'submit' (GET and POST)")
-    .option('--expires <age>', 'lifetime, e.g. 90m, 12h, 30d (default: no expiry)')
+    .addOption(
+      new Option('--scope <scope>', "'read' (GET requests) or 'submit' (GET and POST)")
+        .choices(['read', 'submit'])
+        .makeOptionMandatory(),
+    )
+    .option('--expires <age>', 'lifetime, e.g. 90m, 12h, 30d (default: no expiry)', (value) => {
+      durationMs(value);
+      return value;
+    })
     .option('--description <text>', 'what it is for')
     .option('--json', 'print JSON')
     .addOption(workspaceOption())
@@ -710,6 +742,16 @@ export function createProgram(
       },
     );
 
+  // a usage error ends with where to read the usage of the command at hand
+  const withSubcommands = (command: Command): Command[] => [
+    command,
+    ...command.commands.flatMap(withSubcommands),
+  ];
+  for (const command of withSubcommands(program)) {
+    const path: string[] = [];
+    for (let at: Command | null = command; at; at = at.parent) path.unshift(at.name());
+    command.showHelpAfterError(`Run \`${path.join(' ')} --help\` for usage.`);
+  }
   return program;
 }
 
@@ -739,7 +781,7 @@ export async function main(argv: string[] = process.argv, io?: CliIO): Promise<n
       return commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' ? 0 : 2;
     }
     if (isSluiceError(error)) {
-      out.stderr.write(`${pc.red(`error ${error.code}`)}: ${error.message}\n`);
+      out.stderr.write(`${errorLine(error.code, error.message)}\n`);
       return 2;
     }
     out.stderr.write(`${pc.red('unexpected error')}: ${(error as Error)?.stack ?? String(error)}\n`);

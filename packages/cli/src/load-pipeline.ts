@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Pipeline, SluiceError, isSluiceError } from '@sluice/core';
@@ -19,10 +19,15 @@ type PipelineFactory = (context: { workspace: Workspace }) => Pipeline | Promise
  */
 export async function loadPipeline(file: string, workspace: Workspace): Promise<LoadedPipeline> {
   const path = resolve(file);
-  if (!existsSync(path)) {
-    throw new SluiceError('PIPELINE_FILE_INVALID', `Pipeline file ${path} does not exist.`, {
-      details: { path },
-    });
+  const stats = statSync(path, { throwIfNoEntry: false });
+  if (!stats?.isFile()) {
+    throw new SluiceError(
+      'PIPELINE_FILE_INVALID',
+      stats
+        ? `${path} is not a file; give the pipeline module (a .ts or .js file) to run.`
+        : `Pipeline file ${path} does not exist.`,
+      { details: { path } },
+    );
   }
   const extension = extname(path);
   let module: Record<string, unknown>;

@@ -31,7 +31,7 @@ export type {
   PipelineDataOptions,
   ProducedData,
 } from './bindings.js';
-export { Environment, RunConfiguration } from './environment.js';
+export { Environment, RunConfiguration, SECRET_PREFIX } from './environment.js';
 export type { EnvironmentOptions, EnvironmentReference, RunConfigurationOptions } from './environment.js';
 export { Step, canonicalArgument, defineStep } from './step.js';
 export type {
@@ -55,6 +55,7 @@ export type {
   DatastoreContext,
   DatastoreEntry,
   DatastoreProviderPlugin,
+  JsonSchema,
   PluginBase,
   PluginContext,
   ProcessJob,

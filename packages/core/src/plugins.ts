@@ -4,6 +4,12 @@ import type { FingerprintPartInput } from './fingerprint.js';
 import type { ParameterValue } from './parameters.js';
 import type { StepArgument, StepDefinition } from './step.js';
 
+/**
+ * A JSON Schema (draft-07) object. Providers use it to declare their options: plain data, so a plugin needs no
+ * validation library, and the same schema can describe the options to editors.
+ */
+export type JsonSchema = { readonly [keyword: string]: unknown };
+
 /** What every plugin declares: who it is and which cores it runs on. */
 export interface PluginBase {
   /** The package (or a descriptive name) the plugin comes from. */
@@ -66,6 +72,12 @@ export interface ComputeConfiguration<Options = object> {
 export interface ComputeProviderPlugin<Options = Record<string, unknown>> extends PluginBase {
   readonly type: 'compute';
   readonly kind: string;
+  /**
+   * The options a target of this provider takes. When given, a workspace checks the options saved in its
+   * config against it (once the provider is registered, and before saving new ones): a wrong value fails with
+   * WORKSPACE_CONFIG_INVALID naming the key, before `createTarget` is called.
+   */
+  readonly optionsSchema?: JsonSchema;
   createTarget(
     name: string,
     options: Options,
@@ -168,6 +180,8 @@ export type DatastoreContext = PluginContext;
 export interface DatastoreProviderPlugin<Options = Record<string, unknown>> extends PluginBase {
   readonly type: 'datastore';
   readonly kind: string;
+  /** The options a datastore of this provider takes, checked like a compute provider's `optionsSchema`. */
+  readonly optionsSchema?: JsonSchema;
   createDatastore(name: string, options: Options, context: DatastoreContext): Datastore;
 }
 
@@ -217,6 +231,12 @@ export interface StepExecutionContext<Config = unknown> {
   /** A JSON file describing the run for the code being run (inputs, outputs, parameters, metrics file). */
   readonly contextFile: string;
   readonly environment: Environment | undefined;
+  /**
+   * The variables for a process the step starts: the runner's own, without its `SLUICE_SECRET_*` ones, then
+   * the environment's `environmentVariables` and its `secretEnvironmentVariables` with the secrets' values.
+   * Step kinds add their own (e.g. `SLUICE_CONTEXT`) and pass it as `ProcessJob.env`.
+   */
+  readonly env: Readonly<Record<string, string>>;
   readonly compute: ComputeTarget;
   readonly signal: AbortSignal;
   readonly logs: StepLogs;
@@ -269,6 +289,12 @@ export interface StepKindPlugin<Config = unknown> extends PluginBase {
   readonly computeKinds?: readonly string[];
   /** Kind-specific fingerprint parts (script, arguments, …); shared parts are added by the runtime. */
   fingerprint(step: StepDefinition<Config>): FingerprintPartInput[];
+  /**
+   * The arguments the step passes to a process, as given (literals, parameters, data), for kinds that start
+   * one. Checked at submit with the run's parameter values: a NUL byte, an argument over Linux's
+   * MAX_ARG_STRLEN (128 KiB) or a command line over 1 MiB fails with ARGUMENT_INVALID before any step runs.
+   */
+  commandLine?(step: StepDefinition<Config>): readonly StepArgument[];
   /**
    * Checks of the step that need no run (e.g. the script exists): made at submit against the user's source
    * directory and the step's compute target, before anything is recorded, and again against the snapshot

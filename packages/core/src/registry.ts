@@ -117,6 +117,12 @@ function validateShape(plugin: AnyPlugin): void {
   if (plugin.type === 'datastore' && typeof plugin.createDatastore !== 'function') {
     problems.push('a datastore provider needs createDatastore()');
   }
+  if (plugin.type !== 'step' && plugin.optionsSchema !== undefined) {
+    const schema: unknown = plugin.optionsSchema;
+    if (!schema || typeof schema !== 'object' || Array.isArray(schema)) {
+      problems.push('optionsSchema must be a JSON Schema object');
+    }
+  }
   if (problems.length) {
     throw new SluiceError(
       'PLUGIN_INVALID',

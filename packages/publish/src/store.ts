@@ -208,13 +208,13 @@ export class PublishStore {
   }
 
   #all(sql: string, ...values: unknown[]): Row[] {
-    return this.#ws.store.db.prepare(sql).all(...values) as Row[];
+    return this.#ws.store.prepare(sql).all(...values) as Row[];
   }
   #get(sql: string, ...values: unknown[]): Row | undefined {
-    return this.#ws.store.db.prepare(sql).get(...values) as Row | undefined;
+    return this.#ws.store.prepare(sql).get(...values) as Row | undefined;
   }
   #run(sql: string, ...values: unknown[]): number {
-    return this.#ws.store.db.prepare(sql).run(...values).changes;
+    return this.#ws.store.prepare(sql).run(...values).changes;
   }
 
   transaction<T>(fn: () => T): T {

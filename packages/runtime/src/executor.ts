@@ -38,8 +38,16 @@ import { normaliseStorePath } from './local-datastore.js';
 import { isResolvableData, type ResolvableData } from './resolvable-data.js';
 import { claimLease, type Claim } from './lease.js';
 import { processStartIdentity } from './processes.js';
+import { SecretMask, stepEnvironment } from './secrets.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
-import type { GitInfo, OutputRecord, RanReason, RunStatus, StepStatus } from './store.js';
+import {
+  retryWhileBusy,
+  type GitInfo,
+  type OutputRecord,
+  type RanReason,
+  type RunStatus,
+  type StepStatus,
+} from './store.js';
 import type { Workspace } from './workspace.js';
 
 /** Everything resolved for one step before the run starts. */
@@ -131,6 +139,8 @@ export class RunExecution {
   readonly #resolvedIdentities = new Map<ResolvableData, Promise<ContentIdentity>>();
   /** One controller per started step, so a graceful cancel can stop the steps not running yet. */
   readonly #stepControllers = new Map<string, { controller: AbortController; signal: AbortSignal }>();
+  /** The secrets given to this run's steps: masked in their logs, events and errors. */
+  readonly #mask = new SecretMask();
   #canceled = false;
   #cancelReason: string | undefined;
   #graceEnds = Infinity;
@@ -320,6 +330,7 @@ export class RunExecution {
   ): void {
     this.#status.set(name, status);
     const plan = this.#plans.get(name)!;
+    if (extra.error !== undefined) extra = { ...extra, error: this.#mask.text(extra.error) };
     const changes: Parameters<Workspace['store']['updateStepRun']>[1] = { status };
     if (status === 'Running') changes.startedAt = elapsed();
     if (['Finished', 'Failed', 'Canceled', 'Skipped', 'Reused'].includes(status)) changes.endedAt = elapsed();
@@ -393,7 +404,12 @@ export class RunExecution {
           ? `${error.code}: ${error.message}`
           : String((error as Error)?.message ?? error);
       this.#log(step.name, 'sluice', `step failed: ${message}`);
-      this.#setStatus(step.name, signal.aborted ? 'Canceled' : 'Failed', { error: message });
+      try {
+        this.#setStatus(step.name, signal.aborted ? 'Canceled' : 'Failed', { error: message });
+      } catch (recording) {
+        // the store could not take the failure either (e.g. locked): the run goes on; recovery marks it
+        this.#log(step.name, 'sluice', `could not record the failure: ${String(recording)}`);
+      }
     }
   }
 
@@ -666,7 +682,7 @@ export class RunExecution {
   }
 
   #log(step: string, stream: 'stdout' | 'stderr' | 'sluice', text: string): void {
-    this.#events.emit({ type: 'step-log', runId: this.#runId, step, stream, text });
+    this.#events.emit({ type: 'step-log', runId: this.#runId, step, stream, text: this.#mask.text(text) });
   }
 
   async #execute(
@@ -679,6 +695,10 @@ export class RunExecution {
     const { step, plugin } = plan;
     const store = this.#ws.store;
     const workDir = join(this.#ws.dataDir, 'runs', this.#runId, step.name);
+    // the environment's secrets are looked up now; from here on their values are masked
+    const { env, secrets } = stepEnvironment(step.name, plan.environment, (name) => this.#ws.getSecret(name));
+    this.#mask.add(secrets);
+    const masked = { stdout: this.#mask.stream(), stderr: this.#mask.stream() };
     await mkdir(workDir, { recursive: true });
     store.updateStepRun(plan.stepRunId, { logDir: workDir });
     if (notes.length > 0) appendFileSync(join(workDir, 'sluice.txt'), notes.join(''));
@@ -686,7 +706,13 @@ export class RunExecution {
     // wide pipeline waiting for compute does not run out of file descriptors); Sluice's own lines are
     // appended as they come.
     const streams = new Map<'stdout' | 'stderr', WriteStream>();
-    const write = (stream: 'stdout' | 'stderr' | 'sluice', chunk: string | Buffer): void => {
+    const write = (stream: 'stdout' | 'stderr' | 'sluice', text: string | Buffer, end = false): void => {
+      // a secret's value never reaches a log file or an event, even split across two chunks
+      const chunk =
+        stream === 'sluice'
+          ? this.#mask.text(text.toString())
+          : Buffer.concat([masked[stream].write(text), end ? masked[stream].end() : Buffer.alloc(0)]);
+      if (chunk.length === 0) return;
       if (stream === 'sluice') {
         appendFileSync(join(workDir, 'sluice.txt'), chunk);
       } else {
@@ -703,6 +729,18 @@ export class RunExecution {
       this.#log(step.name, stream, chunk.toString());
     };
     const info = (message: string): void => write('sluice', `${new Date().toISOString()} ${message}\n`);
+    // the step's results are written even when another process holds the store's lock for a while
+    let waitNoted = -Infinity;
+    const persist = <T>(record: () => T | Promise<T>): Promise<T> =>
+      retryWhileBusy(record, {
+        onWait: (waitedMs) => {
+          if (waitedMs - waitNoted < 60_000) return;
+          waitNoted = waitedMs;
+          info(
+            `the run store is locked by another process; waiting to record the step's results (${Math.round(waitedMs / 1000)} s so far, up to 10 min)`,
+          );
+        },
+      });
     const staged: Array<{
       output: ProducedData;
       local: string;
@@ -882,6 +920,7 @@ export class RunExecution {
         workDir,
         contextFile,
         environment: plan.environment,
+        env,
         compute: computeForStep,
         signal,
         logs: { stdout: (c) => write('stdout', c), stderr: (c) => write('stderr', c), info },
@@ -905,7 +944,8 @@ export class RunExecution {
               : String((error as Error)?.message ?? error),
         };
       }
-      store.addMetrics(plan.stepRunId, [...metrics, ...(await readMetrics(metricsFile))]);
+      const logged = [...metrics, ...(await readMetrics(metricsFile))];
+      await persist(() => store.addMetrics(plan.stepRunId, logged));
       if (result.status !== 'Finished') {
         info(`step ${result.status.toLowerCase()}${result.error ? `: ${result.error}` : ''}`);
         this.#setStatus(step.name, result.status === 'Canceled' || signal.aborted ? 'Canceled' : 'Failed', {
@@ -985,22 +1025,27 @@ export class RunExecution {
         );
         if (destination) record.destination = await this.#publish(plan.stepRunId, record, destination, info);
       }
-      store.completeStep(plan.stepRunId, committed, {
-        status: 'Finished',
-        endedAt: elapsed(),
-        exitCode: result.exitCode ?? 0,
-      });
+      await persist(() =>
+        store.completeStep(plan.stepRunId, committed, {
+          status: 'Finished',
+          endedAt: elapsed(),
+          exitCode: result.exitCode ?? 0,
+        }),
+      );
       for (const record of committed) {
         const output = step.outputs.find((candidate) => candidate.outputName === record.name)!;
         this.#produced.set(output, record);
       }
-      await this.#registerOutputs(plan, committed);
+      await persist(() => this.#registerOutputs(plan, committed));
       info('step finished; outputs committed');
       this.#setStatus(step.name, 'Finished', { exitCode: result.exitCode ?? 0 });
     } finally {
       for (const { local, inPlace } of staged) {
         await rm(inPlace ? dirname(local) : local, { recursive: true, force: true });
       }
+      // what was held back in case a secret went on in the next chunk
+      write('stdout', '', true);
+      write('stderr', '', true);
       await Promise.all(
         [...streams.values()].map((stream) => new Promise<void>((resolve) => stream.end(() => resolve()))),
       );

@@ -11,6 +11,8 @@ import {
   type Pipeline,
   type PipelineGraphJson,
 } from '@sluice/core';
+import { checkStepArguments } from './arguments.js';
+import { checkSecretReferences } from './secrets.js';
 import { RunEvents, type RunEventListener } from './events.js';
 import { isResolvableData } from './resolvable-data.js';
 import { RunExecution, type CancelOptions, type StepPlan } from './executor.js';
@@ -101,6 +103,7 @@ export class Experiment {
       const step = pipeline.getStep(name)!;
       if (step.plugin) ws.registry.ensure(step.plugin);
       const plugin = ws.registry.step(step.kind);
+      checkStepArguments(step, plugin, parameters);
       const compute = await ws.getComputeTarget(step.computeTarget ?? DEFAULT_COMPUTE);
       if (plugin.computeKinds && !plugin.computeKinds.includes(compute.kind)) {
         throw new SluiceError(
@@ -110,6 +113,7 @@ export class Experiment {
         );
       }
       const environment = ws.resolveEnvironment(step.runConfig?.environment);
+      checkSecretReferences(name, environment, (secret) => ws.getSecret(secret));
       for (const input of step.inputs) {
         if (isResolvableData(input.source)) {
           if (!(await input.source.exists(ws))) {

@@ -6,6 +6,7 @@ export {
   DEFAULT_DATASTORE,
 } from './workspace.js';
 export type { CreateWorkspaceOptions, DatastoreConfiguration, WorkspaceConfig } from './workspace.js';
+export { WORKSPACE_SCHEMA } from './config-schema.js';
 export { WorkspaceDatastore } from './datastore.js';
 export type { UploadFilesOptions } from './datastore.js';
 export { LocalDatastore, localDatastoreProvider, normaliseStorePath } from './local-datastore.js';
@@ -62,6 +63,8 @@ export type {
   PipelineRunRecord,
   RanReason,
   RunStatus,
+  RunStoreOptions,
+  StoreStatement,
   StepRunRecord,
   StepStatus,
 } from './store.js';

@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import {
+  SECRET_PREFIX,
   SluiceError,
   type ComputeConfiguration,
   type ComputeProviderPlugin,
@@ -9,6 +11,8 @@ import {
   type ProcessResult,
   type ProcessRunHooks,
 } from '@sluice/core';
+import { commandLineProblem } from './arguments.js';
+import { LOCAL_COMPUTE_OPTIONS_SCHEMA, checkOptions } from './config-schema.js';
 import { CORE_RANGE, RUNTIME_VERSION } from './version.js';
 
 export interface LocalComputeOptions {
@@ -20,15 +24,7 @@ export interface LocalComputeOptions {
 
 /** Configuration for a local compute target: steps run as subprocesses on this machine. */
 export function localCompute(options: LocalComputeOptions = {}): ComputeConfiguration<LocalComputeOptions> {
-  if (
-    options.maxConcurrency !== undefined &&
-    (!Number.isInteger(options.maxConcurrency) || options.maxConcurrency < 1)
-  ) {
-    throw new SluiceError(
-      'WORKSPACE_CONFIG_INVALID',
-      'localCompute: maxConcurrency must be a whole number ≥ 1.',
-    );
-  }
+  checkOptions(LOCAL_COMPUTE_OPTIONS_SCHEMA, options, 'options', 'localCompute()');
   return { provider: 'local', options: { ...options } };
 }
 
@@ -75,6 +71,8 @@ export class LocalComputeTarget implements ComputeTarget {
   readonly #slots: Slots;
 
   constructor(name: string, options: LocalComputeOptions = {}) {
+    // a limit below 1 would queue every step forever
+    checkOptions(LOCAL_COMPUTE_OPTIONS_SCHEMA, options, 'options', `Local compute target "${name}"`);
     this.name = name;
     this.maxConcurrency = options.maxConcurrency ?? availableParallelism();
     this.#grace = options.killGraceMs ?? 2000;
@@ -103,12 +101,7 @@ export class LocalComputeTarget implements ComputeTarget {
       let timedOut = false;
       let canceled = false;
       let killTimer: NodeJS.Timeout | undefined;
-      const child = spawn(job.command, [...job.args], {
-        cwd: job.cwd,
-        env: { ...job.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      });
+      const child = startProcess(job);
       const killGroup = (signalName: NodeJS.Signals): void => {
         if (child.pid === undefined) return;
         try {
@@ -172,6 +165,45 @@ export class LocalComputeTarget implements ComputeTarget {
   }
 }
 
+/**
+ * Spawn a job's process, or fail with a coded error for what no process can be started with (a NUL byte,
+ * an argument or a command line too long for the system) instead of a bare spawn error.
+ */
+function startProcess(job: ProcessJob): ChildProcessByStdio<null, Readable, Readable> {
+  const values = [job.command, ...job.args];
+  let problem = commandLineProblem(values, (index) => (index === 0 ? 'the command' : `argument ${index}`));
+  for (const [name, value] of Object.entries(job.env)) {
+    if (problem) break;
+    if (value.includes('\0'))
+      problem = `environment variable ${name} holds a NUL byte, which no process can be given`;
+  }
+  if (problem) {
+    throw new SluiceError('ARGUMENT_INVALID', `Cannot start "${job.command}": ${problem}.`, {
+      details: { command: job.command },
+    });
+  }
+  // the runner's secrets reach a step only through its environment's secretEnvironmentVariables
+  const env = Object.fromEntries(Object.entries(job.env).filter(([name]) => !name.startsWith(SECRET_PREFIX)));
+  try {
+    return spawn(job.command, [...job.args], {
+      cwd: job.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const tooLong = code === 'E2BIG';
+    throw new SluiceError(
+      tooLong || code?.startsWith('ERR_INVALID_ARG') ? 'ARGUMENT_INVALID' : 'STEP_FAILED',
+      tooLong
+        ? `Cannot start "${job.command}": its arguments and environment together are too long for the system (E2BIG); pass large values in files, as inputs.`
+        : `Cannot start "${job.command}": ${(error as Error).message}`,
+      { cause: error, details: { command: job.command } },
+    );
+  }
+}
+
 /** The built-in provider of local compute targets. */
 export function localComputeProvider(): ComputeProviderPlugin<LocalComputeOptions> {
   return {
@@ -180,6 +212,7 @@ export function localComputeProvider(): ComputeProviderPlugin<LocalComputeOption
     name: '@sluice/runtime',
     version: RUNTIME_VERSION,
     coreRange: CORE_RANGE,
+    optionsSchema: LOCAL_COMPUTE_OPTIONS_SCHEMA,
     createTarget: (name, options) => new LocalComputeTarget(name, options),
   };
 }

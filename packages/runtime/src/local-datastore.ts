@@ -17,6 +17,7 @@ import {
   type TransferOptions,
   type UploadOptions,
 } from '@sluice/core';
+import { LOCAL_DATASTORE_OPTIONS_SCHEMA } from './config-schema.js';
 import { CORE_RANGE, RUNTIME_VERSION } from './version.js';
 
 export interface LocalDatastoreOptions {
@@ -439,6 +440,7 @@ export function localDatastoreProvider(
     name: '@sluice/runtime',
     version: RUNTIME_VERSION,
     coreRange: CORE_RANGE,
+    optionsSchema: LOCAL_DATASTORE_OPTIONS_SCHEMA,
     createDatastore(name, options, { workspaceDir }) {
       const root = isAbsolute(options.path)
         ? options.path

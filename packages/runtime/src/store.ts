@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import {
   SluiceError,
+  isSluiceError,
   type FingerprintPart,
   type StatCache,
   type StatCacheEntry,
@@ -386,45 +387,96 @@ function toStepRun(row: Row): StepRunRecord {
   };
 }
 
+/** How long a store operation waits for another process's lock by default (`SLUICE_BUSY_TIMEOUT_MS`). */
+export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+
+/** A prepared statement of the run store; SQLite errors leave it as coded errors (RUN_STORE_BUSY, …). */
+export interface StoreStatement {
+  run(...params: unknown[]): Database.RunResult;
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
+export interface RunStoreOptions {
+  /**
+   * How long an operation waits for a lock held by another process before failing with RUN_STORE_BUSY.
+   * Default: `SLUICE_BUSY_TIMEOUT_MS` from the environment, else 10000.
+   */
+  busyTimeoutMs?: number;
+}
+
 /**
  * The workspace's run store: one SQLite database in WAL mode. Every state change is one transaction, so a
  * crash leaves the store as it was before or after a change, never between.
  */
 export class RunStore {
   readonly db: Database.Database;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly file: string;
+  readonly busyTimeoutMs: number;
+  readonly #statements = new Map<string, StoreStatement>();
 
   /** A prepared statement, compiled once per store. */
-  #sql(text: string): Database.Statement {
+  #sql(text: string): StoreStatement {
     let statement = this.#statements.get(text);
     if (!statement) {
-      statement = this.db.prepare(text);
+      const prepared = this.#guard(() => this.db.prepare(text));
+      statement = {
+        run: (...params) => this.#guard(() => prepared.run(...params)),
+        get: (...params) => this.#guard(() => prepared.get(...params)),
+        all: (...params) => this.#guard(() => prepared.all(...params)),
+      };
       this.#statements.set(text, statement);
     }
     return statement;
   }
 
-  constructor(file: string) {
+  /**
+   * A prepared statement for a package's own tables (see `extend`), compiled once per store; like every
+   * store operation it fails with RUN_STORE_BUSY, not an SQLite error, when another process holds the lock.
+   */
+  prepare(text: string): StoreStatement {
+    return this.#sql(text);
+  }
+
+  constructor(file: string, options: RunStoreOptions = {}) {
+    this.file = file;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? busyTimeoutFromEnvironment();
+    this.db = this.#guard(() => {
+      try {
+        return new Database(file);
+      } catch (error) {
+        throw new SluiceError(
+          'RUN_STORE_ERROR',
+          `Cannot open the run store at ${file}: ${(error as Error).message}. Check that its folder is writable.`,
+          { cause: error, details: { file } },
+        );
+      }
+    });
     try {
-      this.db = new Database(file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('busy_timeout = 10000');
-      this.db.pragma('foreign_keys = ON');
+      this.#guard(() => {
+        this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = NORMAL');
+        this.db.pragma('foreign_keys = ON');
+      });
+      this.#migrate();
     } catch (error) {
-      throw new SluiceError(
-        'RUN_STORE_ERROR',
-        `Cannot open the run store at ${file}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      this.db.close();
+      throw error;
     }
-    this.#migrate();
+  }
+
+  /** Run a database operation; SQLite's errors about locks, the disk or the file become coded errors. */
+  #guard<T>(operation: () => T): T {
+    try {
+      return operation();
+    } catch (error) {
+      throw storeError(error, this.file, this.busyTimeoutMs);
+    }
   }
 
   #migrate(): void {
-    const current = this.db.pragma('user_version', { simple: true }) as number;
+    const current = this.#guard(() => this.db.pragma('user_version', { simple: true }) as number);
     if (current > SCHEMA_VERSION) {
       throw new SluiceError(
         'RUN_STORE_ERROR',
@@ -432,14 +484,12 @@ export class RunStore {
       );
     }
     for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
-      this.db
-        .transaction(() => {
-          // another process opening the store at the same time may have migrated it first
-          if ((this.db.pragma('user_version', { simple: true }) as number) >= version) return;
-          this.db.exec(MIGRATIONS[version]!);
-          this.db.pragma(`user_version = ${version}`);
-        })
-        .immediate();
+      this.transaction(() => {
+        // another process opening the store at the same time may have migrated it first
+        if ((this.db.pragma('user_version', { simple: true }) as number) >= version) return;
+        this.db.exec(MIGRATIONS[version]!);
+        this.db.pragma(`user_version = ${version}`);
+      });
     }
   }
 
@@ -473,7 +523,7 @@ export class RunStore {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.#guard(() => this.db.transaction(fn).immediate());
   }
 
   // -- experiments and runs ------------------------------------------------------------------------------
@@ -1170,4 +1220,67 @@ function isLeaseStale(holder: LeaseHolder): boolean {
   if (holder.host !== hostname()) return expired;
   const state = recordedProcessState(holder.pid, holder.started);
   return state === 'gone' || (state === 'unverified' && expired);
+}
+
+function busyTimeoutFromEnvironment(): number {
+  const text = process.env.SLUICE_BUSY_TIMEOUT_MS;
+  if (text === undefined || text === '') return DEFAULT_BUSY_TIMEOUT_MS;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new SluiceError(
+      'OPTION_INVALID',
+      `SLUICE_BUSY_TIMEOUT_MS must be a whole number of milliseconds (got ${JSON.stringify(text)}); unset it to wait ${DEFAULT_BUSY_TIMEOUT_MS} ms.`,
+      { details: { variable: 'SLUICE_BUSY_TIMEOUT_MS' } },
+    );
+  }
+  return value;
+}
+
+/** SQLite result codes (better-sqlite3 `error.code`) that mean the store cannot be used right now or here. */
+const UNUSABLE = /^SQLITE_(READONLY|FULL|IOERR|CORRUPT|NOTADB|CANTOPEN|PERM|AUTH|NOLFS)/;
+
+/** An SQLite error as a coded error: a lock held too long, a full disk, a damaged or unreadable file. */
+function storeError(error: unknown, file: string, busyTimeoutMs: number): unknown {
+  if (isSluiceError(error)) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return error;
+  if (/^SQLITE_(BUSY|LOCKED)/.test(code)) {
+    return new SluiceError(
+      'RUN_STORE_BUSY',
+      `The run store ${file} is locked by another process and stayed locked for ${busyTimeoutMs} ms. Try again when the other sluice process (a run, gc or server on this workspace) has finished its write; if this keeps happening, look for a process that holds the store open and is stuck.`,
+      { cause: error, details: { file, busyTimeoutMs, sqlite: code } },
+    );
+  }
+  if (UNUSABLE.test(code)) {
+    return new SluiceError(
+      'RUN_STORE_ERROR',
+      `The run store ${file} cannot be used: ${(error as Error).message} (${code}). Check the disk space and that the file and its folder are readable and writable.`,
+      { cause: error, details: { file, sqlite: code } },
+    );
+  }
+  return error;
+}
+
+/**
+ * Run a store write, retrying while another process holds the lock (RUN_STORE_BUSY), with backoff, for up
+ * to `limitMs` (default 10 minutes). `onWait` is called before each wait. Other errors are thrown at once.
+ */
+export async function retryWhileBusy<T>(
+  write: () => T | Promise<T>,
+  options: { limitMs?: number; onWait?: (waitedMs: number, error: SluiceError) => void } = {},
+): Promise<T> {
+  const limit = options.limitMs ?? 10 * 60_000;
+  const started = Date.now();
+  let delay = 100;
+  for (;;) {
+    try {
+      return await write();
+    } catch (error) {
+      const waited = Date.now() - started;
+      if (!isSluiceError(error, 'RUN_STORE_BUSY') || waited >= limit) throw error;
+      options.onWait?.(waited, error);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, limit - waited)));
+      delay = Math.min(delay * 2, 5_000);
+    }
+  }
 }

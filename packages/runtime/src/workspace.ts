@@ -8,14 +8,18 @@ import {
   SluiceError,
   type AnyPlugin,
   type ComputeConfiguration,
+  type ComputeProviderPlugin,
+  type DatastoreProviderPlugin,
   type PluginContext,
   type ComputeTarget,
   type EnvironmentReference,
   type StatCache,
 } from '@sluice/core';
+import { WORKSPACE_SCHEMA, checkOptions, configInvalid, schemaProblems } from './config-schema.js';
 import { localCompute, localComputeProvider } from './local-compute.js';
 import { localDatastoreProvider } from './local-datastore.js';
 import { WorkspaceDatastore } from './datastore.js';
+import { secretVariable } from './secrets.js';
 import { RunStore } from './store.js';
 
 /** The file that marks a workspace folder. */
@@ -32,6 +36,8 @@ export interface DatastoreConfiguration {
 }
 
 export interface WorkspaceConfig {
+  /** Where editors find the config's JSON Schema (kept as written). */
+  $schema?: string;
   name: string;
   /** Plugin packages loaded by `ws.ready()`; each exports `sluicePlugins()` returning its plugins. */
   plugins: string[];
@@ -86,7 +92,7 @@ export class Workspace {
     this.dir = dir;
     this.dataDir = join(dir, WORKSPACE_DATA_DIR);
     this.#config = config;
-    mkdirSync(this.dataDir, { recursive: true });
+    makeFolder(this.dataDir);
     this.store = new RunStore(join(this.dataDir, 'runs.db'));
     this.store.recoverAbandonedRuns();
     this.registry = new PluginRegistry();
@@ -120,10 +126,14 @@ export class Workspace {
         { details: { dir: root } },
       );
     }
-    mkdirSync(root, { recursive: true });
-    const config = defaultConfig(options.name ?? basename(root));
-    writeConfigAtomically(file, config);
-    writeIgnoreFile(root);
+    const config = checkConfig(defaultConfig(options.name ?? basename(root)), file);
+    makeFolder(root);
+    try {
+      writeConfigAtomically(file, config);
+      writeIgnoreFile(root);
+    } catch (error) {
+      throw folderError(root, error);
+    }
     return new Workspace(root, config);
   }
 
@@ -168,19 +178,44 @@ export class Workspace {
   async ready(): Promise<this> {
     for (const name of this.#config.plugins) {
       if (this.#loadedPlugins.has(name)) continue;
-      const module = await importPluginPackage(name, this.dir);
-      const factory = (module as { sluicePlugins?: unknown }).sluicePlugins;
-      if (typeof factory !== 'function') {
-        throw new SluiceError(
-          'PLUGIN_INVALID',
-          `Plugin package ${name} (listed in ${WORKSPACE_CONFIG_FILE}) does not export sluicePlugins().`,
-          { details: { package: name } },
-        );
-      }
-      for (const plugin of (factory as () => AnyPlugin[])()) this.registry.ensure(plugin);
+      for (const plugin of await loadPluginPackage(name, this.dir)) this.registry.ensure(plugin);
       this.#loadedPlugins.add(name);
     }
+    // the options of providers that just became known are checked now, not when first used
+    for (const [section, entries] of [
+      ['datastores', this.#config.datastores],
+      ['computeTargets', this.#config.computeTargets],
+    ] as const) {
+      const type = section === 'datastores' ? 'datastore' : 'compute';
+      for (const [name, entry] of Object.entries(entries)) {
+        if (!this.registry.has(type, entry.provider)) continue;
+        const provider =
+          type === 'datastore'
+            ? this.registry.datastore(entry.provider)
+            : this.registry.compute(entry.provider);
+        this.#checkOptions(provider, `${section}.${name}.options`, entry.options);
+      }
+    }
     return this;
+  }
+
+  /** Check a saved configuration's options against its provider's `optionsSchema`. */
+  #checkOptions(
+    provider: DatastoreProviderPlugin<unknown> | ComputeProviderPlugin<unknown>,
+    key: string,
+    options: unknown,
+  ): void {
+    if (!provider.optionsSchema) return;
+    try {
+      checkOptions(provider.optionsSchema, options ?? {}, key, join(this.dir, WORKSPACE_CONFIG_FILE));
+    } catch (error) {
+      if (error instanceof SluiceError) throw error;
+      throw new SluiceError(
+        'PLUGIN_INVALID',
+        `${provider.name}@${provider.version}: its optionsSchema is not a valid JSON Schema (${(error as Error).message}).`,
+        { cause: error, details: { plugin: provider.name } },
+      );
+    }
   }
 
   /** Name a plugin package in the workspace config so that `ready()` loads it from now on. */
@@ -237,6 +272,7 @@ export class Workspace {
 
   #createDatastore(name: string, configuration: DatastoreConfiguration): WorkspaceDatastore {
     const provider = this.registry.datastore(configuration.provider);
+    this.#checkOptions(provider, `datastores.${name}.options`, configuration.options);
     return new WorkspaceDatastore(
       provider.createDatastore(name, configuration.options as never, this.#pluginContext()),
     );
@@ -262,19 +298,49 @@ export class Workspace {
   }
 
   #pluginContext(): PluginContext {
-    return { workspaceDir: this.dir, secret: (name) => this.#secret(name) };
+    return { workspaceDir: this.dir, secret: (name) => this.getSecret(name) };
   }
 
-  /** A secret by name: the environment variable SLUICE_SECRET_<NAME> wins over the stored value. */
-  #secret(name: string): string | undefined {
-    const variable = `SLUICE_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-    return process.env[variable] ?? this.#readSecrets()[name];
+  /**
+   * A secret by name (undefined when it is not set): the runner's environment variable `SLUICE_SECRET_<NAME>`
+   * wins over the stored value. For plugins and steps' secret environment variables; never log it.
+   */
+  getSecret(name: string): string | undefined {
+    return process.env[secretVariable(name)] ?? this.#readSecrets()[name];
   }
 
   #readSecrets(): Record<string, string> {
     const file = join(this.dataDir, SECRETS_FILE);
-    if (!existsSync(file)) return {};
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        `Cannot read the workspace secrets in ${file}: ${(error as Error).message}. Make it a file readable by you.`,
+        { cause: error, details: { file } },
+      );
+    }
+    let secrets: unknown;
+    try {
+      secrets = JSON.parse(text);
+    } catch {
+      // the parser's message may quote the file, and so a secret: it is not passed on
+    }
+    if (
+      !secrets ||
+      typeof secrets !== 'object' ||
+      Array.isArray(secrets) ||
+      Object.values(secrets).some((value) => typeof value !== 'string')
+    ) {
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        `${file} must be a JSON object of secret names and string values; fix it, or delete it and set the secrets again with ws.setSecret().`,
+        { details: { file } },
+      );
+    }
+    return secrets as Record<string, string>;
   }
 
   // -- compute -----------------------------------------------------------------------------------------------
@@ -283,9 +349,7 @@ export class Workspace {
   saveComputeTarget(name: string, configuration: ComputeConfiguration): Promise<ComputeTarget> {
     // the target is created first, so a configuration its provider refuses is never saved
     const saved = { provider: configuration.provider, options: { ...configuration.options } };
-    const created = Promise.resolve().then(() =>
-      this.registry.compute(saved.provider).createTarget(name, saved.options as never, this.#pluginContext()),
-    );
+    const created = Promise.resolve().then(() => this.#createTarget(name, saved));
     return created.then((target) => {
       this.#updateConfig((config) => {
         config.computeTargets[name] = saved;
@@ -293,6 +357,12 @@ export class Workspace {
       this.#computeTargets.set(name, created);
       return target;
     });
+  }
+
+  #createTarget(name: string, configuration: ComputeConfiguration): ComputeTarget | Promise<ComputeTarget> {
+    const provider = this.registry.compute(configuration.provider);
+    this.#checkOptions(provider, `computeTargets.${name}.options`, configuration.options);
+    return provider.createTarget(name, configuration.options as never, this.#pluginContext());
   }
 
   hasComputeTarget(name: string): boolean {
@@ -320,9 +390,7 @@ export class Workspace {
         ),
       );
     }
-    const created = Promise.resolve().then(() =>
-      this.registry.compute(entry.provider).createTarget(name, entry.options as never, this.#pluginContext()),
-    );
+    const created = Promise.resolve().then(() => this.#createTarget(name, entry));
     this.#computeTargets.set(name, created);
     created.catch(() => this.#computeTargets.delete(name));
     return created;
@@ -358,12 +426,14 @@ export class Workspace {
 
   // -- lifecycle -----------------------------------------------------------------------------------------------
 
+  /** Change the config file: the changed config is checked against the same schema before it is written. */
   #updateConfig(change: (config: WorkspaceConfig) => void): void {
     const file = join(this.dir, WORKSPACE_CONFIG_FILE);
     const config = readConfig(file);
     change(config);
+    const checked = checkConfig(JSON.parse(JSON.stringify(config)), file);
     writeConfigAtomically(file, config);
-    this.#config = config;
+    this.#config = checked;
   }
 
   async close(): Promise<void> {
@@ -376,31 +446,71 @@ export class Workspace {
   }
 }
 
+/** Read and check a workspace config: WORKSPACE_CONFIG_INVALID naming each wrong key, before anything is written. */
 function readConfig(file: string): WorkspaceConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new SluiceError(
+      'WORKSPACE_CONFIG_INVALID',
+      `Cannot read ${file}: ${(error as Error).message}. Make it a readable file.`,
+      { cause: error, details: { file } },
+    );
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (error) {
     throw new SluiceError(
       'WORKSPACE_CONFIG_INVALID',
       `${file} is not valid JSON: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+      { cause: error, details: { file } },
     );
   }
-  const config = raw as Partial<WorkspaceConfig>;
-  if (!config || typeof config !== 'object' || typeof config.name !== 'string') {
-    throw new SluiceError('WORKSPACE_CONFIG_INVALID', `${file} needs at least a "name".`);
-  }
+  return checkConfig(raw, file);
+}
+
+/** The config with the default datastores and compute target added, once it matches the schema. */
+function checkConfig(raw: unknown, file: string): WorkspaceConfig {
+  const fix = `Fix ${WORKSPACE_CONFIG_FILE} (its schema: @sluice/runtime/workspace.schema.json).`;
+  const problems = schemaProblems(WORKSPACE_SCHEMA, raw);
+  if (problems.length > 0) throw configInvalid(file, problems, fix);
+  const config = raw as Partial<WorkspaceConfig> & { name: string; $schema?: string };
   const defaults = defaultConfig(config.name);
-  return {
+  const checked: WorkspaceConfig = {
+    ...(config.$schema === undefined ? {} : { $schema: config.$schema }),
     name: config.name,
-    plugins: Array.isArray(config.plugins) ? config.plugins.filter((entry) => typeof entry === 'string') : [],
+    plugins: config.plugins ?? [],
     defaultDatastore: config.defaultDatastore ?? defaults.defaultDatastore,
-    datastores: { ...defaults.datastores, ...(config.datastores ?? {}) },
-    computeTargets: { ...defaults.computeTargets, ...(config.computeTargets ?? {}) },
+    datastores: { ...defaults.datastores, ...normalise(config.datastores) },
+    computeTargets: { ...defaults.computeTargets, ...normalise(config.computeTargets) },
   };
+  if (!(checked.defaultDatastore in checked.datastores)) {
+    throw configInvalid(
+      file,
+      [
+        {
+          key: 'defaultDatastore',
+          message: `defaultDatastore must name one of the datastores (${Object.keys(checked.datastores).join(', ')}) (got ${JSON.stringify(checked.defaultDatastore)})`,
+        },
+      ],
+      fix,
+    );
+  }
+  return checked;
+}
+
+/** Entries saved without options get empty ones. */
+function normalise(
+  entries: Record<string, { provider: string; options?: object }> | undefined,
+): Record<string, { provider: string; options: Record<string, unknown> }> {
+  return Object.fromEntries(
+    Object.entries(entries ?? {}).map(([name, entry]) => [
+      name,
+      { provider: entry.provider, options: { ...(entry.options as Record<string, unknown>) } },
+    ]),
+  );
 }
 
 function writeConfigAtomically(file: string, config: WorkspaceConfig): void {
@@ -411,7 +521,8 @@ function writeConfigAtomically(file: string, config: WorkspaceConfig): void {
 
 const SECRETS_FILE = 'secrets.json';
 
-async function importPluginPackage(name: string, workspaceDir: string): Promise<unknown> {
+/** The plugins of a package named in the config: its `sluicePlugins()`, with coded errors for what goes wrong. */
+async function loadPluginPackage(name: string, workspaceDir: string): Promise<AnyPlugin[]> {
   let resolved: string | undefined;
   for (const base of [join(workspaceDir, 'package.json'), fileURLToPath(import.meta.url)]) {
     try {
@@ -428,7 +539,28 @@ async function importPluginPackage(name: string, workspaceDir: string): Promise<
       { details: { package: name } },
     );
   }
-  return import(pathToFileURL(resolved).href);
+  const invalid = (problem: string, cause?: unknown): SluiceError =>
+    new SluiceError(
+      'PLUGIN_INVALID',
+      `Plugin package ${name} (listed in ${WORKSPACE_CONFIG_FILE}) ${problem}; fix or update the package, or remove it from plugins.`,
+      { cause, details: { package: name } },
+    );
+  let module: { sluicePlugins?: unknown };
+  try {
+    module = (await import(pathToFileURL(resolved).href)) as { sluicePlugins?: unknown };
+  } catch (error) {
+    throw invalid(`failed to load: ${(error as Error)?.message ?? String(error)}`, error);
+  }
+  if (typeof module.sluicePlugins !== 'function') throw invalid('does not export sluicePlugins()');
+  let plugins: unknown;
+  try {
+    plugins = (module.sluicePlugins as () => unknown)();
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+    throw invalid(`threw from sluicePlugins(): ${(error as Error)?.message ?? String(error)}`, error);
+  }
+  if (!Array.isArray(plugins)) throw invalid('must return a list of plugins from sluicePlugins()');
+  return plugins as AnyPlugin[];
 }
 
 function writeSecrets(file: string, secrets: Record<string, string>): void {
@@ -436,6 +568,31 @@ function writeSecrets(file: string, secrets: Record<string, string>): void {
   writeFileSync(temp, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   chmodSync(temp, 0o600);
   renameSync(temp, file);
+}
+
+/** Create a workspace folder, or say in a coded error why it cannot be. */
+function makeFolder(path: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
+  } catch (error) {
+    throw folderError(path, error);
+  }
+}
+
+function folderError(path: string, error: unknown): SluiceError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    return new SluiceError(
+      'WORKSPACE_NOT_FOUND',
+      `Cannot use ${path} as a workspace folder: a file is in the way. Give the path of a folder.`,
+      { cause: error, details: { dir: path } },
+    );
+  }
+  return new SluiceError(
+    'RUN_STORE_ERROR',
+    `Cannot write in ${path}: ${(error as Error).message}. Check that the folder is writable and the disk is not full.`,
+    { cause: error, details: { dir: path } },
+  );
 }
 
 function writeIgnoreFile(root: string): void {

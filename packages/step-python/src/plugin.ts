@@ -44,6 +44,7 @@ export function pythonScriptStep(): StepKindPlugin<PythonScriptConfig> {
         value: step.config.arguments.map((argument) => canonicalArgument(step, argument)),
       },
     ],
+    commandLine: (step) => [step.config.scriptName, ...step.config.arguments],
     validate(step, { sourceDirectory, compute }) {
       if (compute && !compute.runProcess) throw cannotRunProcesses('STEP_INVALID', step.name, compute);
       // the user's folder: what the snapshot the step runs from is taken of
@@ -117,13 +118,12 @@ async function execute(context: StepExecutionContext<PythonScriptConfig>): Promi
   return { status: 'Failed', exitCode, error: notStarted(interpreter) };
 }
 
-/** The script's environment: ours, the step environment's variables, and what the `sluice` module needs. */
+/**
+ * The script's environment: the one the runtime gives the step (the runner's variables without its secrets,
+ * the step environment's variables and secrets), and what the `sluice` module needs.
+ */
 function processEnvironment(context: StepExecutionContext<PythonScriptConfig>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined) env[key] = value;
-  }
-  Object.assign(env, context.environment?.environmentVariables);
+  const env = context.env;
   const pythonPath = env.PYTHONPATH
     ? `${PYTHON_MODULE_DIR}${path.delimiter}${env.PYTHONPATH}`
     : PYTHON_MODULE_DIR;

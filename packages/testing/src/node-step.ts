@@ -28,6 +28,7 @@ export const nodeStepPlugin: StepKindPlugin<NodeStepConfig> = {
     { name: 'script', value: step.config.script },
     { name: 'arguments', value: step.config.arguments.map((a) => canonicalArgument(step, a)) },
   ],
+  commandLine: (step) => [step.config.script, ...step.config.arguments],
   async execute(ctx) {
     const result = await ctx.compute.runProcess!(
       {

@@ -108,6 +108,41 @@ describe('Environment and RunConfiguration', () => {
     expect(error.message).toContain('SEED');
   });
 
+  it('keeps secret environment variables by secret name, recorded only when there are some', () => {
+    const env = new Environment({
+      name: 'svc',
+      environmentVariables: { REGION: 'eu' },
+      secretEnvironmentVariables: { API_KEY: 'api-key' },
+    });
+    expect(env.secretEnvironmentVariables).toEqual({ API_KEY: 'api-key' });
+    expect(env.toJSON()).toMatchObject({ secretEnvironmentVariables: { API_KEY: 'api-key' } });
+    // definitions without secrets keep their earlier shape, so their fingerprints do not change
+    expect(Object.keys(new Environment({ name: 'plain' }).toJSON())).toEqual([
+      'name',
+      'version',
+      'python',
+      'environmentVariables',
+      'packages',
+    ]);
+    expect(new Environment(env.toJSON()).secretEnvironmentVariables).toEqual({ API_KEY: 'api-key' });
+  });
+
+  it.each([
+    [
+      { environmentVariables: { SLUICE_SECRET_TOKEN: 'x' } },
+      'are not passed to steps; give a step a secret with secretEnvironmentVariables: { TOKEN:',
+    ],
+    [{ environmentVariables: { 'A=B': 'x' } }, 'cannot be given to a process'],
+    [{ environmentVariables: { A: 'x\0y' } }, 'cannot be given to a process'],
+    [{ secretEnvironmentVariables: { SLUICE_SECRET_X: 'x' } }, 'is not a name a step'],
+    [{ secretEnvironmentVariables: { TOKEN: '' } }, 'must name a workspace secret'],
+    [{ environmentVariables: { TOKEN: 'a' }, secretEnvironmentVariables: { TOKEN: 'b' } }, 'keep one'],
+  ])('refuses variables a step cannot be given: %j', (options, words) => {
+    const error = sluiceErrorOf(() => new Environment({ name: 'e', ...options }));
+    expect(error.code).toBe('PIPELINE_INVALID');
+    expect(error.message).toContain(words);
+  });
+
   it('RunConfiguration holds the environment', () => {
     const env = new Environment({ name: 'e' });
     expect(new RunConfiguration({ environment: env }).environment).toBe(env);

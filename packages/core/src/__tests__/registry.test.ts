@@ -164,6 +164,14 @@ describe('PluginRegistry', () => {
     expect(datastore.message).toContain('a datastore provider needs createDatastore()');
     expect(datastore.message).toContain('version must be semver');
 
+    const schema = sluiceErrorOf(() =>
+      new PluginRegistry().use(computePlugin('s', { optionsSchema: 'integer' as never })),
+    );
+    expect(schema.message).toContain('optionsSchema must be a JSON Schema object');
+    expect(
+      new PluginRegistry().use(computePlugin('t', { optionsSchema: { type: 'object' } })).has('compute', 't'),
+    ).toBe(true);
+
     expect(sluiceErrorOf(() => new PluginRegistry().use(null as never)).code).toBe('PLUGIN_INVALID');
     expect(sluiceErrorOf(() => new PluginRegistry().ensure('python' as never)).code).toBe('PLUGIN_INVALID');
   });

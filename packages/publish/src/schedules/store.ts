@@ -1,4 +1,4 @@
-import type { Workspace } from '@sluice/runtime';
+import type { StoreStatement, Workspace } from '@sluice/runtime';
 import type { Recurrence } from './recurrence.js';
 
 /** The run-store namespace (and table-name prefix) of schedules. */
@@ -97,15 +97,8 @@ export interface ScheduleRecord {
 }
 
 type Row = Record<string, unknown>;
-/** The part of a better-sqlite3 statement used here. */
-interface Statement {
-  run(...parameters: unknown[]): { changes: number; lastInsertRowid: number | bigint };
-  get(...parameters: unknown[]): unknown;
-  all(...parameters: unknown[]): unknown[];
-}
 
 const ready = new WeakSet<object>();
-const statements = new WeakMap<object, Map<string, Statement>>();
 
 /** Create or upgrade the schedule tables of this workspace's run store (once per open store). */
 export function ensureScheduleTables(ws: Workspace): void {
@@ -114,20 +107,10 @@ export function ensureScheduleTables(ws: Workspace): void {
   ready.add(ws.store);
 }
 
-/** A prepared statement on the workspace's run store, compiled once per store. */
-export function sql(ws: Workspace, text: string): Statement {
+/** A prepared statement on the workspace's run store (compiled once per store; lock errors are coded). */
+export function sql(ws: Workspace, text: string): StoreStatement {
   ensureScheduleTables(ws);
-  let cache = statements.get(ws.store);
-  if (!cache) {
-    cache = new Map();
-    statements.set(ws.store, cache);
-  }
-  let statement = cache.get(text);
-  if (!statement) {
-    statement = ws.store.db.prepare(text);
-    cache.set(text, statement);
-  }
-  return statement;
+  return ws.store.prepare(text);
 }
 
 const parse = <T>(text: unknown, fallback: T): T =>

@@ -105,6 +105,8 @@ export function executionContext(
     workDir: step.sourceDirectory,
     contextFile: path.join(step.sourceDirectory, 'context.json'),
     environment: undefined,
+    // as the runtime gives it: PATH, then the environment's variables
+    env: { PATH: process.env.PATH ?? '', ...overrides.environment?.environmentVariables },
     compute: harnessCompute(),
     signal: new AbortController().signal,
     logs: {

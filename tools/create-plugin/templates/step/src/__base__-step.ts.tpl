@@ -48,6 +48,8 @@ export function {{camel}}Step(): StepKindPlugin<{{Pascal}}StepConfig> {
         value: step.config.arguments.map((argument) => canonicalArgument(step, argument)),
       },
     ],
+    // the command line, checked at submit for arguments no process can take
+    commandLine: (step) => [step.config.command, ...step.config.arguments],
     execute,
   };
 }
@@ -70,8 +72,8 @@ async function execute(context: StepExecutionContext<{{Pascal}}StepConfig>): Pro
       args,
       cwd: context.sourceDirectory ?? context.workDir,
       env: {
-        ...definedVariables(process.env),
-        ...context.environment?.environmentVariables,
+        // the runner's variables (without its secrets) and the step environment's, as the runtime gives them
+        ...context.env,
         // the run context: inputs, outputs, parameters and the metrics file, as JSON
         SLUICE_CONTEXT: context.contextFile,
       },
@@ -93,12 +95,6 @@ async function execute(context: StepExecutionContext<{{Pascal}}StepConfig>): Pro
         ? `${command} was killed by signal ${result.signal ?? 'unknown'}`
         : `${command} exited with code ${result.exitCode}`,
   };
-}
-
-function definedVariables(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
-  );
 }
 
 const plugin = {{camel}}Step();
