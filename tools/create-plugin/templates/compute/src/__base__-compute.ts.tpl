@@ -105,6 +105,9 @@ export class {{Pascal}}ComputeTarget implements ComputeTarget {
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
+      // say which process runs the job (it leads its own group): if the runner is killed, the next
+      // open of the workspace stops what it left running
+      if (child.pid !== undefined) hooks.onSpawn?.({ pid: child.pid, processGroup: child.pid });
       const stop = (): void => {
         if (child.pid === undefined) return;
         try {
