@@ -440,6 +440,14 @@ export function createProgram(
       const ws = await openWorkspace(options);
       try {
         const datasets = ws.store.listDatasets().filter((dataset) => !name || dataset.name === name);
+        if (name && datasets.length === 0) {
+          const known = [...new Set(ws.store.listDatasets().map((dataset) => dataset.name))];
+          throw new SluiceError(
+            'DATASET_NOT_FOUND',
+            `No dataset named "${name}" is registered in this workspace; ${known.length > 0 ? `registered: ${known.join(', ')}` : 'none is registered yet'}. List them with \`sluice datasets\`.`,
+            { details: { name } },
+          );
+        }
         if (options.json) {
           io.stdout.write(
             `${JSON.stringify(
@@ -451,7 +459,7 @@ export function createProgram(
           return;
         }
         if (datasets.length === 0) {
-          io.stdout.write(name ? `No dataset named "${name}".\n` : 'No datasets registered yet.\n');
+          io.stdout.write('No datasets registered yet.\n');
           return;
         }
         const rows = datasets.map((dataset) => [

@@ -153,6 +153,11 @@ export async function serve(options: ServeOptions): Promise<SluiceServer> {
     } else if (req.complete) {
       // bytes that are not HTTP behind a request being answered: it is answered, then the connection closes
       closeAfterAnswer.add(socket);
+    } else if (error.code?.startsWith('HPE_') && socket.writable) {
+      // a body that is not valid HTTP (bad chunking, an unknown transfer coding): reading it fails with a
+      // coded error, the request is answered, then the connection closes
+      closeAfterAnswer.add(socket);
+      req.emit('error', malformed(error));
     } else {
       // a body that breaks off mid-way: its reader fails, and the connection closes
       req.destroy(error);
@@ -180,7 +185,7 @@ export async function serve(options: ServeOptions): Promise<SluiceServer> {
       res.destroy();
     }
     busy.delete(socket);
-    if (closeAfterAnswer.has(socket)) socket.end();
+    if (closeAfterAnswer.has(socket)) lingeringClose(socket);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -262,24 +267,39 @@ function refuseMalformed(error: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy();
     return;
   }
-  const coded =
-    error.code === 'HPE_HEADER_OVERFLOW'
-      ? new SluiceError('REQUEST_TOO_LARGE', "The request's headers are larger than this server accepts.")
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new SluiceError('REQUEST_TIMEOUT', 'The request did not arrive in time; send it again.')
-        : new SluiceError(
-            'REQUEST_INVALID',
-            `The request is not valid HTTP/1.1 (${(error.code ?? 'malformed').replace(/^HPE_/, '')}); check what the client sends.`,
-          );
+  const coded = malformed(error);
   const status = httpStatusOf(coded.code);
   const body = JSON.stringify({
     error: { code: coded.code, message: coded.message, details: coded.details },
   });
-  socket.end(
+  socket.write(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
-  // a client that does not close its end is not waited for
+  lingeringClose(socket);
+}
+
+/** What a client's malformed HTTP is, as a coded error. */
+function malformed(error: NodeJS.ErrnoException): SluiceError {
+  return error.code === 'HPE_HEADER_OVERFLOW'
+    ? new SluiceError('REQUEST_TOO_LARGE', "The request's headers are larger than this server accepts.")
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new SluiceError('REQUEST_TIMEOUT', 'The request did not arrive in time; send it again.')
+      : new SluiceError(
+          'REQUEST_INVALID',
+          `The request is not valid HTTP/1.1 (${(error.code ?? 'malformed').replace(/^HPE_/, '')}); check what the client sends.`,
+        );
+}
+
+/**
+ * Close a connection after its answer without losing the answer: what the client still sends is read and
+ * dropped until it closes its end (closing with unread bytes would reset the connection, and the client
+ * could lose the answer), for at most a second.
+ */
+function lingeringClose(socket: Socket): void {
+  socket.end();
+  socket.on('data', ignore);
+  socket.resume();
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 

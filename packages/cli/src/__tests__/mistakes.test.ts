@@ -166,6 +166,14 @@ describe('mistakes in what the user gives', () => {
     expectCoded(await inProcess([command, join(dir, file), ...rest, ...workspace]), code, message);
   });
 
+  it('a dataset that is not registered is DATASET_NOT_FOUND, like every other name that is not found', async () => {
+    expectCoded(
+      await inProcess(['datasets', 'no-such-dataset', '-w', join(dir, 'ws')]),
+      'DATASET_NOT_FOUND',
+      /No dataset named "no-such-dataset"/,
+    );
+  });
+
   it('reports unreadable config and secrets files', async () => {
     const ws = mkdtempSync(join(dir, 'unreadable-'));
     mkdirSync(join(ws, 'sluice.workspace.json'));

@@ -225,8 +225,18 @@ describe('serve() against raw sockets', () => {
       request(submit, { ...auth, 'Transfer-Encoding': 'chunked' }, `5\r\n{"Exp\r\n`),
       'zz\r\n\r\n',
     );
-    // its reader fails and the connection closes (no answer can follow a broken body)
-    expect([broken.status, broken.closed]).toEqual([0, true]);
+    // its reader fails: the request is answered with a coded 400, then the connection closes
+    expect([broken.status, code(broken), broken.closed]).toEqual([400, 'REQUEST_INVALID', true]);
+    // so is a body in a transfer coding the server does not speak
+    const unknownCoding = await raw(
+      server,
+      request(submit, { ...auth, 'Transfer-Encoding': 'gzip, nonsense' }, body),
+    );
+    expect([unknownCoding.status, code(unknownCoding), unknownCoding.closed]).toEqual([
+      400,
+      'REQUEST_INVALID',
+      true,
+    ]);
     await stillServing();
     expect(queueRows(f)).toBe(0);
     expect(f.ws.store.listRuns()).toHaveLength(0);
