@@ -263,7 +263,8 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
  * connection on which nothing was written yet gets an answer; the others are closed.
  */
 function refuseMalformed(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
+  // no request of this connection is being answered (see clientError): nothing was written for this one
+  if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }

@@ -187,6 +187,14 @@ describe('serve() against raw sockets', () => {
       const answer = await raw(server, ...parts);
       expect([what, answer.status, code(answer), answer.closed]).toEqual([what, status, expected, true]);
     }
+    // on a kept-alive connection whose first request was answered, a malformed second one is answered too
+    const second = await raw(
+      server,
+      request('GET /pipelines HTTP/1.1', { ...auth, Connection: 'keep-alive' }),
+      request('GET /pipelines HTTP/1.1', { ...auth, X: 'a'.repeat(20_000) }),
+    );
+    expect(second.status).toBe(200);
+    expect(second.body).toMatch(/HTTP\/1\.1 413 [^]*"code":"REQUEST_TOO_LARGE"/);
     // a CONNECT request is not served: the connection just closes
     const tunnel = await raw(server, request('CONNECT evil.example:443 HTTP/1.1', auth));
     expect([tunnel.status, tunnel.closed]).toEqual([0, true]);
