@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Pipeline } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ComputeTarget, Experiment, Workspace, localCompute, type PipelineRun } from '../index.js';
-import { SCRIPTS, tempDir, writeTree } from './fixtures.js';
+import { SCRIPTS, isRunning, tempDir, writeTree } from './fixtures.js';
 import { nodeStep } from './node-step.js';
 
 let ws: Workspace;
@@ -44,14 +44,6 @@ afterEach(async () => {
 const holding = (name: string): boolean => existsSync(join(hold, `${name}.pid`));
 const pidOf = (name: string): number => Number(readFileSync(join(hold, `${name}.pid`), 'utf8'));
 const release = (): void => writeFileSync(join(hold, 'release'), '');
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
@@ -120,7 +112,7 @@ describe('cancel with a grace period', () => {
     expect(run.status).toBe('Canceled');
     expect(statuses(run)).toEqual({ a: 'Canceled', b: 'Canceled' });
     expect(run.record.error).toBeNull();
-    await until(() => !alive(pid));
+    await until(() => !isRunning(pid));
     expect(holding('b')).toBe(false);
   });
 });
@@ -141,7 +133,7 @@ describe('a run store closed under a running run', () => {
       ws.store.close();
       // `quick` ends with the store closed: nothing can be recorded, so the run stops its other steps
       expect(await run.waitForCompletion()).toBe('Failed');
-      await until(() => !alive(pid));
+      await until(() => !isRunning(pid));
       await new Promise((r) => setTimeout(r, 50));
       expect(unhandled).toEqual([]);
     } finally {
