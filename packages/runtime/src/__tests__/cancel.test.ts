@@ -102,18 +102,22 @@ describe('cancel with a grace period', () => {
     const a = holdStep('a', { computeTarget: 'single' });
     const b = holdStep('b', { computeTarget: 'single' });
     const run = await new Experiment(ws, 'slots').submit(new Pipeline({ steps: [a, b] }));
-    await until(() => holding('a') && statuses(run).b === 'Queued');
+    // the two steps race for the one slot: one runs, the other waits for it
+    const waiting = (name: string, other: string): boolean =>
+      holding(name) && statuses(run)[other] === 'Queued';
+    await until(() => waiting('a', 'b') || waiting('b', 'a'));
+    const [first, second] = holding('a') ? ['a', 'b'] : ['b', 'a'];
     const graceful = run.cancel({ graceMs: 60_000 });
-    await until(() => statuses(run).b === 'Canceled');
-    expect(statuses(run).a).toBe('Running');
-    const pid = pidOf('a');
+    await until(() => statuses(run)[second!] === 'Canceled');
+    expect(statuses(run)[first!]).toBe('Running');
+    const pid = pidOf(first!);
     await run.cancel({ graceMs: 0 });
     await graceful;
     expect(run.status).toBe('Canceled');
     expect(statuses(run)).toEqual({ a: 'Canceled', b: 'Canceled' });
     expect(run.record.error).toBeNull();
     await until(() => !isRunning(pid));
-    expect(holding('b')).toBe(false);
+    expect(holding(second!)).toBe(false);
   });
 });
 
