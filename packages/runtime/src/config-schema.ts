@@ -1,6 +1,12 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvType, ErrorObject, ValidateFunction } from 'ajv';
 import { SluiceError, type JsonSchema } from '@sluice/core';
 import schema from '../workspace.schema.json' with { type: 'json' };
+import {
+  validateLocalComputeOptions,
+  validateLocalDatastoreOptions,
+  validateWorkspace,
+} from './generated/workspace-schema.js';
 
 /** The JSON Schema of `sluice.workspace.json`, shipped as `@sluice/runtime/workspace.schema.json` for editors. */
 export const WORKSPACE_SCHEMA: JsonSchema = schema;
@@ -9,9 +15,26 @@ export const LOCAL_COMPUTE_OPTIONS_SCHEMA: JsonSchema = schema.definitions.local
 /** The options of the built-in local datastore provider. */
 export const LOCAL_DATASTORE_OPTIONS_SCHEMA: JsonSchema = schema.definitions.localDatastoreOptions;
 
-// Plugins' schemas come from other packages: accept any draft-07 schema rather than Ajv's strict subset.
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
-const compiled = new WeakMap<object, ValidateFunction>();
+/**
+ * Validators by schema. The workspace schema and the built-in providers' option schemas are compiled when the
+ * package is built (scripts/compile-schema.mjs), so opening a workspace loads no schema compiler; a plugin's
+ * schema is compiled the first time it is used.
+ */
+const compiled = new WeakMap<object, ValidateFunction>([
+  [WORKSPACE_SCHEMA, validateWorkspace as ValidateFunction],
+  [LOCAL_COMPUTE_OPTIONS_SCHEMA, validateLocalComputeOptions as ValidateFunction],
+  [LOCAL_DATASTORE_OPTIONS_SCHEMA, validateLocalDatastoreOptions as ValidateFunction],
+]);
+
+let ajv: AjvType | undefined;
+/** The compiler for plugins' schemas: any draft-07 schema, not Ajv's strict subset. */
+function compiler(): AjvType {
+  if (!ajv) {
+    const { Ajv } = createRequire(import.meta.url)('ajv') as { Ajv: new (options: object) => AjvType };
+    ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
+  }
+  return ajv;
+}
 
 /** One thing wrong in a configuration: the key (a JSON path such as `datastores.x.options.path`) and why. */
 export interface ConfigProblem {
@@ -27,7 +50,7 @@ export interface ConfigProblem {
 export function schemaProblems(schema: JsonSchema, value: unknown, base = ''): ConfigProblem[] {
   let validate = compiled.get(schema);
   if (!validate) {
-    validate = ajv.compile(schema);
+    validate = compiler().compile(schema);
     compiled.set(schema, validate);
   }
   if (validate(value)) return [];

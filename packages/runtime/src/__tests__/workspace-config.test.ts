@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -243,5 +244,16 @@ describe('workspace config', () => {
     const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8'));
     expect(pkg.exports['./workspace.schema.json']).toBe('./workspace.schema.json');
     expect(pkg.files).toContain('workspace.schema.json');
+  });
+
+  it('validates with code compiled from the shipped schema, kept up to date', () => {
+    const check = spawnSync(
+      process.execPath,
+      [join(__dirname, '../../scripts/compile-schema.mjs'), '--check'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(check.status, check.stderr).toBe(0);
   });
 });
