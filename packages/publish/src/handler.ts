@@ -161,7 +161,8 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     }
     const spec = withDatasets(published, submission.datasetAssignments).spec;
     const pipeline = buildPipeline(ws, spec, submission.dataPathAssignments);
-    checkParameters(pipeline, submission.parameters);
+    // kept as the run will record them: typed, with the defaults of parameters not given
+    submission.parameters = checkParameters(pipeline, submission.parameters);
     await checkDataPaths(ws, submission.dataPathAssignments);
     const runId = queue.accept(
       {

@@ -62,6 +62,7 @@ export interface RunEntity {
   tags: Record<string, string>;
   /** Azure's run properties; Sluice keeps none, so this is always empty. */
   Properties: Record<string, string>;
+  /** The parameter values the run uses: typed, with the defaults of parameters not given. */
   ParameterAssignments: Record<string, unknown>;
   DataPathAssignments: Record<string, { DataStoreName: string; RelativePath: string }>;
   DataSetDefinitionValueAssignments: Record<string, { DataSetReference: { Name: string; Version: string } }>;

@@ -250,6 +250,8 @@ describe('the Azure ML wire', () => {
         'Description',
         'Tags',
         'tags',
+        'ParameterAssignments',
+        'TotalRunSteps',
       ])
         expect(got[key], key).toEqual(accepted[key]);
       expect((got.Status as { CreationTime: string }).CreationTime).toBe(
@@ -260,6 +262,8 @@ describe('the Azure ML wire', () => {
       Description: 'from a test',
       Tags: { team: 'ml' },
       tags: { team: 'ml' },
+      ParameterAssignments: { pipeline_arg: 10 },
+      TotalRunSteps: 2,
     });
 
     // [recorded] PipelineUrl.cs: "For all run statuses append /Pipeline/[PIPELINE_ID]"
