@@ -107,7 +107,7 @@ export async function runLoadServer(dir, concurrency = SERVER_CONCURRENCY) {
   await ws.close();
 }
 
-/** The baseline's child process: plain node:http; reads and parses the JSON body, answers 202 with JSON. */
+/** The baseline's child process: plain node:http; reads and parses the JSON body, answers 200 with a run entity of the server's shape. */
 const BASELINE_SERVER = `
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -118,11 +118,16 @@ const server = createServer((req, res) => {
     const submission = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     const id = submission.ExperimentName + '_20250101_000000_' + randomBytes(3).toString('hex');
     const url = 'http://' + req.headers.host + '/runs/' + id;
+    const now = new Date().toISOString();
     const body = JSON.stringify({
-      Id: id, Status: 'Queued', Url: url, ExperimentName: submission.ExperimentName,
-      PipelineId: '00000000-0000-4000-8000-000000000000',
+      Id: id,
+      Status: { StatusCode: 0, StatusDetail: 'Queued', CreationTime: now, EndTime: null },
+      RunHistoryExperimentName: submission.ExperimentName, PipelineId: '00000000-0000-4000-8000-000000000000',
+      RunSource: 'REST', Description: null, Tags: {}, tags: {}, Properties: {},
+      ParameterAssignments: submission.ParameterAssignments ?? {}, CreatedDate: now,
+      ExperimentName: submission.ExperimentName, Url: url,
     });
-    res.writeHead(202, {
+    res.writeHead(200, {
       'content-type': 'application/json; charset=utf-8',
       location: url,
       'content-length': String(Buffer.byteLength(body)),
@@ -239,7 +244,7 @@ async function load({ url, token, body, connections, duration, amount, onAnswer 
   }
 }
 
-/** Collects the Ids of 202 answers; counts every status. */
+/** Collects the Ids of 200 answers; counts every status. */
 function answerCollector() {
   const ids = [];
   const statuses = new Map();
@@ -252,7 +257,7 @@ function answerCollector() {
     },
     onAnswer(status, text) {
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      if (status !== 202) return;
+      if (status !== 200) return;
       try {
         const id = JSON.parse(text).Id;
         if (typeof id === 'string' && id) ids.push(id);
@@ -359,7 +364,7 @@ export async function measureServeLoad({ quick = false } = {}) {
     });
     const baseRate = base['2xx'] / base.duration;
     log(
-      `${base['2xx']} answered 202 in ${base.duration.toFixed(2)} s = ${fmtRate(baseRate)}, p99 ` +
+      `${base['2xx']} answered 200 in ${base.duration.toFixed(2)} s = ${fmtRate(baseRate)}, p99 ` +
         `${fmtLatency(base.latency.p99)}, ${base.non2xx} non-2xx, ${base.errors} errors`,
     );
     await baseline.stop();
@@ -431,7 +436,7 @@ export async function measureServeLoad({ quick = false } = {}) {
       }
       try {
         const run = await client.getRun(id);
-        count(`still ${run.Status}${run.ResumedAs ? ` (resumed as ${run.ResumedAs})` : ''}`);
+        count(`still ${run.Status.StatusDetail}${run.ResumedAs ? ` (resumed as ${run.ResumedAs})` : ''}`);
       } catch (error) {
         count(
           error?.code === 'RUN_NOT_FOUND'
@@ -451,13 +456,13 @@ export async function measureServeLoad({ quick = false } = {}) {
       .every((id) => ws.store.getStepRuns(id).some((step) => step.status === 'Finished'));
 
     const codes = [...answers.statuses]
-      .filter(([status]) => status !== 202)
+      .filter(([status]) => status !== 200)
       .map(([status, n]) => `${n}× ${status}`);
     const serverLog = server.stderr();
     const problems = [
       lost ? `${lost} lost: ${[...reasons].map(([reason, n]) => `${n}× ${reason}`).join(', ')}` : undefined,
       duplicates ? `${duplicates} duplicate Ids` : undefined,
-      answers.unreadable ? `${answers.unreadable} 202 answers without an Id` : undefined,
+      answers.unreadable ? `${answers.unreadable} 200 answers without an Id` : undefined,
       codes.length ? `non-2xx: ${codes.join(', ')}` : undefined,
       result.errors || result.timeouts
         ? `${result.errors} connection errors, ${result.timeouts} timeouts`
@@ -472,7 +477,7 @@ export async function measureServeLoad({ quick = false } = {}) {
         id: 'e',
         what: `REST submissions, ${connections} conns × ${duration} s, one-step runs (accepted/s)`,
         sluice: `${fmtRate(rate)}, p99 ${fmtLatency(result.latency.p99)}, ${lost} lost of ${unique.size}`,
-        baseline: `${fmtRate(baseRate)}, p99 ${fmtLatency(base.latency.p99)} (node:http 202)`,
+        baseline: `${fmtRate(baseRate)}, p99 ${fmtLatency(base.latency.p99)} (node:http 200)`,
         ratio: fmtRatio(rate / baseRate),
         goal: '0 lost runs',
         ok: unique.size > 0 && lost === 0 && duplicates === 0 && executed,

@@ -1,58 +1,35 @@
 import { SluiceError } from '@sluice/core';
 import type { ErrorCode } from './codes.js';
+import type { RunEntity } from './wire.js';
+
+export type { RunStatusDetail, RunStatusObject, StepDetails } from './wire.js';
 
 /** A submission's JSON body, with the keys of Azure ML's REST API. */
 export interface SubmissionBody {
   ExperimentName: string;
   ParameterAssignments?: Record<string, string | number | boolean>;
   DataPathAssignments?: Record<string, { DataStoreName: string; RelativePath: string }>;
+  /** Dataset inputs (by the name steps consume them under) given another registered dataset. */
+  DataSetDefinitionValueAssignments?: Record<
+    string,
+    | { DataSetReference: { Name: string; Version?: string | number } | { Id: string } }
+    | { SavedDataSetReference: { Id: string } }
+  >;
   RunSource?: string;
   Description?: string;
   Tags?: Record<string, string>;
+  ContinueRunOnStepFailure?: boolean;
+  /** @deprecated Sluice's earlier spelling of ContinueRunOnStepFailure, still accepted. */
   ContinueOnStepFailure?: boolean;
 }
 
-/** The answer to an accepted submission: the run id, before the run starts. */
-export interface SubmittedRun {
-  Id: string;
-  Status: 'Queued';
-  Url: string;
-  ExperimentName: string;
-  PipelineId: string;
-  PipelineEndpoint?: string;
-  PipelineVersion?: string;
-}
-
-export interface StepDetails {
-  Name: string;
-  Status: string;
-  ReusedFrom: string | null;
-  StartedAt: string | null;
-  EndedAt: string | null;
-  Error: string | null;
-}
-
-/** A run as `GET /runs/{id}` shows it. */
-export interface RunDetails {
-  Id: string;
-  /** `Queued` until a worker starts it, then the run's status: NotStarted, Running, Finished, Failed, Canceled. */
-  Status: string;
-  ExperimentName: string;
-  PipelineId?: string;
-  PipelineName?: string;
-  PipelineEndpoint?: string;
-  PipelineVersion?: string;
-  RunSource: string;
-  ParameterAssignments: Record<string, unknown>;
-  Error: string | null;
-  ErrorCode?: string;
-  Steps: StepDetails[];
-  Url: string;
-  /** The run that took over after this one was interrupted (the server stopped mid-run). */
-  ResumedAs?: string;
-  ResumedFrom?: string;
+/** A run as the submission answers it and `GET /runs/{id}` shows it. */
+export interface RunDetails extends RunEntity {
   [key: string]: unknown;
 }
+
+/** The answer to an accepted submission: the run, before a worker starts it. */
+export type SubmittedRun = RunDetails;
 
 export interface PipelineSummary {
   Id: string;
@@ -165,15 +142,12 @@ export function createSluiceClient(options: SluiceClientOptions): SluiceClient {
           current = run.ResumedAs;
           continue;
         }
-        if (TERMINAL.includes(run.Status)) return run;
+        const status = run.Status.StatusDetail;
+        if (TERMINAL.includes(status)) return run;
         if (Date.now() >= deadline) {
-          throw new SluiceError(
-            'WAIT_TIMEOUT',
-            `Run ${current} is still ${run.Status} after ${timeoutMs} ms.`,
-            {
-              details: { run: current, status: run.Status },
-            },
-          );
+          throw new SluiceError('WAIT_TIMEOUT', `Run ${current} is still ${status} after ${timeoutMs} ms.`, {
+            details: { run: current, status },
+          });
         }
         await sleep(Math.min(pollIntervalMs, Math.max(0, deadline - Date.now())));
       }

@@ -8,9 +8,11 @@ import { PublishedPipeline } from './published-pipeline.js';
 import { RunQueue, type CloseOptions } from './queue.js';
 import { createScheduler } from './schedules/index.js';
 import type { ScheduleTarget } from './schedules/index.js';
+import { datasetInputs, resolveDatasetAssignments, withDatasets } from './dataset-assignments.js';
 import { publishStore, type QueuedSubmission } from './store.js';
-import { buildPipeline, checkDataPaths, checkExperimentName, checkParameters } from './submission.js';
+import { buildPipeline, checkDataPaths, checkParameters } from './submission.js';
 import { tokenVerifier } from './tokens.js';
+import { namedVersion, parseSubmission, runEntity, submissionQuery } from './wire.js';
 
 export interface RequestHandlerOptions {
   workspace: Workspace;
@@ -54,21 +56,26 @@ interface Route {
   methods: Partial<Record<'GET' | 'POST', Action>>;
 }
 
-/** The body keys of a submission, as Azure ML's REST API names them. */
-const SUBMISSION_KEYS = [
-  'ExperimentName',
-  'ParameterAssignments',
-  'DataPathAssignments',
-  'RunSource',
-  'Description',
-  'Tags',
-  'ContinueOnStepFailure',
-];
+/** The query parameters of endpoint submissions: Sluice's `version` and Azure's `pipelineVersion`. */
+const ENDPOINT_QUERY = ['version', 'pipelineVersion'] as const;
+const ENDPOINT_BY_NAME_QUERY = ['name', ...ENDPOINT_QUERY] as const;
+
+/**
+ * A route of Azure ML's pipeline service: `…/PipelineRuns<rest>`, at the root or under the workspace path of
+ * an Azure URL (`/pipelines/v1.0/subscriptions/…/workspaces/<ws>`, or `/api/v1.0/…` of older URLs), so a
+ * client only changes the host. Matched without regard to case, as Azure does. The subscription, resource
+ * group and workspace segments are not checked: a server serves one workspace.
+ */
+function azure(rest: string): RegExp {
+  const workspace = String.raw`(?:/(?:pipelines|api)/v1\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+)?`;
+  return new RegExp(`^${workspace}/PipelineRuns${rest}$`, 'i');
+}
 
 /**
  * The REST API of published pipelines and endpoints as one Fetch-style handler (`Request` in, `Response`
  * out); `serve()` puts it on node:http, and any server that speaks Fetch can host it. Submissions are
- * validated, queued persistently and answered 202 with the run id at once; the runs execute in this process.
+ * validated, queued persistently and answered 200 at once with the run as Azure ML's pipeline service shows
+ * one (see wire.ts); the runs execute in this process.
  */
 export function createRequestHandler(options: RequestHandlerOptions): RequestHandler {
   const ws = options.workspace;
@@ -145,8 +152,17 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
   ): Promise<Response> => {
     const submission = parseSubmission(await readJson(context.request, maxBodyBytes));
     await ws.ready();
-    const pipeline = buildPipeline(ws, published.spec, submission.dataPathAssignments);
-    checkParameters(pipeline, submission.parameters);
+    if (submission.datasetAssignments) {
+      submission.datasetAssignments = resolveDatasetAssignments(
+        ws,
+        published.spec,
+        submission.datasetAssignments,
+      );
+    }
+    const spec = withDatasets(published, submission.datasetAssignments).spec;
+    const pipeline = buildPipeline(ws, spec, submission.dataPathAssignments);
+    // kept as the run will record them: typed, with the defaults of parameters not given
+    submission.parameters = checkParameters(pipeline, submission.parameters);
     await checkDataPaths(ws, submission.dataPathAssignments);
     const runId = queue.accept(
       {
@@ -157,31 +173,56 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       submission,
       context.principal.subject,
     );
-    const url = new URL(`/runs/${encodeURIComponent(runId)}`, context.base).href;
-    return json(
-      202,
-      {
-        Id: runId,
-        Status: 'Queued',
-        Url: url,
-        ExperimentName: submission.experimentName,
-        PipelineId: published.id,
-        ...(endpoint ? { PipelineEndpoint: endpoint.name, PipelineVersion: endpoint.version } : {}),
-      },
-      { location: url },
-    );
+    const run = runEntity(ws, runId, context.base);
+    return json(200, run, { location: run.Url });
   };
 
+  /** Submit a published pipeline by id; its URL takes no query parameters. */
   const submitPipeline: Action = (context) => {
+    submissionQuery(context.url, []);
     const published = PublishedPipeline.get(ws, { id: context.params[0]! });
     published.assertActive();
     return accept(context, published, null);
   };
 
-  const submitEndpoint = (context: Context, version: string | undefined): Promise<Response> => {
-    const endpoint = PipelineEndpoint.get(ws, context.params[0]!);
-    const resolved = endpoint.resolve(version);
-    return accept(context, resolved.pipeline, { name: endpoint.name, version: resolved.version });
+  /**
+   * Submit an endpoint: the version the caller names in the path or the query (the default when none), never
+   * another one. `byName` takes the endpoint's name from `?name=` (Azure's `PipelineEndpointSubmit/Name`).
+   */
+  const submitEndpoint =
+    (form: { byName?: boolean } = {}): Action =>
+    (context) => {
+      const query: Partial<Record<'name' | 'version' | 'pipelineVersion', string>> = submissionQuery(
+        context.url,
+        form.byName ? ENDPOINT_BY_NAME_QUERY : ENDPOINT_QUERY,
+      );
+      const name = form.byName ? query.name : context.params[0]!;
+      if (name === undefined) {
+        throw new SluiceError(
+          'REQUEST_INVALID',
+          `${context.url.pathname} needs the endpoint's name: ?name=<endpoint name>[&pipelineVersion=<version>].`,
+          { details: { field: '?name' } },
+        );
+      }
+      const version = namedVersion([
+        ['the path', form.byName ? undefined : context.params[1]],
+        ['?version=', query.version],
+        ['?pipelineVersion=', query.pipelineVersion],
+      ]);
+      const endpoint = PipelineEndpoint.get(ws, name);
+      const resolved = endpoint.resolve(version);
+      return accept(context, resolved.pipeline, { name: endpoint.name, version: resolved.version });
+    };
+
+  const getRun: Action = ({ base, params }) => json(200, runEntity(ws, params[0]!, base));
+  const listRuns: Action = ({ base, params }) => {
+    const published = PublishedPipeline.get(ws, { id: params[0]! });
+    return json(
+      200,
+      publishStore(ws)
+        .listQueuedFor(published.id)
+        .map((entry) => runEntity(ws, entry.runId, base)),
+    );
   };
 
   const routes: Route[] = [
@@ -203,7 +244,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
         POST: submitPipeline,
       },
     },
-    { pattern: /^\/pipelines\/([^/]+)\/runs$/, methods: { POST: submitPipeline } },
+    { pattern: /^\/pipelines\/([^/]+)\/runs$/, methods: { GET: listRuns, POST: submitPipeline } },
     {
       pattern: /^\/endpoints$/,
       methods: {
@@ -218,7 +259,7 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       pattern: /^\/endpoints\/([^/]+)$/,
       methods: {
         GET: ({ base, params }) => json(200, describeEndpoint(PipelineEndpoint.get(ws, params[0]!), base)),
-        POST: (context) => submitEndpoint(context, context.url.searchParams.get('version') ?? undefined),
+        POST: submitEndpoint(),
       },
     },
     {
@@ -226,13 +267,17 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       methods: {
         GET: ({ base, params }) =>
           json(200, describePipeline(PipelineEndpoint.get(ws, params[0]!).getPipeline(params[1]!), base)),
-        POST: (context) => submitEndpoint(context, context.params[1]!),
+        POST: submitEndpoint(),
       },
     },
-    {
-      pattern: /^\/runs\/([^/]+)$/,
-      methods: { GET: ({ base, params }) => json(200, describeRun(ws, params[0]!, base)) },
-    },
+    { pattern: /^\/runs\/([^/]+)$/, methods: { GET: getRun } },
+    // Azure ML's URL forms, with or without the workspace prefix of an Azure URL
+    { pattern: azure('/PipelineSubmit/([^/]+)'), methods: { POST: submitPipeline } },
+    { pattern: azure('/PipelineEndpointSubmit/Id/([^/]+)'), methods: { POST: submitEndpoint() } },
+    { pattern: azure('/PipelineEndpointSubmit/Id/([^/]+)/([^/]+)'), methods: { POST: submitEndpoint() } },
+    { pattern: azure('/PipelineEndpointSubmit/Name'), methods: { POST: submitEndpoint({ byName: true }) } },
+    { pattern: azure('/Pipeline/([^/]+)'), methods: { GET: listRuns } },
+    { pattern: azure('/([^/]+)'), methods: { GET: getRun } },
   ];
 
   const handle = async (request: Request): Promise<Response> => {
@@ -314,7 +359,7 @@ function matchRoute(routes: readonly Route[], pathname: string): { route: Route;
   }
   throw new SluiceError(
     'ROUTE_NOT_FOUND',
-    `Nothing is served at ${pathname}. Routes: GET /pipelines, GET|POST /pipelines/{id}, POST /pipelines/{id}/runs, GET /endpoints, GET|POST /endpoints/{name}, GET|POST /endpoints/{name}/versions/{version}, GET /runs/{id}.`,
+    `Nothing is served at ${pathname}. Routes: GET /pipelines, GET|POST /pipelines/{id}, GET|POST /pipelines/{id}/runs, GET /endpoints, GET|POST /endpoints/{name}, GET|POST /endpoints/{name}/versions/{version}, GET /runs/{id}; and Azure ML's POST …/PipelineRuns/PipelineSubmit/{id}, POST …/PipelineRuns/PipelineEndpointSubmit/Id/{name}[/{version}], POST …/PipelineRuns/PipelineEndpointSubmit/Name?name={name}, GET …/PipelineRuns/{runId}, GET …/PipelineRuns/Pipeline/{id}.`,
     { details: { path: pathname } },
   );
 }
@@ -370,77 +415,6 @@ async function readJson(request: Request, maxBytes: number): Promise<unknown> {
   }
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function invalid(field: string, message: string): SluiceError {
-  return new SluiceError('REQUEST_INVALID', message, { details: { field } });
-}
-
-/** Check a submission body's shape and turn it into what the queue keeps. */
-function parseSubmission(body: unknown): QueuedSubmission {
-  if (!isRecord(body)) {
-    throw invalid(
-      '',
-      'The request body must be a JSON object such as {"ExperimentName": "…", "ParameterAssignments": {…}}.',
-    );
-  }
-  const unknown = Object.keys(body).filter((key) => !SUBMISSION_KEYS.includes(key));
-  if (unknown.length > 0) {
-    throw invalid(
-      unknown[0]!,
-      `Unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => JSON.stringify(key)).join(', ')} in the request body; the keys are ${SUBMISSION_KEYS.join(', ')}.`,
-    );
-  }
-  const experimentName = checkExperimentName(body.ExperimentName, 'A submission');
-  const optional = <T>(key: string, check: (value: unknown) => value is T, what: string): T | undefined => {
-    const value = body[key];
-    if (value === undefined || value === null) return undefined;
-    if (!check(value)) throw invalid(key, `${key} must be ${what}; got ${JSON.stringify(value)}.`);
-    return value;
-  };
-  const parameters =
-    optional('ParameterAssignments', isRecord, 'an object of parameter values by name') ?? {};
-  const rawPaths =
-    optional('DataPathAssignments', isRecord, 'an object of {DataStoreName, RelativePath} by name') ?? {};
-  const dataPathAssignments: QueuedSubmission['dataPathAssignments'] = {};
-  for (const [name, value] of Object.entries(rawPaths)) {
-    if (
-      !isRecord(value) ||
-      typeof value.DataStoreName !== 'string' ||
-      typeof value.RelativePath !== 'string' ||
-      value.DataStoreName === ''
-    ) {
-      throw invalid(
-        'DataPathAssignments',
-        `DataPathAssignments.${name} must be {"DataStoreName": "…", "RelativePath": "…"}; got ${JSON.stringify(value)}.`,
-      );
-    }
-    dataPathAssignments[name] = { datastore: value.DataStoreName, path: value.RelativePath };
-  }
-  const isString = (value: unknown): value is string => typeof value === 'string';
-  const isTags = (value: unknown): value is Record<string, string> =>
-    isRecord(value) && Object.values(value).every(isString);
-  const runSource = optional('RunSource', isString, 'a string');
-  const description = optional('Description', isString, 'a string');
-  const tags = optional('Tags', isTags, 'an object of string values') ?? {};
-  const continueOnStepFailure =
-    optional(
-      'ContinueOnStepFailure',
-      (value): value is boolean => typeof value === 'boolean',
-      'true or false',
-    ) ?? false;
-  return {
-    experimentName,
-    parameters,
-    dataPathAssignments,
-    runSource: runSource || 'REST',
-    ...(description === undefined ? {} : { description }),
-    tags,
-    continueOnStepFailure,
-  };
-}
-
 function describePipeline(published: PublishedPipeline, base: URL): Record<string, unknown> {
   return {
     Id: published.id,
@@ -461,11 +435,20 @@ function describePipeline(published: PublishedPipeline, base: URL): Record<strin
         ? [{ Name: entry.name, DataStoreName: entry.datastore, RelativePath: entry.pathOnDatastore }]
         : [],
     ),
+    DatasetInputs: datasetInputs(published.spec).map((input) => ({
+      Name: input.name,
+      Kind: input.kind,
+      DataSetReference: input.dataset
+        ? { Name: input.dataset.name, Version: String(input.dataset.version) }
+        : null,
+    })),
   };
 }
 
 function describeEndpoint(endpoint: PipelineEndpoint, base: URL): Record<string, unknown> {
   return {
+    /** Sluice identifies an endpoint by its name (Azure's `PipelineEndpointSubmit/Id/{id}` takes it). */
+    Id: endpoint.name,
     Name: endpoint.name,
     Description: endpoint.description,
     Status: endpoint.status,
@@ -477,61 +460,6 @@ function describeEndpoint(endpoint: PipelineEndpoint, base: URL): Record<string,
       PipelineId: entry.pipelineId,
       IsDefault: entry.isDefault,
     })),
-  };
-}
-
-/** A run as the REST API shows it: a queued submission, or the run with its steps. */
-function describeRun(ws: Workspace, id: string, base: URL): Record<string, unknown> {
-  const entry = publishStore(ws).getQueued(id);
-  const run = ws.store.getRun(id);
-  if (!run && !entry) {
-    throw new SluiceError('RUN_NOT_FOUND', `No run "${id}" in this workspace.`, { details: { run: id } });
-  }
-  const queueFacts = {
-    ...(entry ? { PipelineId: entry.pipelineId, AcceptedAt: entry.acceptedAt } : {}),
-    ...(entry?.endpoint ? { PipelineEndpoint: entry.endpoint, PipelineVersion: entry.endpointVersion } : {}),
-    ...(entry?.resumedFrom ? { ResumedFrom: entry.resumedFrom } : {}),
-    ...(entry?.resumedAs ? { ResumedAs: entry.resumedAs } : {}),
-  };
-  const url = new URL(`/runs/${encodeURIComponent(id)}`, base).href;
-  if (!run) {
-    const failed = entry!.status === 'failed';
-    return {
-      Id: id,
-      Status: failed ? 'Failed' : 'Queued',
-      ExperimentName: entry!.submission.experimentName,
-      RunSource: entry!.submission.runSource,
-      ParameterAssignments: entry!.submission.parameters,
-      Error: failed ? (entry!.error?.message ?? null) : null,
-      ...(failed && entry!.error ? { ErrorCode: entry!.error.code } : {}),
-      Steps: [],
-      Url: url,
-      ...queueFacts,
-    };
-  }
-  return {
-    Id: run.id,
-    Status: run.status,
-    ExperimentName: run.experiment,
-    PipelineName: run.pipelineName,
-    RunSource: run.runSource,
-    Description: run.description,
-    Tags: run.tags,
-    ParameterAssignments: run.parameters,
-    CreatedAt: run.createdAt,
-    StartedAt: run.startedAt,
-    EndedAt: run.endedAt,
-    Error: run.error,
-    Steps: ws.store.getStepRuns(run.id).map((step) => ({
-      Name: step.stepName,
-      Status: step.status,
-      ReusedFrom: step.reusedFrom,
-      StartedAt: step.startedAt,
-      EndedAt: step.endedAt,
-      Error: step.error,
-    })),
-    Url: url,
-    ...queueFacts,
   };
 }
 

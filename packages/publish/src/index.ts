@@ -22,6 +22,8 @@ export type {
   EndpointSummary,
   PipelineSummary,
   RunDetails,
+  RunStatusDetail,
+  RunStatusObject,
   SluiceClient,
   SluiceClientOptions,
   StepDetails,

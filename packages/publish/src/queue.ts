@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { SluiceError } from '@sluice/core';
 import type { PipelineRun, PipelineRunRecord, Workspace } from '@sluice/runtime';
+import { withDatasets } from './dataset-assignments.js';
 import { PublishedPipeline, startPublishedRun } from './published-pipeline.js';
 import { publishStore, type PublishStore, type QueueRecord, type QueuedSubmission } from './store.js';
 import { newRunId } from './submission.js';
@@ -191,7 +192,10 @@ export class RunQueue {
     const { submission } = entry;
     let run: PipelineRun;
     try {
-      const published = PublishedPipeline.get(this.#ws, { id: entry.pipelineId });
+      const published = withDatasets(
+        PublishedPipeline.get(this.#ws, { id: entry.pipelineId }),
+        submission.datasetAssignments,
+      );
       run = await startPublishedRun(published, submission.experimentName, {
         parameters: submission.parameters,
         dataPathAssignments: submission.dataPathAssignments,

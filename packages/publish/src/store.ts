@@ -42,11 +42,21 @@ export interface TokenRecord {
   revokedAt: string | null;
 }
 
+/** A registered dataset version given to a dataset input of a published pipeline for one run. */
+export interface DatasetAssignment {
+  /** The registered dataset's name. */
+  name: string;
+  /** Its version; a submission without one is given the latest version when accepted. */
+  version?: number;
+}
+
 /** What a queued submission asks for, as accepted. */
 export interface QueuedSubmission {
   experimentName: string;
   parameters: Record<string, unknown>;
   dataPathAssignments: Record<string, { datastore: string; path: string }>;
+  /** Dataset inputs (by the name steps consume them under) given another registered dataset, each with its version. */
+  datasetAssignments?: Record<string, DatasetAssignment>;
   runSource: string;
   description?: string;
   tags: Record<string, string>;
@@ -69,6 +79,8 @@ export interface QueueRecord {
   status: QueueStatus;
   acceptedAt: string;
   acceptedBy: string | null;
+  /** When the entry last changed (for a failed entry: when it failed). */
+  updatedAt: string;
   ownerPid: number | null;
   ownerHost: string | null;
   /** Why the entry did not complete: why it could not start (failed), or why its run stopped (resumed). */
@@ -190,6 +202,7 @@ function toQueue(row: Row): QueueRecord {
     status: row.status as QueueStatus,
     acceptedAt: row.accepted_at as string,
     acceptedBy: (row.accepted_by as string | null) ?? null,
+    updatedAt: row.updated_at as string,
     ownerPid: (row.owner_pid as number | null) ?? null,
     ownerHost: (row.owner_host as string | null) ?? null,
     error: row.error ? (JSON.parse(row.error as string) as { code: string; message: string }) : null,
@@ -432,6 +445,13 @@ export class PublishStore {
   getQueued(runId: string): QueueRecord | undefined {
     const row = this.#get('SELECT * FROM publish_queue WHERE run_id = ?', runId);
     return row ? toQueue(row) : undefined;
+  }
+
+  /** Every entry accepted for a published pipeline, oldest first. */
+  listQueuedFor(pipelineId: string): QueueRecord[] {
+    return this.#all('SELECT * FROM publish_queue WHERE pipeline_id = ? ORDER BY seq', pipelineId).map(
+      toQueue,
+    );
   }
 
   /** Take the oldest queued entry for this process, or undefined when none waits. */

@@ -326,6 +326,46 @@ describe('HTTP requests', () => {
         init: { method: 'POST', body: body({ ...valid, Description: 'x'.repeat(2 * 1024 * 1024) }) },
       }),
     ],
+    [
+      'DataSetDefinitionValueAssignments of a form it cannot honour',
+      () => ({
+        path: '/endpoints/overlap',
+        init: {
+          method: 'POST',
+          body: body({
+            ...valid,
+            DataSetDefinitionValueAssignments: {
+              d: { LiteralValue: { DataStoreName: 'x', RelativePath: 'y' } },
+            },
+          }),
+        },
+      }),
+    ],
+    [
+      'a query parameter the route does not take',
+      () => ({ path: '/endpoints/overlap?pipelineVerison=1', init: { method: 'POST', body: body(valid) } }),
+    ],
+    [
+      'two versions that disagree',
+      () => ({
+        path: '/endpoints/overlap?version=0&pipelineVersion=1',
+        init: { method: 'POST', body: body(valid) },
+      }),
+    ],
+    [
+      'an Azure endpoint URL naming a version it does not have',
+      () => ({
+        path: '/PipelineRuns/PipelineEndpointSubmit/Id/overlap/99',
+        init: { method: 'POST', body: body(valid) },
+      }),
+    ],
+    [
+      "Azure's endpoint-by-name URL without the name",
+      () => ({
+        path: '/PipelineRuns/PipelineEndpointSubmit/Name',
+        init: { method: 'POST', body: body(valid) },
+      }),
+    ],
     ['an unknown endpoint', () => ({ path: '/endpoints/nope', init: { method: 'POST', body: body(valid) } })],
     [
       'an unknown endpoint version',

@@ -157,12 +157,12 @@ function rest(url: string, token: string) {
         headers,
         body: JSON.stringify({ ExperimentName: 'held', ParameterAssignments: { n } }),
       });
-      expect(response.status).toBe(202);
+      expect(response.status).toBe(200);
       return ((await response.json()) as { Id: string }).Id;
     },
     run: async (id: string) =>
       (await (await fetch(`${url}/runs/${id}`, { headers })).json()) as {
-        Status: string;
+        Status: { StatusDetail: string };
         ResumedAs?: string;
         ResumedFrom?: string;
         Error: string | null;
@@ -188,7 +188,7 @@ describe('sluice serve', () => {
     );
     expect(await raw(first.url, 'hello\r\n\r\n')).toBe(400);
     expect(first.child.exitCode).toBeNull();
-    expect((await api.run(running)).Status).toBe('Running');
+    expect((await api.run(running)).Status.StatusDetail).toBe('Running');
 
     expect(await stop(first)).toBe(0);
     expect(first.output()).toMatch(/Stopping: running steps have 1 s to finish/);
@@ -221,8 +221,8 @@ describe('sluice serve', () => {
     const api2 = rest(second.url, token);
     const resumedAs = (await api2.run(running)).ResumedAs!;
     expect(resumedAs).toBeDefined();
-    await until(async () => (await api2.run(resumedAs)).Status === 'Finished');
-    await until(async () => (await api2.run(queued)).Status === 'Finished');
+    await until(async () => (await api2.run(resumedAs)).Status.StatusDetail === 'Finished');
+    await until(async () => (await api2.run(queued)).Status.StatusDetail === 'Finished');
     expect((await api2.run(resumedAs)).Steps.map((step) => [step.Name, step.Status])).toEqual([
       ['prepare', 'Reused'],
       ['hold', 'Finished'],

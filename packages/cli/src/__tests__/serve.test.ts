@@ -53,13 +53,13 @@ export default new Pipeline({ name: 'hello', steps: [new PythonScriptStep({ name
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ ExperimentName: 'greetings', ParameterAssignments: { who: 'rest' } }),
     });
-    expect(accepted.status).toBe(202);
+    expect(accepted.status).toBe(200);
     const { Id } = (await accepted.json()) as { Id: string };
     let status = 'Queued';
     for (let i = 0; i < 100 && !['Finished', 'Failed'].includes(status); i++) {
       await new Promise((r) => setTimeout(r, 200));
       const run = await fetch(`${url}/runs/${Id}`, { headers: { authorization: `Bearer ${token}` } });
-      status = ((await run.json()) as { Status: string }).Status;
+      status = ((await run.json()) as { Status: { StatusDetail: string } }).Status.StatusDetail;
     }
     expect(status).toBe('Finished');
     expect(cli('logs', Id, 'hello').stdout).toContain('hello rest');

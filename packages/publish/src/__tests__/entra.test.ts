@@ -150,11 +150,15 @@ describe('entraIdVerifier', () => {
     const token = await entraToken(key);
 
     const accepted = await call('POST', submitPath, token);
-    expect(accepted.status).toBe(202);
+    expect(accepted.status).toBe(200);
     const id = accepted.body.Id as string;
     const client = createSluiceClient({ baseUrl: rest.url, token });
     const done = await client.waitForRun(id, { timeoutMs: 20_000, pollIntervalMs: 50 });
-    expect(done).toMatchObject({ Id: id, Status: 'Finished', ParameterAssignments: { pipeline_arg: 7 } });
+    expect(done).toMatchObject({
+      Id: id,
+      Status: { StatusDetail: 'Finished' },
+      ParameterAssignments: { pipeline_arg: 7 },
+    });
     const row = f.ws.store.db.prepare('SELECT accepted_by FROM publish_queue WHERE run_id = ?').get(id) as {
       accepted_by: string;
     };
@@ -165,9 +169,9 @@ describe('entraIdVerifier', () => {
       claims: { oid: undefined, roles: undefined, scp: 'User.Read Sluice.Submit' },
     });
     const second = await call('POST', submitPath, delegated);
-    expect(second.status).toBe(202);
+    expect(second.status).toBe(200);
     const secondId = second.body.Id as string;
-    expect((await client.waitForRun(secondId, { pollIntervalMs: 50 })).Status).toBe('Finished');
+    expect((await client.waitForRun(secondId, { pollIntervalMs: 50 })).Status.StatusDetail).toBe('Finished');
     expect(
       f.ws.store.db.prepare('SELECT accepted_by FROM publish_queue WHERE run_id = ?').get(secondId),
     ).toEqual({
@@ -254,11 +258,11 @@ describe('entraIdVerifier', () => {
     const { f, key, rest, call, submitPath } = await setup();
     const workspaceToken = f.token('submit');
     const accepted = await call('POST', submitPath, workspaceToken);
-    expect(accepted.status).toBe(202);
+    expect(accepted.status).toBe(200);
     const client = createSluiceClient({ baseUrl: rest.url, token: workspaceToken });
-    expect((await client.waitForRun(accepted.body.Id as string, { pollIntervalMs: 50 })).Status).toBe(
-      'Finished',
-    );
+    expect(
+      (await client.waitForRun(accepted.body.Id as string, { pollIntervalMs: 50 })).Status.StatusDetail,
+    ).toBe('Finished');
     expect((await call('GET', '/pipelines', await entraToken(key))).status).toBe(200);
 
     // neither a workspace token nor a JWT: no verifier takes it
@@ -338,7 +342,9 @@ describe('entraIdVerifier', () => {
     });
     const client = createSluiceClient({ baseUrl: rest.url, token: v1 });
     const accepted = await client.submitPipeline(published.id, { ExperimentName: 'fixed' });
-    expect((await client.waitForRun(accepted.Id, { pollIntervalMs: 50 })).Status).toBe('Finished');
+    expect((await client.waitForRun(accepted.Id, { pollIntervalMs: 50 })).Status.StatusDetail).toBe(
+      'Finished',
+    );
     // the default role names grant nothing here
     expect(await status('GET', '/pipelines', await entraToken(key))).toBe(403);
     expect(

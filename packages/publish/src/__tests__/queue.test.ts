@@ -70,10 +70,10 @@ describe('the REST queue', () => {
     const client1 = createSluiceClient({ baseUrl: first.url, token });
     const ids = await submitThree(client1, published.id);
     await until(() => holding().length === 1);
-    expect((await client1.getRun(ids[0]!)).Status).toBe('Running');
-    expect((await client1.getRun(ids[1]!)).Status).toBe('Queued');
+    expect((await client1.getRun(ids[0]!)).Status.StatusDetail).toBe('Running');
+    expect((await client1.getRun(ids[1]!)).Status.StatusDetail).toBe('Queued');
     expect(await client1.getRun(ids[2]!)).toMatchObject({
-      Status: 'Queued',
+      Status: { StatusDetail: 'Queued' },
       Steps: [],
       ExperimentName: 'queued',
     });
@@ -94,7 +94,9 @@ describe('the REST queue', () => {
     onCleanup(() => second.close());
     const client2 = createSluiceClient({ baseUrl: second.url, token });
     const finished = await Promise.all(ids.map((id) => client2.waitForRun(id, { pollIntervalMs: 50 })));
-    expect(finished.map((run) => [run.Id, run.Status])).toEqual(ids.map((id) => [id, 'Finished']));
+    expect(finished.map((run) => [run.Id, run.Status.StatusDetail])).toEqual(
+      ids.map((id) => [id, 'Finished']),
+    );
     expect(finished.map((run) => run.ParameterAssignments)).toEqual([
       { pipeline_arg: 1 },
       { pipeline_arg: 2 },
@@ -129,10 +131,10 @@ describe('the REST queue', () => {
     onCleanup(() => second.close());
     const client2 = createSluiceClient({ baseUrl: second.url, token });
     const finished = await Promise.all(ids.map((id) => client2.waitForRun(id, { pollIntervalMs: 50 })));
-    expect(finished.map((run) => run.Status)).toEqual(['Finished', 'Finished', 'Finished']);
+    expect(finished.map((run) => run.Status.StatusDetail)).toEqual(['Finished', 'Finished', 'Finished']);
     const old = await client2.getRun(ids[0]!);
     expect(old).toMatchObject({
-      Status: 'Canceled',
+      Status: { StatusDetail: 'Canceled' },
       Error: 'the server shut down before the run finished',
       ResumedAs: finished[0]!.Id,
     });
@@ -188,7 +190,7 @@ describe('the REST queue', () => {
     const client = createSluiceClient({ baseUrl: rest.url, token: f.token() });
     const resumed = await client.waitForRun('queued_stopped', { pollIntervalMs: 50 });
     expect(resumed).toMatchObject({
-      Status: 'Finished',
+      Status: { StatusDetail: 'Finished' },
       ResumedFrom: 'queued_stopped',
       ParameterAssignments: { pipeline_arg: 4 },
     });
@@ -262,7 +264,7 @@ process.stdout.write(JSON.stringify({ url: server.url }) + '\\n');
     const ids = await submitThree(client, published.id);
     await until(() => holding().length === 1);
     expect((await client.getRun(ids[0]!)).Steps.map((step) => step.Status)).toEqual(['Finished', 'Running']);
-    expect((await client.getRun(ids[1]!)).Status).toBe('Queued');
+    expect((await client.getRun(ids[1]!)).Status.StatusDetail).toBe('Queued');
 
     child.kill('SIGKILL');
     await once(child, 'exit');
@@ -280,7 +282,7 @@ process.stdout.write(JSON.stringify({ url: server.url }) + '\\n');
     onCleanup(() => rest.close());
     const recovered = createSluiceClient({ baseUrl: rest.url, token });
     const finished = await Promise.all(ids.map((id) => recovered.waitForRun(id, { pollIntervalMs: 50 })));
-    expect(finished.map((run) => run.Status)).toEqual(['Finished', 'Finished', 'Finished']);
+    expect(finished.map((run) => run.Status.StatusDetail)).toEqual(['Finished', 'Finished', 'Finished']);
     expect(finished.map((run) => run.ParameterAssignments)).toEqual([
       { pipeline_arg: 1 },
       { pipeline_arg: 2 },
@@ -288,7 +290,7 @@ process.stdout.write(JSON.stringify({ url: server.url }) + '\\n');
     ]);
 
     const interrupted = await recovered.getRun(ids[0]!);
-    expect(interrupted).toMatchObject({ Status: 'Failed', ResumedAs: finished[0]!.Id });
+    expect(interrupted).toMatchObject({ Status: { StatusDetail: 'Failed' }, ResumedAs: finished[0]!.Id });
     expect(interrupted.Error).toMatch(/runner process ended/);
     expect(finished[0]).toMatchObject({ ResumedFrom: ids[0], ExperimentName: 'queued' });
     expect(finished[0]!.Id).not.toBe(ids[0]);

@@ -60,13 +60,13 @@ describe('REST', () => {
     writeFileSync(script, SEED_CLIENT);
     const { stdout } = await run('python3', [script, rest.url + publishedPipeline1.endpoint, token]);
     const [status, id] = stdout.trim().split(' ');
-    expect(status).toBe('202');
+    expect(status).toBe('200');
 
     const client = createSluiceClient({ baseUrl: rest.url, token });
     const done = await client.waitForRun(id!, { timeoutMs: 20_000, pollIntervalMs: 50 });
     expect(done).toMatchObject({
       Id: id,
-      Status: 'Finished',
+      Status: { StatusDetail: 'Finished' },
       ExperimentName: 'My_Pipeline',
       PipelineId: publishedPipeline1.id,
       RunSource: 'REST',
@@ -96,7 +96,7 @@ describe('REST', () => {
     ]);
   });
 
-  it('answers 202 with the Id and its Url; SDK and REST runs of the same content reuse each other', async () => {
+  it('answers 200 with the run, its Id and its Url; SDK and REST runs of the same content reuse each other', async () => {
     const f = await fixture();
     const published = await publishPipeline(f.ws, f.pipeline(), { name: 'reuse' });
     const rest = await server(f);
@@ -114,15 +114,18 @@ describe('REST', () => {
         ContinueOnStepFailure: true,
       }),
     });
-    expect(response.status).toBe(202);
-    const accepted = (await response.json()) as { Id: string; Status: string; Url: string };
-    expect(accepted).toMatchObject({ Status: 'Queued', Url: `${rest.url}/runs/${accepted.Id}` });
+    expect(response.status).toBe(200);
+    const accepted = (await response.json()) as { Id: string; Status: { StatusDetail: string }; Url: string };
+    expect(accepted).toMatchObject({
+      Status: { StatusDetail: 'Queued' },
+      Url: `${rest.url}/runs/${accepted.Id}`,
+    });
     expect(response.headers.get('location')).toBe(accepted.Url);
     expect(accepted.Id).toMatch(/^reuse_\d{8}_\d{6}_[0-9a-f]{6}$/);
 
     const done = await client.waitForRun(accepted.Id, { pollIntervalMs: 50 });
     expect(done).toMatchObject({
-      Status: 'Finished',
+      Status: { StatusDetail: 'Finished' },
       RunSource: 'API',
       Description: 'from a test',
       Tags: { team: 'ml' },
@@ -177,13 +180,13 @@ describe('REST', () => {
       headers: { authorization: `Bearer ${f.token()}` },
       body: JSON.stringify({ ExperimentName: 'PipelineEndpointExperiment' }),
     });
-    expect(byQuery.status).toBe(202);
+    expect(byQuery.status).toBe(200);
     const queried = (await byQuery.json()) as { Id: string; PipelineVersion: string };
     expect(queried.PipelineVersion).toBe('1');
 
     const outputs: string[] = [];
     for (const id of [byDefault.Id, byPath.Id, queried.Id]) {
-      expect((await client.waitForRun(id, { pollIntervalMs: 50 })).Status).toBe('Finished');
+      expect((await client.waitForRun(id, { pollIntervalMs: 50 })).Status.StatusDetail).toBe('Finished');
       outputs.push(await PipelineRun.get(f.ws, id).findStepRun('compare').getStdout());
     }
     expect(outputs).toEqual(['compare v1 param1=1\n', 'compare v2 param1=2\n', 'compare v2 param1=10\n']);
@@ -219,7 +222,7 @@ describe('REST', () => {
     const failed = await client.waitForRun(accepted.Id, { pollIntervalMs: 50 });
     expect(failed).toMatchObject({
       Id: accepted.Id,
-      Status: 'Failed',
+      Status: { StatusDetail: 'Failed' },
       ErrorCode: 'COMPUTE_NOT_FOUND',
       Steps: [],
     });
@@ -242,7 +245,9 @@ describe('REST', () => {
         input_data: { DataStoreName: 'workspacefilestore', RelativePath: 'elsewhere/other.txt' },
       },
     });
-    expect((await client.waitForRun(accepted.Id, { pollIntervalMs: 50 })).Status).toBe('Finished');
+    expect((await client.waitForRun(accepted.Id, { pollIntervalMs: 50 })).Status.StatusDetail).toBe(
+      'Finished',
+    );
     expect(await PipelineRun.get(f.ws, accepted.Id).findStepRun('prepare').getStdout()).toBe(
       'prepared 11 bytes\n',
     );

@@ -268,7 +268,7 @@ describe('serve() against raw sockets', () => {
           body,
         ),
       );
-      expect(answer.status).toBe(202);
+      expect(answer.status).toBe(200);
       const { Id, Url } = JSON.parse(answer.body) as { Id: string; Url: string };
       expect(answer.headers.location).toBe(`https://sluice.example.com/runs/${Id}`);
       expect(Url).toBe(answer.headers.location);
