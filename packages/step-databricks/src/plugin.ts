@@ -35,6 +35,11 @@ export function snapshotDbfsFolder(runId: string, stepName: string): string {
 /** Legacy life-cycle states after which a run does not change any more. */
 const TERMINAL = new Set(['TERMINATED', 'SKIPPED', 'INTERNAL_ERROR']);
 
+/**
+ * The address schemes Spark opens for data on Azure, most wanted first: ADLS Gen2 (`abfss://`) where the
+ * datastore has a hierarchical namespace, else Blob Storage through hadoop-azure (`wasbs://`).
+ */
+const SPARK_SCHEMES = ['abfss', 'wasbs'] as const;
 
 /** The step kind that runs Databricks jobs; `DatabricksStep` attaches it to every step it builds. */
 export function databricksStep(): StepKindPlugin<DatabricksStepConfig> {
@@ -46,6 +51,7 @@ export function databricksStep(): StepKindPlugin<DatabricksStepConfig> {
     coreRange: CORE_RANGE,
     reuseVersion: '1',
     remoteData: true,
+    uriSchemes: SPARK_SCHEMES,
     computeKinds: [DATABRICKS_KIND],
     fingerprint: (step) => [
       { name: 'code', value: codePart(step.config) },

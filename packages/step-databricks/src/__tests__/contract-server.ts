@@ -18,7 +18,8 @@
  * What a run "does" stands in for the notebook, script or JAR: when a run terminates successfully it
  * reads every parameter that is a `file://` URI which exists (the step's inputs) and writes a
  * `part-00000.txt` into every `file://` URI that does not exist yet (the step's outputs), as a notebook
- * writing to the output locations it was given would. Outcomes other than success are chosen per code
+ * writing to the output locations it was given would. Another `job` may reach other addresses (e.g.
+ * `wasbs://` on Azurite); a job that throws fails the run with its error, as a failing notebook does. Outcomes other than success are chosen per code
  * path with `outcome()`; faults (429 with Retry-After, 5xx, dropped connections) with `fault()`.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -497,21 +498,36 @@ export class ContractServer {
 
   async #finish(run: SimulatedRun): Promise<void> {
     const task = run.request.tasks[0]!;
-    if (run.outcome === 'fail') {
-      run.output.error ??= 'ZeroDivisionError: division by zero';
-      run.output.error_trace ??= [
+    if (run.outcome === 'success') {
+      try {
+        await this.#succeed(run, task);
+        return;
+      } catch (error) {
+        // the job threw, as a notebook that cannot open a path does: the run fails with its error
+        run.output.error = `${(error as Error).name}: ${(error as Error).message}`;
+      }
+    }
+    this.#fail(run, task);
+  }
+
+  #fail(run: SimulatedRun, task: Task): void {
+    if (run.output.error === undefined) {
+      run.output.error = 'ZeroDivisionError: division by zero';
+      run.output.error_trace = [
         '---------------------------------------------------------------------------',
         'ZeroDivisionError                         Traceback (most recent call last)',
         '<command-1> in <module>',
         '----> 1 1 / 0',
       ].join('\n');
-      run.state = {
-        life_cycle_state: 'TERMINATED',
-        result_state: 'FAILED',
-        state_message: `Task ${task.task_key} failed with message: Workload failed, see run output for details.`,
-      };
-      return;
     }
+    run.state = {
+      life_cycle_state: 'TERMINATED',
+      result_state: 'FAILED',
+      state_message: `Task ${task.task_key} failed with message: Workload failed, see run output for details.`,
+    };
+  }
+
+  async #succeed(run: SimulatedRun, task: Task): Promise<void> {
     // the stand-in for the job: read the inputs it was given, write the outputs it was given
     const parameters = task.notebook_task
       ? Object.entries(task.notebook_task.base_parameters ?? {}).map(([key, value]) => ({ key, value }))
