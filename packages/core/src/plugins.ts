@@ -161,8 +161,16 @@ export interface Datastore {
   copy?(from: string, to: string, options?: { overwrite?: boolean }): Promise<void>;
   /** A local filesystem path for `path`, when the store is a local folder (lets inputs be used in place). */
   localPath?(path: string): string;
-  /** An address other services can reach `path` at (`file://…`, `https://account.blob.core.windows.net/…`). */
-  uri?(path: string): string;
+  /**
+   * The URI schemes `uri` gives addresses in, its default first (e.g. `['https', 'wasbs', 'wasb']`). A store
+   * without it gives addresses in its default scheme only.
+   */
+  readonly uriSchemes?: readonly string[];
+  /**
+   * An address other services can reach `path` at (`file://…`, `https://account.blob.core.windows.net/…`):
+   * in `scheme` when given (one of `uriSchemes`; another fails with OPTION_INVALID), else in the default.
+   */
+  uri?(path: string, scheme?: string): string;
   /** Facts worth showing about the store; never credentials. */
   describe(): Record<string, unknown>;
 }
@@ -285,6 +293,12 @@ export interface StepKindPlugin<Config = unknown> extends PluginBase {
    * there. Default false.
    */
   readonly remoteData?: boolean;
+  /**
+   * For `remoteData` steps: the URI schemes the engine running the step opens, most wanted first (e.g.
+   * `['abfss', 'wasbs']` for Spark). Each data location's `uri`, and each data argument, is given in the
+   * first of them the datastore offers (`Datastore.uriSchemes`), else in the datastore's default.
+   */
+  readonly uriSchemes?: readonly string[];
   /** The compute target kinds the step runs on (e.g. `['databricks']`); checked at submit. Default: any. */
   readonly computeKinds?: readonly string[];
   /** Kind-specific fingerprint parts (script, arguments, …); shared parts are added by the runtime. */

@@ -61,6 +61,13 @@ export interface AzureBlobDatastoreSettings {
   credentialSource?: string;
   /** Passed to the Azure SDK's pipeline (retries, proxy, user agent). */
   pipelineOptions?: StoragePipelineOptions;
+  /**
+   * The storage account's name, for `wasbs://` and `abfss://` addresses when it cannot be read from the
+   * account URL's host (a custom domain, an emulator's path-style URL).
+   */
+  accountName?: string;
+  /** The account has a hierarchical namespace (ADLS Gen2): it also gives `abfss://` addresses. */
+  hierarchicalNamespace?: boolean;
 }
 
 /** Blob metadata Sluice sets on what it writes: the sha256 of the bytes, and the MD5 it was recorded with. */
@@ -108,7 +115,11 @@ export class AzureBlobDatastore implements Datastore {
   readonly name: string;
   readonly containerName: string;
   readonly pathPrefix: string;
+  /** `https` (the blob's URL, the default), and `wasbs`, `wasb` and, with a hierarchical namespace, `abfss`. */
+  readonly uriSchemes: readonly string[];
   readonly #settings: AzureBlobDatastoreSettings;
+  /** The hosts of Hadoop's Azure file systems for the account: `<account>.blob.<suffix>`, `<account>.dfs.<suffix>`. */
+  readonly #hadoopHosts: { blob: string; dfs: string } | undefined;
   #connecting: Promise<{ sdk: StorageSdk; container: ContainerClient }> | undefined;
 
   constructor(name: string, settings: AzureBlobDatastoreSettings) {
@@ -125,6 +136,12 @@ export class AzureBlobDatastore implements Datastore {
     this.containerName = settings.containerName;
     this.pathPrefix = normaliseStorePath(name, settings.pathPrefix ?? '');
     this.#settings = { ...settings, credential: { ...settings.credential } as AzureBlobCredential };
+    this.#hadoopHosts = hadoopHosts(this.accountUrl, settings);
+    this.uriSchemes = Object.freeze(
+      this.#hadoopHosts
+        ? ['https', 'wasbs', 'wasb', ...(settings.hierarchicalNamespace ? ['abfss'] : [])]
+        : ['https'],
+    );
   }
 
   /** The account URL, without any query (SAS) part. */
@@ -135,11 +152,35 @@ export class AzureBlobDatastore implements Datastore {
     return stripQuery(accountUrl!);
   }
 
-  /** The blob's URL (without credentials), for services that read or write the data themselves. */
-  uri(path: string): string {
+  /**
+   * The address of `path` (without credentials), for services that read or write the data themselves:
+   * `https` (default) the blob's URL; `wasbs`/`wasb` what Spark (hadoop-azure) and U-SQL open,
+   * `wasbs://<container>@<account>.blob.core.windows.net/<path>`; `abfss` (accounts with a hierarchical
+   * namespace) `abfss://<container>@<account>.dfs.core.windows.net/<path>`. Hadoop paths are not
+   * percent-encoded: the path is written as it is.
+   */
+  uri(path: string, scheme = 'https'): string {
     const name = this.#blobName(this.#normalise(path));
-    const encoded = name.split('/').map(encodeURIComponent).join('/');
-    return `${this.accountUrl.replace(/\/+$/, '')}/${encodeURIComponent(this.containerName)}${encoded ? `/${encoded}` : ''}`;
+    if (scheme === 'https') {
+      const encoded = name.split('/').map(encodeURIComponent).join('/');
+      return `${this.accountUrl.replace(/\/+$/, '')}/${encodeURIComponent(this.containerName)}${encoded ? `/${encoded}` : ''}`;
+    }
+    const hosts = this.#hadoopHosts;
+    if (!hosts || !this.uriSchemes.includes(scheme)) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `Datastore "${this.name}" gives ${this.uriSchemes.join(', ')} addresses, not ${scheme}.${
+          !hosts
+            ? ' Register it with accountName for wasbs:// and abfss:// addresses.'
+            : scheme === 'abfss'
+              ? ' For abfss:// register it with hierarchicalNamespace: true (an ADLS Gen2 account).'
+              : ''
+        }`,
+        { details: { datastore: this.name, scheme, schemes: [...this.uriSchemes] } },
+      );
+    }
+    const host = scheme === 'abfss' ? hosts.dfs : hosts.blob;
+    return `${scheme}://${this.containerName}@${host}/${name}`;
   }
 
   describe(): Record<string, unknown> {
@@ -150,6 +191,7 @@ export class AzureBlobDatastore implements Datastore {
       container: this.containerName,
       pathPrefix: this.pathPrefix,
       credential: this.#settings.credential.kind,
+      ...(this.#settings.hierarchicalNamespace ? { hierarchicalNamespace: true } : {}),
       ...(this.#settings.credentialSource ? { credentialSource: this.#settings.credentialSource } : {}),
     };
   }
@@ -956,6 +998,53 @@ function stripQuery(url: string): string {
 
 function stripTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
+}
+
+/** `https://acct.blob.core.windows.net` → `acct`; `http://127.0.0.1:10000/devstoreaccount1` → `devstoreaccount1`. */
+export function accountNameFromUrl(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    const segment = parsed.pathname.split('/').find(Boolean);
+    const isIp =
+      /^[\d.]+$/.test(parsed.hostname) || parsed.hostname === 'localhost' || parsed.hostname.includes(':');
+    if (isIp || !parsed.hostname.includes('.')) return segment;
+    return parsed.hostname.split('.')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
+
+/**
+ * The hosts hadoop-azure addresses the account by. An account URL `https://<account>.blob.<suffix>` gives
+ * them (any cloud); otherwise (a custom domain, an emulator's path-style URL) the account name, with the
+ * connection string's endpoint suffix or the public cloud's. Undefined when the account is not known.
+ */
+function hadoopHosts(
+  accountUrl: string,
+  settings: AzureBlobDatastoreSettings,
+): { blob: string; dfs: string } | undefined {
+  let host: string;
+  try {
+    host = new URL(accountUrl).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+  const hostStyle = /^([a-z0-9]{3,24})\.blob\.(.+)$/.exec(host);
+  if (hostStyle) return { blob: host, dfs: `${hostStyle[1]}.dfs.${hostStyle[2]}` };
+  const { credential } = settings;
+  const fields =
+    credential.kind === 'connectionString' ? parseConnectionString(credential.connectionString) : {};
+  const account = (
+    settings.accountName ??
+    (credential.kind === 'sharedKey' ? credential.accountName : undefined) ??
+    fields.accountname ??
+    (host.includes('.') && !/^[\d.]+$/.test(host) ? undefined : accountNameFromUrl(accountUrl))
+  )?.toLowerCase();
+  if (!account || !ACCOUNT_NAME.test(account)) return undefined;
+  const suffix = fields.endpointsuffix ?? 'core.windows.net';
+  return { blob: `${account}.blob.${suffix}`, dfs: `${account}.dfs.${suffix}` };
 }
 
 /** Parse `Key=Value;…` (values may contain '='). */

@@ -5,7 +5,7 @@ import {
   type DatastoreProviderPlugin,
 } from '@sluice/core';
 import type { Workspace, WorkspaceDatastore } from '@sluice/runtime';
-import { AzureBlobDatastore, type AzureBlobCredential } from './azure-blob-datastore.js';
+import { AzureBlobDatastore, accountNameFromUrl, type AzureBlobCredential } from './azure-blob-datastore.js';
 import { CORE_RANGE, DATASTORE_AZURE_VERSION, PACKAGE_NAME } from './version.js';
 
 export const AZURE_BLOB_KIND = 'azure-blob';
@@ -15,6 +15,8 @@ export const AZURE_BLOB_KIND = 'azure-blob';
  * or given as the environment variable `SLUICE_SECRET_<NAME>`), or an environment variable.
  */
 export type SecretReference = { secret: string } | { env: string };
+
+export { accountNameFromUrl };
 
 /** The options of an `azure-blob` datastore as saved in `sluice.workspace.json`: never a secret itself. */
 export interface AzureBlobDatastoreOptions {
@@ -29,6 +31,8 @@ export interface AzureBlobDatastoreOptions {
   pathPrefix?: string;
   createContainerIfMissing?: boolean;
   concurrency?: number;
+  /** The account has a hierarchical namespace (ADLS Gen2): `abfss://` addresses are offered too. */
+  hierarchicalNamespace?: boolean;
 }
 
 const SECRET_FIELDS = ['connectionString', 'accountKey', 'sasToken'] as const;
@@ -144,7 +148,14 @@ export function createFromOptions(
     ...(options.pathPrefix ? { pathPrefix: options.pathPrefix } : {}),
     ...(options.createContainerIfMissing ? { createContainerIfMissing: true } : {}),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.accountName ? { accountName: options.accountName } : {}),
+    ...(hierarchicalNamespace(name, options.hierarchicalNamespace) ? { hierarchicalNamespace: true } : {}),
   });
+}
+
+function hierarchicalNamespace(name: string, value: unknown): boolean {
+  if (value === undefined || typeof value === 'boolean') return value === true;
+  throw invalid(name, `hierarchicalNamespace must be true or false, not ${JSON.stringify(value)}.`);
 }
 
 /** Which credential the options name; exactly one is allowed. */
@@ -187,20 +198,6 @@ function checkAccountUrl(name: string, url: string): void {
   }
 }
 
-/** `https://acct.blob.core.windows.net` → `acct`; `http://127.0.0.1:10000/devstoreaccount1` → `devstoreaccount1`. */
-export function accountNameFromUrl(url: string): string | undefined {
-  try {
-    const parsed = new URL(url);
-    const segment = parsed.pathname.split('/').find(Boolean);
-    const isIp =
-      /^[\d.]+$/.test(parsed.hostname) || parsed.hostname === 'localhost' || parsed.hostname.includes(':');
-    if (isIp || !parsed.hostname.includes('.')) return segment;
-    return parsed.hostname.split('.')[0];
-  } catch {
-    return undefined;
-  }
-}
-
 function secretVariable(name: string): string {
   return `SLUICE_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
@@ -226,6 +223,8 @@ export interface RegisterAzureBlobContainerOptions {
   createContainerIfMissing?: boolean;
   /** Files moved at once by default. */
   concurrency?: number;
+  /** The account has a hierarchical namespace (ADLS Gen2): steps on Spark get `abfss://` addresses. */
+  hierarchicalNamespace?: boolean;
   /** Make it the workspace's default datastore. */
   setDefault?: boolean;
 }
@@ -264,6 +263,7 @@ export function registerAzureBlobContainer(
     throw invalid(name, 'give accountUrl or accountName.');
   }
   if (options.accountUrl) checkAccountUrl(name, options.accountUrl);
+  hierarchicalNamespace(name, options.hierarchicalNamespace);
 
   for (const field of SECRET_FIELDS) {
     const value = options[field];
@@ -294,6 +294,7 @@ export function registerAzureBlobContainer(
   if (options.pathPrefix) saved.pathPrefix = options.pathPrefix;
   if (options.createContainerIfMissing) saved.createContainerIfMissing = true;
   if (options.concurrency) saved.concurrency = options.concurrency;
+  if (options.hierarchicalNamespace) saved.hierarchicalNamespace = true;
 
   return ws.registerDatastore(
     name,

@@ -71,9 +71,12 @@ export class WorkspaceDatastore implements Datastore {
     const store = this.#store;
     return store.copy ? (from, to, options) => store.copy!(from, to, options) : undefined;
   }
-  get uri(): ((path: string) => string) | undefined {
+  get uriSchemes(): readonly string[] | undefined {
+    return this.#store.uriSchemes;
+  }
+  get uri(): ((path: string, scheme?: string) => string) | undefined {
     const store = this.#store;
-    return store.uri ? (path) => store.uri!(path) : undefined;
+    return store.uri ? (path, scheme) => store.uri!(path, scheme) : undefined;
   }
   get localPath(): ((path: string) => string) | undefined {
     const store = this.#store;

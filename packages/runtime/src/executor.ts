@@ -756,11 +756,15 @@ export class RunExecution {
         inputs: {},
         outputs: {},
       };
-      const locate = (datastore: WorkspaceDatastore, path: string): DataLocation => ({
-        datastore: datastore.name,
-        path,
-        ...(datastore.uri ? { uri: datastore.uri(path) } : {}),
-      });
+      // addresses in the first scheme the step's engine opens that the datastore offers, else its default
+      const locate = (datastore: WorkspaceDatastore, path: string): DataLocation => {
+        const scheme = plugin.uriSchemes?.find((wanted) => datastore.uriSchemes?.includes(wanted));
+        return {
+          datastore: datastore.name,
+          path,
+          ...(datastore.uri ? { uri: datastore.uri(path, scheme) } : {}),
+        };
+      };
       // inputs
       const inputs: Record<string, ResolvedInput> = {};
       for (const input of step.inputs) {

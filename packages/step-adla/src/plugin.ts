@@ -19,6 +19,9 @@ import { CORE_RANGE, PACKAGE_NAME, STEP_ADLA_VERSION } from './version.js';
 /** The step kind of AdlaSteps. */
 export const ADLA_STEP_KIND = 'adla';
 
+/** The address schemes U-SQL opens, most wanted first. */
+const USQL_SCHEMES = ['adl', 'wasb'] as const;
+
 /** The largest script the service accepts. */
 const MAX_SCRIPT_BYTES = 3 * 1024 * 1024;
 
@@ -45,6 +48,8 @@ export function adlaStep(): StepKindPlugin<AdlaStepConfig> {
     coreRange: CORE_RANGE,
     reuseVersion: '1',
     remoteData: true,
+    // U-SQL opens Data Lake Storage (adl://) and Blob Storage (wasb://) paths; the job reads no https URL
+    uriSchemes: USQL_SCHEMES,
     computeKinds: [ADLA_COMPUTE_KIND],
     fingerprint: (step) => [
       { name: 'script', value: step.config.scriptName },
@@ -167,7 +172,7 @@ function placeholderValues(context: StepExecutionContext<AdlaStepConfig>): Map<s
         `Step "${step.name}": the runtime gave no location for ${kind} "${name}"; AdlaSteps need a runtime that supports remoteData step kinds.`,
       );
     }
-    return location.uri ?? `${location.datastore}:${location.path}`;
+    return location.uri ? usqlAddress(location.uri) : `${location.datastore}:${location.path}`;
   };
   const values = new Map<string, string>();
   for (const input of step.inputs)
@@ -178,6 +183,17 @@ function placeholderValues(context: StepExecutionContext<AdlaStepConfig>): Map<s
   for (const [name, value] of Object.entries(step.config.params))
     values.set(name, context.resolveArgument(value));
   return values;
+}
+
+/**
+ * A U-SQL file path URI: an `adl://` or `wasb://` address (which datastores give as Hadoop takes it, the path
+ * as written) with its path percent-encoded, as U-SQL requires (`a b.csv` → `a%20b.csv`); others as given.
+ */
+export function usqlAddress(uri: string): string {
+  const match = /^((?:adl|wasb):\/\/[^/]+)(\/.*)?$/i.exec(uri);
+  if (!match) return uri;
+  const path = (match[2] ?? '/').split('/').map(encodeURIComponent).join('/');
+  return `${match[1]}${path}`;
 }
 
 async function cancelJob(

@@ -1,5 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import type { TokenCredential } from '@azure/identity';
 import { SluiceError } from '@sluice/core';
+import {
+  WORKSPACE_RESOURCE_ID,
+  entraAuth,
+  isTokenCredential,
+  staticTokenAuth,
+  type DatabricksAuth,
+} from './auth.js';
 import { AUTH_FAILED_CODE, REQUEST_FAILED_CODE } from './errors.js';
 import { STEP_DATABRICKS_VERSION } from './version.js';
 
@@ -55,6 +63,27 @@ export type LifeCycleState =
   | 'BLOCKED'
   | 'WAITING_FOR_RETRY';
 
+/** The run's state in `RunInfo.status` (the successor of `RunState.life_cycle_state`). */
+export type RunLifecycleStateV2 =
+  'BLOCKED' | 'PENDING' | 'QUEUED' | 'RUNNING' | 'TERMINATING' | 'TERMINATED' | 'WAITING';
+
+/** Why a run ended: `code` (SUCCESS, USER_CANCELED, CANCELED, RUN_EXECUTION_ERROR, …), `type`, `message`. */
+export interface TerminationDetails {
+  code?: string;
+  /** SUCCESS, CLIENT_ERROR, INTERNAL_ERROR or CLOUD_FAILURE. */
+  type?: string;
+  message?: string;
+}
+
+/** The run's status; `RunState` is deprecated in its favour. */
+export interface RunStatus {
+  state?: RunLifecycleStateV2;
+  /** Set once the run is TERMINATING or TERMINATED. */
+  termination_details?: TerminationDetails;
+  queue_details?: { code?: string; message?: string };
+}
+
+/** Deprecated by Databricks in favour of `RunStatus`; read when a workspace sends no `status`. */
 export interface RunState {
   life_cycle_state: LifeCycleState;
   /** Set once the run has ended: SUCCESS, FAILED, TIMEDOUT, CANCELED, … */
@@ -67,9 +96,11 @@ export interface RunState {
 export interface RunInfo {
   run_id: number;
   run_name?: string;
-  state: RunState;
+  /** Deprecated: read only when `status` is absent. */
+  state?: RunState;
+  status?: RunStatus;
   run_page_url?: string;
-  tasks?: Array<{ run_id: number; task_key: string; state?: RunState }>;
+  tasks?: Array<{ run_id: number; task_key: string; state?: RunState; status?: RunStatus }>;
 }
 
 /** What `GET /api/2.1/jobs/runs/get-output` returns for one task run. */
@@ -88,7 +119,22 @@ export interface DatabricksClientOptions {
   /** `https://adb-<id>.<n>.azuredatabricks.net` (no path). */
   workspaceUrl: string;
   /** A Databricks personal access token (or any bearer token the workspace accepts). */
-  token: string;
+  token?: string;
+  /**
+   * Instead of `token`: a Microsoft Entra ID credential (`@azure/identity`'s `TokenCredential`, e.g.
+   * `DefaultAzureCredential`, `ClientSecretCredential`). Tokens for the AzureDatabricks resource are asked for
+   * as needed and renewed before they expire.
+   */
+  credential?: TokenCredential;
+  /** Where `credential` comes from, in words, for error messages. Default: its class name. */
+  credentialSource?: string;
+  /**
+   * With `credential`: the workspace's Azure resource id
+   * (`/subscriptions/…/resourceGroups/…/providers/Microsoft.Databricks/workspaces/…`). Each request then also
+   * carries the service principal's management token, so an identity with Contributor or Owner on the
+   * workspace is let in without being a workspace user.
+   */
+  workspaceResourceId?: string;
   /** Attempts per request when Databricks answers 429 or a transient 5xx, or the network fails (default 6). */
   maxAttempts?: number;
   /** The first wait between attempts in milliseconds (default 1000); it doubles each time, up to 30 s. */
@@ -102,6 +148,10 @@ export interface DatabricksClientOptions {
 export interface RequestOptions {
   signal?: AbortSignal;
 }
+
+/** What to check when the workspace refuses a Microsoft Entra ID token. */
+export const ENTRA_HINT =
+  'Add the identity to the workspace as a user or service principal, or give workspaceResourceId (/subscriptions/…/resourceGroups/…/providers/Microsoft.Databricks/workspaces/…) with an identity that has the Contributor or Owner role on the workspace, so that its Azure management token is sent too.';
 
 /** Answers worth another attempt: rate limiting and the service being briefly unavailable. */
 const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -147,7 +197,7 @@ interface Call {
  */
 export class DatabricksClient {
   readonly workspaceUrl: string;
-  readonly #token: string;
+  readonly #auth: DatabricksAuth;
   readonly #maxAttempts: number;
   readonly #retryDelayMs: number;
   readonly #requestTimeoutMs: number;
@@ -155,16 +205,15 @@ export class DatabricksClient {
 
   constructor(options: DatabricksClientOptions) {
     this.workspaceUrl = normaliseWorkspaceUrl(options.workspaceUrl);
-    if (typeof options.token !== 'string' || options.token === '') {
-      throw new SluiceError('WORKSPACE_CONFIG_INVALID', 'DatabricksClient needs a non-empty access token.');
-    }
-    this.#token = options.token;
+    this.#auth = authOf(options);
     this.#maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 6));
     this.#retryDelayMs = Math.max(0, options.retryDelayMs ?? 1000);
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
     this.#credentialHint =
       options.credentialHint ??
-      'Create a personal access token in the Databricks workspace (Settings → Developer → Access tokens) and give it to the client.';
+      (options.credential === undefined
+        ? 'Create a personal access token in the Databricks workspace (Settings → Developer → Access tokens) and give it to the client.'
+        : ENTRA_HINT);
   }
 
   // -- Jobs API 2.1 ------------------------------------------------------------------------------------------
@@ -297,8 +346,16 @@ export class DatabricksClient {
     const url = new URL(`${this.workspaceUrl}${call.path}`);
     for (const [key, value] of Object.entries(call.query ?? {})) url.searchParams.set(key, String(value));
     const endpoint = `${call.method} ${call.path}`;
+    let renewed = false;
     for (let attempt = 1; ; attempt += 1) {
       if (call.signal?.aborted) throw canceled(endpoint);
+      let auth: Record<string, string>;
+      try {
+        auth = await this.#auth.headers(call.signal);
+      } catch (error) {
+        if (call.signal?.aborted) throw canceled(endpoint, error);
+        throw error;
+      }
       const timeout = AbortSignal.timeout(this.#requestTimeoutMs);
       let response: Response;
       let text: string;
@@ -306,7 +363,7 @@ export class DatabricksClient {
         response = await fetch(url, {
           method: call.method,
           headers: {
-            Authorization: `Bearer ${this.#token}`,
+            ...auth,
             Accept: 'application/json',
             'User-Agent': `sluice-step-databricks/${STEP_DATABRICKS_VERSION}`,
             ...(call.body === undefined ? {} : { 'Content-Type': 'application/json' }),
@@ -329,6 +386,12 @@ export class DatabricksClient {
       }
       if (response.ok) return this.#parse<T>(endpoint, text);
       const status = response.status;
+      // a refused token may have been revoked or expired early: once per call, ask for new ones and retry
+      if ((status === 401 || status === 403) && !renewed && this.#auth.renew()) {
+        renewed = true;
+        attempt -= 1;
+        continue;
+      }
       // a 429 was not acted on, so any request may be repeated; a 5xx only one that may run twice
       if (
         TRANSIENT_STATUS.has(status) &&
@@ -376,7 +439,7 @@ export class DatabricksClient {
     if (status === 401 || status === 403) {
       return new SluiceError(
         AUTH_FAILED_CODE,
-        `Databricks at ${this.workspaceUrl} refused the access token (${said}). ${this.#credentialHint}`,
+        `Databricks at ${this.workspaceUrl} refused ${this.#auth.what} (${said}). ${this.#credentialHint}`,
         { details: { ...details, reason: 'authentication' } },
       );
     }
@@ -402,6 +465,54 @@ export class DatabricksClient {
       { details: { ...details, reason: 'rejected' } },
     );
   }
+}
+
+/** Exactly one of a token and a credential; a resource id only with a credential, and well formed. */
+function authOf(options: DatabricksClientOptions): DatabricksAuth {
+  const { token, credential, workspaceResourceId } = options;
+  if (credential !== undefined) {
+    if (token !== undefined) {
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        'DatabricksClient takes a token or a credential, not both.',
+      );
+    }
+    if (!isTokenCredential(credential)) {
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        'DatabricksClient: credential must be a TokenCredential from @azure/identity (an object with getToken), e.g. new DefaultAzureCredential().',
+      );
+    }
+    if (workspaceResourceId !== undefined && !WORKSPACE_RESOURCE_ID.test(workspaceResourceId)) {
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        `DatabricksClient: workspaceResourceId ${JSON.stringify(workspaceResourceId)} is not an Azure Databricks workspace resource id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Databricks/workspaces/<name>).`,
+      );
+    }
+    return entraAuth(credential, {
+      source: options.credentialSource ?? credentialName(credential),
+      workspaceResourceId,
+    });
+  }
+  if (workspaceResourceId !== undefined) {
+    throw new SluiceError(
+      'WORKSPACE_CONFIG_INVALID',
+      'DatabricksClient: workspaceResourceId goes with a Microsoft Entra ID credential, not with a personal access token.',
+    );
+  }
+  if (typeof token !== 'string' || token === '') {
+    throw new SluiceError(
+      'WORKSPACE_CONFIG_INVALID',
+      'DatabricksClient needs a non-empty access token, or a credential (a TokenCredential from @azure/identity).',
+    );
+  }
+  return staticTokenAuth(token);
+}
+
+/** `a ClientSecretCredential`, from the object's class; never its fields. */
+export function credentialName(credential: TokenCredential): string {
+  const name = (credential as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== '' && name !== 'Object' ? `a ${name}` : 'a TokenCredential';
 }
 
 /** `https://host/` → `https://host`; anything that is not an http(s) URL is refused. */

@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import type { TokenCredential } from '@azure/identity';
 import {
   SluiceError,
   type AnyPlugin,
@@ -6,7 +8,8 @@ import {
   type PluginContext,
 } from '@sluice/core';
 import { ComputeTarget, type Workspace } from '@sluice/runtime';
-import { DatabricksClient, normaliseWorkspaceUrl } from './client.js';
+import { WORKSPACE_RESOURCE_ID, defaultAzureCredential, isTokenCredential } from './auth.js';
+import { DatabricksClient, ENTRA_HINT, credentialName, normaliseWorkspaceUrl } from './client.js';
 import { databricksStep } from './plugin.js';
 import { DATABRICKS_KIND, DatabricksComputeTarget } from './target.js';
 import { CORE_RANGE, PACKAGE_NAME, STEP_DATABRICKS_VERSION } from './version.js';
@@ -37,6 +40,19 @@ export interface DatabricksComputeOptions {
    * `compute/<name>/accessToken`, else the environment variable `DATABRICKS_TOKEN`.
    */
   accessToken?: SecretReference;
+  /**
+   * Microsoft Entra ID instead of a personal access token: `'default'` for `DefaultAzureCredential` from
+   * `@azure/identity`; `'in-process'` for the `TokenCredential` given to `attachDatabricksCompute` in this
+   * process (credential objects are never saved).
+   */
+  credential?: 'default' | 'in-process';
+  /**
+   * With `credential`: the workspace's Azure resource id,
+   * `/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Databricks/workspaces/<name>`. Requests
+   * then carry the service principal's headers (`X-Databricks-Azure-Workspace-Resource-Id` and an Azure
+   * management token), for an identity that has Contributor or Owner on the workspace but is not a user of it.
+   */
+  workspaceResourceId?: string;
   /** Attempts per request on 429, transient 5xx and network errors (default 6). */
   maxAttempts?: number;
   /** The first wait between attempts in milliseconds (default 1000), doubled each time up to 30 s. */
@@ -61,10 +77,34 @@ export function databricksCompute(
   return { provider: DATABRICKS_KIND, options: saved };
 }
 
-/** What `attachDatabricksCompute` takes: a token may be given as a string (it is stored as a secret). */
-export interface AttachDatabricksComputeOptions extends Omit<DatabricksComputeOptions, 'accessToken'> {
+/**
+ * What `attachDatabricksCompute` takes: a token may be given as a string (it is stored as a secret), and a
+ * Microsoft Entra ID credential as an object.
+ */
+export interface AttachDatabricksComputeOptions extends Omit<
+  DatabricksComputeOptions,
+  'accessToken' | 'credential'
+> {
   /** The personal access token (stored with `ws.setSecret`), or where to find it. */
   accessToken?: string | SecretReference;
+  /**
+   * Microsoft Entra ID instead of a personal access token: `'default'` (`DefaultAzureCredential`, saved as
+   * such) or any `TokenCredential` from `@azure/identity` (kept in memory for this process only).
+   */
+  credential?: 'default' | TokenCredential;
+}
+
+/**
+ * TokenCredentials given to `attachDatabricksCompute`, by workspace folder and compute name. Kept on
+ * `globalThis`, so that the copy of this package a workspace loads for its plugins (`ws.ready()`) finds what
+ * the copy the program imported was given.
+ */
+const inProcessCredentials: Map<string, TokenCredential> = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('@sluice/step-databricks:in-process-credentials')
+] ??= new Map<string, TokenCredential>()) as Map<string, TokenCredential>;
+
+function credentialKey(workspaceDir: string, compute: string): string {
+  return `${resolve(workspaceDir)}\0${compute}`;
 }
 
 const COMPUTE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -86,22 +126,44 @@ export async function attachDatabricksCompute(
       `attachDatabricksCompute needs a compute name (letters, digits, '_', '.', '-'), not ${JSON.stringify(name)}.`,
     );
   }
-  const { accessToken, ...rest } = options ?? ({} as AttachDatabricksComputeOptions);
+  const { accessToken, credential, ...rest } = options ?? ({} as AttachDatabricksComputeOptions);
   if (accessToken !== undefined && typeof accessToken === 'string' && accessToken.trim() === '') {
     throw invalid(name, 'accessToken is empty; give the personal access token, or { env } / { secret }.');
+  }
+  const given = credential !== undefined && credential !== 'default' ? credential : undefined;
+  if (given !== undefined && !isTokenCredential(given)) {
+    throw invalid(
+      name,
+      `credential must be 'default' (DefaultAzureCredential) or a TokenCredential from @azure/identity (an object with getToken); got ${describe(given)}.`,
+    );
   }
   const secretName = accessTokenSecretName(name);
   const reference: SecretReference | undefined =
     typeof accessToken === 'string' ? { secret: secretName } : accessToken;
-  const configuration = databricksCompute({ ...rest, ...(reference ? { accessToken: reference } : {}) });
+  const configuration = databricksCompute({
+    ...rest,
+    ...(reference ? { accessToken: reference } : {}),
+    ...(credential === undefined ? {} : { credential: given ? 'in-process' : 'default' }),
+  });
 
   ws.registry.ensure(databricksComputeProvider());
   ws.registry.ensure(databricksStep());
   ws.addPluginPackage(PACKAGE_NAME);
   if (typeof accessToken === 'string') ws.setSecret(secretName, accessToken);
-  else if (accessToken !== undefined) ws.deleteSecret(secretName);
+  else if (accessToken !== undefined || credential !== undefined) ws.deleteSecret(secretName);
 
-  const target = await ComputeTarget.attach(ws, name, configuration);
+  // a credential object cannot be saved: it is kept for this process, by workspace folder and compute name
+  const key = credentialKey(ws.dir, name);
+  const before = inProcessCredentials.get(key);
+  if (given) inProcessCredentials.set(key, given);
+  let target: Awaited<ReturnType<typeof ComputeTarget.attach>>;
+  try {
+    target = await ComputeTarget.attach(ws, name, configuration);
+  } catch (error) {
+    if (given && before) inProcessCredentials.set(key, before);
+    else if (given) inProcessCredentials.delete(key);
+    throw error;
+  }
   if (!(target instanceof DatabricksComputeTarget)) {
     throw invalid(
       name,
@@ -128,24 +190,62 @@ export function databricksComputeProvider(): ComputeProviderPlugin<DatabricksCom
 function createTarget(
   name: string,
   options: DatabricksComputeOptions,
-  context: Pick<PluginContext, 'secret'>,
+  context: Pick<PluginContext, 'secret' | 'workspaceDir'>,
 ): DatabricksComputeTarget {
   const saved = checkOptions(`Databricks compute "${name}"`, options);
   const workspaceUrl = workspaceUrlOf(`Databricks compute "${name}"`, saved);
+  const retry = {
+    ...(saved.maxAttempts === undefined ? {} : { maxAttempts: saved.maxAttempts }),
+    ...(saved.retryDelayMs === undefined ? {} : { retryDelayMs: saved.retryDelayMs }),
+  };
+  const facts = {
+    workspaceName: saved.workspaceName,
+    resourceGroup: saved.resourceGroup,
+    workspaceResourceId: saved.workspaceResourceId,
+  };
+  if (saved.credential !== undefined) {
+    const { credential, source } = resolveCredential(name, saved.credential, context);
+    const client = new DatabricksClient({
+      workspaceUrl,
+      credential,
+      credentialSource: source,
+      ...(saved.workspaceResourceId ? { workspaceResourceId: saved.workspaceResourceId } : {}),
+      ...retry,
+      credentialHint: `The Microsoft Entra ID token comes from ${source}. ${ENTRA_HINT}`,
+    });
+    const headers = saved.workspaceResourceId ? ', with the service principal management token' : '';
+    return new DatabricksComputeTarget(name, {
+      client,
+      credential: `Microsoft Entra ID tokens from ${source}${headers}`,
+      ...facts,
+    });
+  }
   const { token, source, replace } = resolveToken(name, saved.accessToken, context);
   const client = new DatabricksClient({
     workspaceUrl,
     token,
-    ...(saved.maxAttempts === undefined ? {} : { maxAttempts: saved.maxAttempts }),
-    ...(saved.retryDelayMs === undefined ? {} : { retryDelayMs: saved.retryDelayMs }),
+    ...retry,
     credentialHint: `The token comes from ${source}. Create a personal access token in the Databricks workspace (Settings → Developer → Access tokens) and ${replace}.`,
   });
-  return new DatabricksComputeTarget(name, {
-    client,
-    credentialSource: source,
-    workspaceName: saved.workspaceName,
-    resourceGroup: saved.resourceGroup,
-  });
+  return new DatabricksComputeTarget(name, { client, credential: `access token from ${source}`, ...facts });
+}
+
+function resolveCredential(
+  name: string,
+  credential: 'default' | 'in-process',
+  context: Pick<PluginContext, 'workspaceDir'>,
+): { credential: TokenCredential; source: string } {
+  if (credential === 'default') {
+    return { credential: defaultAzureCredential(), source: 'DefaultAzureCredential' };
+  }
+  const given = inProcessCredentials.get(credentialKey(context.workspaceDir, name));
+  if (!given) {
+    throw invalid(
+      name,
+      `it authenticates with a TokenCredential given to attachDatabricksCompute, and credential objects are not saved with the workspace. In this process, attach it again with attachDatabricksCompute(ws, '${name}', { workspaceUrl, credential }), or save credential: 'default' to use DefaultAzureCredential.`,
+    );
+  }
+  return { credential: given, source: `${credentialName(given)} given to attachDatabricksCompute` };
 }
 
 function resolveToken(
@@ -229,6 +329,40 @@ function checkOptions(who: string, options: DatabricksComputeOptions): Databrick
     saved[field] = value.trim();
   }
   if (token !== undefined) saved.accessToken = { ...(token as SecretReference) };
+  const credential = options.credential as unknown;
+  if (credential !== undefined) {
+    if (credential !== 'default' && credential !== 'in-process') {
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        isTokenCredential(credential)
+          ? `${who}: a TokenCredential object cannot be saved in the workspace config. Give it to attachDatabricksCompute(ws, name, { …, credential }), which keeps it for this process, or use credential: 'default' (DefaultAzureCredential).`
+          : `${who}: credential must be 'default' (DefaultAzureCredential) or 'in-process'; got ${describe(credential)}.`,
+      );
+    }
+    if (token !== undefined) {
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        `${who}: give accessToken (a personal access token) or credential (Microsoft Entra ID), not both.`,
+      );
+    }
+    saved.credential = credential;
+  }
+  const resourceId = options.workspaceResourceId as unknown;
+  if (resourceId !== undefined) {
+    if (typeof resourceId !== 'string' || !WORKSPACE_RESOURCE_ID.test(resourceId.trim())) {
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        `${who}: workspaceResourceId ${describe(resourceId)} is not an Azure Databricks workspace resource id; copy it from the workspace's Properties in the Azure portal: /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Databricks/workspaces/<name>.`,
+      );
+    }
+    if (credential === undefined) {
+      throw new SluiceError(
+        'WORKSPACE_CONFIG_INVALID',
+        `${who}: workspaceResourceId goes with credential (Microsoft Entra ID): it lets a service principal in through its Azure management token, which a personal access token does not have.`,
+      );
+    }
+    saved.workspaceResourceId = resourceId.trim();
+  }
   if (options.maxAttempts !== undefined) {
     if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
       throw new SluiceError('WORKSPACE_CONFIG_INVALID', `${who}: maxAttempts must be a whole number ≥ 1.`);
@@ -293,6 +427,14 @@ function isReference(value: unknown): value is SecretReference {
     ((keys[0] === 'secret' && typeof (value as { secret: unknown }).secret === 'string') ||
       (keys[0] === 'env' && typeof (value as { env: unknown }).env === 'string'))
   );
+}
+
+/** A value in words for a message: strings quoted (short), objects by kind; never their fields. */
+function describe(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 120 ? `${value.slice(0, 120)}…` : value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object without getToken';
 }
 
 function invalid(name: string, message: string): SluiceError {

@@ -25,10 +25,14 @@ export type {
   NewCluster,
   RequestOptions,
   RunInfo,
+  RunLifecycleStateV2,
   RunOutput,
   RunState,
+  RunStatus,
   RunSubmitRequest,
   SubmitTask,
+  TerminationDetails,
 } from './client.js';
+export { AZURE_DATABRICKS_APP_ID, AZURE_DATABRICKS_SCOPE, AZURE_MANAGEMENT_SCOPE } from './auth.js';
 export { AUTH_FAILED_CODE, REQUEST_FAILED_CODE } from './errors.js';
 export { STEP_DATABRICKS_VERSION } from './version.js';

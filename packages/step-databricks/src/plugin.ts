@@ -15,7 +15,14 @@ import {
   type StepExecutionResult,
   type StepKindPlugin,
 } from '@sluice/core';
-import type { DatabricksClient, NewCluster, RunInfo, RunSubmitRequest, SubmitTask } from './client.js';
+import type {
+  DatabricksClient,
+  NewCluster,
+  RunInfo,
+  RunStatus,
+  RunSubmitRequest,
+  SubmitTask,
+} from './client.js';
 import type { DatabricksCluster, DatabricksStepConfig } from './databricks-step.js';
 import { DATABRICKS_KIND, databricksTargetOf } from './target.js';
 import { CORE_RANGE, PACKAGE_NAME, STEP_DATABRICKS_VERSION } from './version.js';
@@ -25,8 +32,14 @@ export function snapshotDbfsFolder(runId: string, stepName: string): string {
   return `dbfs:/sluice/snapshots/${runId}/${stepName}`;
 }
 
-/** States after which a run does not change any more. */
+/** Legacy life-cycle states after which a run does not change any more. */
 const TERMINAL = new Set(['TERMINATED', 'SKIPPED', 'INTERNAL_ERROR']);
+
+/**
+ * The address schemes Spark opens for data on Azure, most wanted first: ADLS Gen2 (`abfss://`) where the
+ * datastore has a hierarchical namespace, else Blob Storage through hadoop-azure (`wasbs://`).
+ */
+const SPARK_SCHEMES = ['abfss', 'wasbs'] as const;
 
 /** The step kind that runs Databricks jobs; `DatabricksStep` attaches it to every step it builds. */
 export function databricksStep(): StepKindPlugin<DatabricksStepConfig> {
@@ -38,6 +51,7 @@ export function databricksStep(): StepKindPlugin<DatabricksStepConfig> {
     coreRange: CORE_RANGE,
     reuseVersion: '1',
     remoteData: true,
+    uriSchemes: SPARK_SCHEMES,
     computeKinds: [DATABRICKS_KIND],
     fingerprint: (step) => [
       { name: 'code', value: codePart(step.config) },
@@ -311,13 +325,14 @@ async function watch(
       logs.info(`Databricks run page: ${run.run_page_url}`);
       pageShown = true;
     }
-    const state = run.state ?? { life_cycle_state: 'PENDING' };
-    const label = `${state.life_cycle_state}${state.result_state ? ` ${state.result_state}` : ''}`;
-    if (label !== last) {
-      logs.info(`Databricks run ${runId}: ${label}${state.state_message ? ` (${state.state_message})` : ''}`);
-      last = label;
+    const progress = progressOf(run);
+    if (progress.label !== last) {
+      logs.info(
+        `Databricks run ${runId}: ${progress.label}${progress.message ? ` (${progress.message})` : ''}`,
+      );
+      last = progress.label;
     }
-    if (TERMINAL.has(state.life_cycle_state)) {
+    if (progress.ended) {
       const error = await collectOutput(ctx, client, run);
       return result(ctx, runId, run, error);
     }
@@ -358,25 +373,57 @@ async function collectOutput(
   }
 }
 
+/**
+ * Where a run is: from its `status` where the workspace sends one, else from the deprecated `state`.
+ * `label` is what is logged when it changes.
+ */
+function progressOf(run: RunInfo): { label: string; message: string | undefined; ended: boolean } {
+  const status = run.status;
+  if (status?.state) {
+    const details = status.termination_details;
+    return {
+      label: `${status.state}${details?.code ? ` ${details.code}` : ''}`,
+      message: details?.message || status.queue_details?.message || undefined,
+      ended: status.state === 'TERMINATED',
+    };
+  }
+  const state = run.state ?? { life_cycle_state: 'PENDING' };
+  return {
+    label: `${state.life_cycle_state}${state.result_state ? ` ${state.result_state}` : ''}`,
+    message: state.state_message || undefined,
+    ended: TERMINAL.has(state.life_cycle_state),
+  };
+}
+
 function result(
   ctx: StepExecutionContext<DatabricksStepConfig>,
   runId: number,
   run: RunInfo,
   outputError: string | undefined,
 ): StepExecutionResult {
-  const { life_cycle_state: lifeCycle, result_state: resultState, state_message: message } = run.state;
-  const because = [message, outputError && outputError !== message ? firstLine(outputError) : undefined]
-    .filter(Boolean)
-    .join(': ');
-  const suffix = because ? `: ${because}` : '';
-  if (lifeCycle === 'TERMINATED' && resultState === 'SUCCESS') return { status: 'Finished' };
-  if (resultState === 'TIMEDOUT') {
+  const because = (message: string | undefined): string => {
+    const parts = [message, outputError && outputError !== message ? firstLine(outputError) : undefined];
+    const text = parts.filter(Boolean).join(': ');
+    return text ? `: ${text}` : '';
+  };
+  const timedOut = (suffix: string): StepExecutionResult => {
     const limit = ctx.step.config.timeoutSeconds;
     return {
       status: 'Failed',
       error: `timed out${limit === undefined ? '' : ` after ${limit}s`} (Databricks run ${runId})${suffix}`,
     };
-  }
+  };
+  if (run.status?.state) return statusResult(runId, run.status, run.state?.result_state, because, timedOut);
+  const {
+    life_cycle_state: lifeCycle,
+    result_state: resultState,
+    state_message: message,
+  } = run.state ?? {
+    life_cycle_state: 'INTERNAL_ERROR',
+  };
+  const suffix = because(message);
+  if (lifeCycle === 'TERMINATED' && resultState === 'SUCCESS') return { status: 'Finished' };
+  if (resultState === 'TIMEDOUT') return timedOut(suffix);
   if (resultState === 'CANCELED') {
     return { status: 'Canceled', error: `Databricks run ${runId} was canceled${suffix}` };
   }
@@ -385,6 +432,39 @@ function result(
     return { status: 'Failed', error: `Databricks run ${runId} ended with an internal error${suffix}` };
   }
   return { status: 'Failed', error: `Databricks run ${runId} ${resultState ?? 'failed'}${suffix}` };
+}
+
+/** The outcome of a run that ended, from its `status.termination_details`. */
+function statusResult(
+  runId: number,
+  status: RunStatus,
+  legacyResult: string | undefined,
+  because: (message: string | undefined) => string,
+  timedOut: (suffix: string) => StepExecutionResult,
+): StepExecutionResult {
+  const { code, type, message } = status.termination_details ?? {};
+  const suffix = because(message);
+  switch (code) {
+    case 'SUCCESS':
+      return { status: 'Finished' };
+    case 'USER_CANCELED':
+      return { status: 'Canceled', error: `Databricks run ${runId} was canceled by a user${suffix}` };
+    case 'CANCELED':
+      // Databricks canceled it, e.g. when its timeout_seconds passed (the deprecated state says TIMEDOUT)
+      if (legacyResult === 'TIMEDOUT') return timedOut(suffix);
+      return { status: 'Failed', error: `Databricks canceled run ${runId} (CANCELED)${suffix}` };
+    case 'SKIPPED':
+      return { status: 'Failed', error: `Databricks skipped run ${runId}${suffix}` };
+    case 'INTERNAL_ERROR':
+      return { status: 'Failed', error: `Databricks run ${runId} ended with an internal error${suffix}` };
+    case undefined:
+      return { status: 'Failed', error: `Databricks run ${runId} ended without a termination code${suffix}` };
+    default:
+      return {
+        status: 'Failed',
+        error: `Databricks run ${runId} failed (${code}${type ? `, ${type}` : ''})${suffix}`,
+      };
+  }
 }
 
 async function cancel(

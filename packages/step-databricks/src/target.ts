@@ -16,9 +16,11 @@ export class DatabricksComputeTarget implements ComputeTarget {
     name: string,
     settings: {
       client: DatabricksClient;
-      credentialSource: string;
+      /** How requests are authenticated, in words (never a secret). */
+      credential: string;
       workspaceName?: string | undefined;
       resourceGroup?: string | undefined;
+      workspaceResourceId?: string | undefined;
     },
   ) {
     this.name = name;
@@ -30,7 +32,8 @@ export class DatabricksComputeTarget implements ComputeTarget {
       workspaceUrl: this.workspaceUrl,
       ...(settings.workspaceName ? { workspaceName: settings.workspaceName } : {}),
       ...(settings.resourceGroup ? { resourceGroup: settings.resourceGroup } : {}),
-      credential: `access token from ${settings.credentialSource}`,
+      ...(settings.workspaceResourceId ? { workspaceResourceId: settings.workspaceResourceId } : {}),
+      credential: settings.credential,
     });
   }
 

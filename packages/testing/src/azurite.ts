@@ -212,3 +212,23 @@ async function listContainers(port: number): Promise<number> {
   await response.arrayBuffer();
   return response.status;
 }
+
+/**
+ * The container and blob path a Hadoop address (`wasbs://`, `wasb://`, `abfss://`
+ * `<container>@<account>.<blob|dfs>.core.windows.net/<path>`) names on an Azurite instance, as a cluster
+ * whose storage settings point that account at the emulator would read it. The path is returned as written
+ * (Hadoop paths are not percent-encoded). Throws for another account or a malformed address.
+ */
+export function azuriteAddress(
+  azurite: Pick<AzuriteInstance, 'accountName'>,
+  address: string,
+): { container: string; path: string } {
+  const match = /^(?:wasbs?|abfss?):\/\/([^@/]+)@([^/]+)(\/.*)?$/.exec(address);
+  if (!match) throw new Error(`${address} is not a wasbs://, wasb:// or abfss:// address`);
+  const [, container, host, path] = match;
+  const account = azurite.accountName.toLowerCase();
+  if (host !== `${account}.blob.core.windows.net` && host !== `${account}.dfs.core.windows.net`) {
+    throw new Error(`${address} names ${host}, not the emulator's account ${account}`);
+  }
+  return { container: container!, path: (path ?? '/').slice(1) };
+}

@@ -13,6 +13,7 @@ export {
   startAzurite,
   azuriteBlobMain,
   freePort,
+  azuriteAddress,
   AZURITE_ACCOUNT_NAME,
   AZURITE_ACCOUNT_KEY,
 } from './azurite.js';

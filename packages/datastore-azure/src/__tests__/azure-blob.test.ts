@@ -247,4 +247,82 @@ describe('addresses', () => {
     );
     expect((await blob.downloadToBuffer()).toString()).toBe('x');
   });
+
+  it('gives Spark and U-SQL addresses of the blob: wasbs:// and wasb://, abfss:// with a hierarchical namespace', async () => {
+    // the emulator's path-style URL: the account is named by the path
+    expect(store.uriSchemes).toEqual(['https', 'wasbs', 'wasb']);
+    expect(store.uri('folder/with space/ü.txt', 'wasbs')).toBe(
+      'wasbs://behaviour@devstoreaccount1.blob.core.windows.net/folder/with space/ü.txt',
+    );
+    expect(store.uri('folder', 'wasb')).toBe(
+      'wasb://behaviour@devstoreaccount1.blob.core.windows.net/folder',
+    );
+    expect(store.uri('folder', 'https')).toBe(store.uri('folder'));
+    expect(() => store.uri('folder', 'abfss')).toThrow(
+      expect.objectContaining({
+        code: 'OPTION_INVALID',
+        message: expect.stringMatching(
+          /gives https, wasbs, wasb addresses, not abfss\. .*hierarchicalNamespace: true/,
+        ),
+      }),
+    );
+    expect(() => store.uri('../x', 'wasbs')).toThrow(
+      expect.objectContaining({ code: 'DATASTORE_PATH_ESCAPE' }),
+    );
+
+    const key = azurite.accountKey;
+    const lake = new AzureBlobDatastore('lake', {
+      accountUrl: 'https://contosolake.blob.core.windows.net/',
+      containerName: 'curated',
+      pathPrefix: 'team/a',
+      hierarchicalNamespace: true,
+      credential: { kind: 'default' },
+    });
+    expect(lake.uriSchemes).toEqual(['https', 'wasbs', 'wasb', 'abfss']);
+    expect(lake.uri('raw/x.csv', 'abfss')).toBe(
+      'abfss://curated@contosolake.dfs.core.windows.net/team/a/raw/x.csv',
+    );
+    expect(lake.uri('raw/x.csv', 'wasbs')).toBe(
+      'wasbs://curated@contosolake.blob.core.windows.net/team/a/raw/x.csv',
+    );
+    expect(lake.uri('', 'wasbs')).toBe('wasbs://curated@contosolake.blob.core.windows.net/team/a');
+    expect(lake.uri('raw/x.csv')).toBe('https://contosolake.blob.core.windows.net/curated/team/a/raw/x.csv');
+    expect(lake.describe()).toMatchObject({ hierarchicalNamespace: true });
+
+    // another cloud keeps its endpoint suffix, from the URL or the connection string
+    const china = new AzureBlobDatastore('china', {
+      accountUrl: 'https://contoso.blob.core.chinacloudapi.cn',
+      containerName: 'c',
+      hierarchicalNamespace: true,
+      credential: { kind: 'sharedKey', accountName: 'contoso', accountKey: key },
+    });
+    expect(china.uri('p', 'abfss')).toBe('abfss://c@contoso.dfs.core.chinacloudapi.cn/p');
+    const gov = new AzureBlobDatastore('gov', {
+      containerName: 'c',
+      credential: {
+        kind: 'connectionString',
+        connectionString: `DefaultEndpointsProtocol=https;AccountName=contoso;AccountKey=${key};EndpointSuffix=core.usgovcloudapi.net`,
+      },
+    });
+    expect(gov.uri('p', 'wasbs')).toBe('wasbs://c@contoso.blob.core.usgovcloudapi.net/p');
+    expect(gov.uri('p', 'wasbs')).not.toContain(key);
+
+    // a custom domain names no account: only the blob URL, unless the account name is given
+    const custom = new AzureBlobDatastore('custom', {
+      accountUrl: 'https://files.contoso.com',
+      containerName: 'c',
+      credential: { kind: 'sas', sasToken: 'sv=2024&sig=secret' },
+    });
+    expect(custom.uriSchemes).toEqual(['https']);
+    expect(() => custom.uri('p', 'wasbs')).toThrow(
+      expect.objectContaining({ code: 'OPTION_INVALID', message: expect.stringMatching(/accountName/) }),
+    );
+    const named = new AzureBlobDatastore('named', {
+      accountUrl: 'https://files.contoso.com',
+      accountName: 'contoso',
+      containerName: 'c',
+      credential: { kind: 'sas', sasToken: 'sv=2024&sig=secret' },
+    });
+    expect(named.uri('p', 'wasbs')).toBe('wasbs://c@contoso.blob.core.windows.net/p');
+  });
 });

@@ -87,6 +87,47 @@ describe('registerAzureBlobContainer', () => {
     expect(again.name).toBe('lake');
     expect(again.kind).toBe('azure-blob');
     expect(await again.list('')).toMatchObject([{ path: 'hello.txt', size: 5 }]);
+    expect(again.uri!('hello.txt', 'wasbs')).toBe(
+      `wasbs://register-key@${azurite.accountName}.blob.core.windows.net/team/a/hello.txt`,
+    );
+  });
+
+  it('keeps hierarchicalNamespace, so a reopened datastore still gives abfss:// addresses', async () => {
+    registerAzureBlobContainer(ws, {
+      name: 'gen2',
+      containerName: 'register-gen2',
+      accountUrl: 'https://contosolake.blob.core.windows.net',
+      credential: 'default',
+      hierarchicalNamespace: true,
+    });
+    expect(JSON.parse(configText()).datastores.gen2.options).toEqual({
+      containerName: 'register-gen2',
+      accountUrl: 'https://contosolake.blob.core.windows.net',
+      credential: 'default',
+      hierarchicalNamespace: true,
+    });
+    await ws.close();
+    ws = Workspace.open(dir);
+    await ws.ready();
+    expect(ws.datastore('gen2').uriSchemes).toEqual(['https', 'wasbs', 'wasb', 'abfss']);
+    expect(ws.datastore('gen2').uri!('x/y.parquet', 'abfss')).toBe(
+      'abfss://register-gen2@contosolake.dfs.core.windows.net/x/y.parquet',
+    );
+    expect(() =>
+      registerAzureBlobContainer(ws, {
+        name: 'bad',
+        containerName: 'register-gen2',
+        accountName: 'contosolake',
+        credential: 'default',
+        hierarchicalNamespace: 'yes' as never,
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'WORKSPACE_CONFIG_INVALID',
+        message: expect.stringMatching(/hierarchicalNamespace must be true or false/),
+      }),
+    );
+    expect(ws.listDatastores()).not.toContain('bad');
   });
 
   it('stores a connection string or a SAS token as a secret, or refers to an environment variable', async () => {

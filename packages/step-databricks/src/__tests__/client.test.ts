@@ -59,7 +59,7 @@ describe('DatabricksClient: Jobs API 2.1', () => {
     for (let i = 0; i < 4; i += 1) {
       const run = await api.getRun(runId);
       states.push(
-        `${run.state.life_cycle_state}${run.state.result_state ? ` ${run.state.result_state}` : ''}`,
+        `${run.state!.life_cycle_state}${run.state!.result_state ? ` ${run.state!.result_state}` : ''}`,
       );
     }
     expect(states).toEqual(['PENDING', 'RUNNING', 'TERMINATING', 'TERMINATED SUCCESS']);

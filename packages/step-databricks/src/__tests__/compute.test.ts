@@ -176,7 +176,7 @@ describe('attachDatabricksCompute', () => {
     const { run_id: runId } = await target.client.submitRun({
       tasks: [{ task_key: 't', existing_cluster_id: 'c', notebook_task: { notebook_path: '/n' } }],
     });
-    expect((await target.client.getRun(runId)).state.life_cycle_state).toBe('PENDING');
+    expect((await target.client.getRun(runId)).state!.life_cycle_state).toBe('PENDING');
   });
 
   it('saves an environment variable reference as such, and says so when it is not set', async () => {

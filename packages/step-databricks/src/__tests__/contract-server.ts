@@ -3,12 +3,23 @@
  * runs/get, runs/get-output, runs/cancel) and DBFS API 2.0 (mkdirs, put, create, add-block, close), for
  * tests. It is not Databricks: it checks requests the way the documentation describes, keeps runs and
  * files in memory, and moves each run through PENDING → RUNNING → TERMINATING → TERMINATED, one state per
- * runs/get call.
+ * runs/get call (a run stays RUNNING for at least `runMs`). runs/get answers with the run's `status`
+ * (`state`, `termination_details { code, type, message }`) and the deprecated `state` object, either of
+ * which can be left out.
+ *
+ * Authentication: every request needs `Authorization: Bearer <token>`, the personal access token or, with
+ * an `EntraServer`, a Microsoft Entra ID token issued for the AzureDatabricks application
+ * (2ff814a6-3304-4ab8-85cb-cd0e6f879c1d) that has not expired. An identity that is not among `users` is
+ * let in only with the service principal's headers: `X-Databricks-Azure-Workspace-Resource-Id` naming this
+ * workspace and `X-Databricks-Azure-SP-Management-Token`, an unexpired token of the same identity for
+ * https://management.core.windows.net/, and only when the identity is among `contributors` (Contributor or
+ * Owner on the workspace resource). Missing or malformed credentials are 401, refused ones 403.
  *
  * What a run "does" stands in for the notebook, script or JAR: when a run terminates successfully it
  * reads every parameter that is a `file://` URI which exists (the step's inputs) and writes a
  * `part-00000.txt` into every `file://` URI that does not exist yet (the step's outputs), as a notebook
- * writing to the output locations it was given would. Outcomes other than success are chosen per code
+ * writing to the output locations it was given would. Another `job` may reach other addresses (e.g.
+ * `wasbs://` on Azurite); a job that throws fails the run with its error, as a failing notebook does. Outcomes other than success are chosen per code
  * path with `outcome()`; faults (429 with Retry-After, 5xx, dropped connections) with `fault()`.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -16,6 +27,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { EntraServer } from './entra-server.js';
+
+/** The resource Azure Databricks tokens are issued for, and that of Azure management tokens. */
+const DATABRICKS_RESOURCE = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d';
+const MANAGEMENT_RESOURCE = 'https://management.core.windows.net/';
 
 /** What a run does when it runs: succeeds, fails (with an error and a trace), or runs until stopped. */
 export type Outcome = 'success' | 'fail' | 'hang';
@@ -63,7 +79,7 @@ export interface JobContext {
   readonly outputs: readonly string[];
 }
 
-export type SimulatedJob = (job: JobContext) => void;
+export type SimulatedJob = (job: JobContext) => void | Promise<void>;
 
 /** The default job: writes `part-00000.txt` into each output, listing its parameters and the input files it read. */
 export const writePartFile: SimulatedJob = ({ parameters, inputs, outputs }) => {
@@ -85,6 +101,32 @@ export interface RecordedRequest {
   query: Record<string, string>;
   body: Record<string, unknown> | undefined;
   authorized: boolean;
+  /** The HTTP status of the answer (0 when the connection was dropped). */
+  status: number;
+  /** Who was let in: `token` (the personal access token) or the Entra identity's client id. */
+  identity?: string;
+  /** Whether the service principal's headers were sent (their values are not kept). */
+  spHeaders: boolean;
+}
+
+export interface ContractServerOptions {
+  /** The personal access token the workspace accepts. */
+  token: string;
+  /** What a successful run does (default: `writePartFile`). */
+  job?: SimulatedJob;
+  /** Where Microsoft Entra ID tokens come from; without it only the personal access token is accepted. */
+  entra?: EntraServer;
+  /** The workspace's Azure resource id, for the service principal's headers. */
+  workspaceResourceId?: string;
+  /** Entra client ids that are users of the workspace. */
+  users?: readonly string[];
+  /** Entra client ids with Contributor or Owner on the workspace resource (let in with the SP headers). */
+  contributors?: readonly string[];
+  /** A run stays RUNNING at least this long (default 0). */
+  runMs?: number;
+  /** Answer runs/get with `status` (default true) and with the deprecated `state` (default true). */
+  status?: boolean;
+  legacyState?: boolean;
 }
 
 type Fault =
@@ -117,24 +159,26 @@ export class ContractServer {
   readonly #job: SimulatedJob;
   readonly #outcomes = new Map<string, Outcome>();
   readonly #faults: Array<{ path: string; remaining: number; fault: Fault }> = [];
+  readonly #options: ContractServerOptions;
   readonly #tokens = new Map<string, number>();
   readonly #handles = new Map<number, { path: string; blocks: Buffer[] }>();
   #nextRunId = 1001;
   #nextHandle = 1;
 
-  private constructor(server: Server, url: string, token: string, job: SimulatedJob = writePartFile) {
+  private constructor(server: Server, url: string, options: ContractServerOptions) {
     this.#server = server;
-    this.#job = job;
+    this.#job = options.job ?? writePartFile;
+    this.#options = options;
     this.url = url;
-    this.token = token;
+    this.token = options.token;
   }
 
   /** `job` replaces what a successful run does with its inputs and outputs (default: `writePartFile`). */
-  static async start(options: { token: string; job?: SimulatedJob }): Promise<ContractServer> {
+  static async start(options: ContractServerOptions): Promise<ContractServer> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const instance = new ContractServer(server, `http://127.0.0.1:${port}`, options.token, options.job);
+    const instance = new ContractServer(server, `http://127.0.0.1:${port}`, options);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       void instance.#handle(req, res);
     });
@@ -153,6 +197,11 @@ export class ContractServer {
     return this;
   }
 
+  /** Cancel a run as a user of the workspace would (its page's Cancel button). */
+  cancelInWorkspace(runId: number): void {
+    this.#cancel(runId);
+  }
+
   requestsTo(path: string): RecordedRequest[] {
     return this.requests.filter((request) => request.path === path);
   }
@@ -169,17 +218,21 @@ export class ContractServer {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
-    const authorized = req.headers.authorization === `Bearer ${this.token}`;
     let body: Record<string, unknown> | undefined;
     const recorded: RecordedRequest = {
       method: req.method ?? 'GET',
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       body: undefined,
-      authorized,
+      authorized: false,
+      status: 0,
+      spHeaders:
+        req.headers['x-databricks-azure-workspace-resource-id'] !== undefined ||
+        req.headers['x-databricks-azure-sp-management-token'] !== undefined,
     };
     this.requests.push(recorded);
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
+      recorded.status = status;
       res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
       res.end(JSON.stringify(payload));
     };
@@ -202,14 +255,8 @@ export class ContractServer {
       return;
     }
     try {
-      if (!req.headers.authorization) {
-        throw new ApiError(
-          401,
-          'UNAUTHENTICATED',
-          'Credential was not sent or was of an unsupported type for this API.',
-        );
-      }
-      if (!authorized) throw new ApiError(403, 'PERMISSION_DENIED', 'Invalid access token.');
+      recorded.identity = this.#authenticate(req);
+      recorded.authorized = true;
       if (text.trim() !== '') {
         try {
           body = JSON.parse(text) as Record<string, unknown>;
@@ -218,7 +265,7 @@ export class ContractServer {
         }
       }
       recorded.body = body;
-      const payload = this.#route(req.method ?? 'GET', url, body ?? {});
+      const payload = await this.#route(req.method ?? 'GET', url, body ?? {});
       if (fault?.type === 'drop') {
         req.socket.destroy();
         return;
@@ -231,6 +278,58 @@ export class ContractServer {
     }
   }
 
+  /** Who sends the request, or the ApiError the workspace answers with. */
+  #authenticate(req: IncomingMessage): string {
+    const header = req.headers.authorization;
+    const bearer = /^Bearer (\S+)$/.exec(header ?? '')?.[1];
+    if (!bearer) {
+      throw new ApiError(
+        401,
+        'UNAUTHENTICATED',
+        'Credential was not sent or was of an unsupported type for this API.',
+      );
+    }
+    if (bearer === this.token) return 'token';
+    const entra = this.#options.entra;
+    const issued = entra?.check(bearer);
+    if (!issued) throw new ApiError(403, 'PERMISSION_DENIED', 'Invalid access token.');
+    if (issued.resource !== DATABRICKS_RESOURCE) {
+      throw new ApiError(401, 'UNAUTHENTICATED', `Invalid audience: the token is for ${issued.resource}.`);
+    }
+    if (issued.expired) throw new ApiError(401, 'UNAUTHENTICATED', 'Token is expired.');
+    if (this.#options.users?.includes(issued.clientId)) return issued.clientId;
+    // a service principal that is not a workspace user: its management token and the workspace resource id
+    const resourceId = req.headers['x-databricks-azure-workspace-resource-id'];
+    const management = req.headers['x-databricks-azure-sp-management-token'];
+    if (typeof resourceId !== 'string' || typeof management !== 'string') {
+      throw new ApiError(
+        403,
+        'PERMISSION_DENIED',
+        `${issued.clientId} is not a user of this workspace; add it, or send the service principal's management token with the workspace resource id.`,
+      );
+    }
+    if (resourceId.toLowerCase() !== this.#options.workspaceResourceId?.toLowerCase()) {
+      throw new ApiError(
+        403,
+        'PERMISSION_DENIED',
+        `The workspace resource id ${resourceId} is not this workspace.`,
+      );
+    }
+    const managed = entra!.check(management);
+    if (!managed || managed.resource !== MANAGEMENT_RESOURCE || managed.clientId !== issued.clientId) {
+      throw new ApiError(403, 'PERMISSION_DENIED', 'Invalid management token.');
+    }
+    if (managed.expired) throw new ApiError(401, 'UNAUTHENTICATED', 'The management token is expired.');
+    if (!this.#options.contributors?.includes(issued.clientId)) {
+      throw new ApiError(
+        403,
+        'PERMISSION_DENIED',
+        `${issued.clientId} has no Contributor or Owner role on the workspace resource.`,
+      );
+    }
+    return issued.clientId;
+  }
+
   #takeFault(path: string): Fault | undefined {
     const entry = this.#faults.find((candidate) => candidate.path === path && candidate.remaining > 0);
     if (!entry) return undefined;
@@ -238,7 +337,7 @@ export class ContractServer {
     return entry.fault;
   }
 
-  #route(method: string, url: URL, body: Record<string, unknown>): unknown {
+  async #route(method: string, url: URL, body: Record<string, unknown>): Promise<unknown> {
     const route = `${method} ${url.pathname}`;
     switch (route) {
       case 'POST /api/2.1/jobs/runs/submit':
@@ -311,22 +410,27 @@ export class ContractServer {
     return { run, isTask: run.taskRunId === runId };
   }
 
-  #get(runId: number): unknown {
+  async #get(runId: number): Promise<unknown> {
     const { run } = this.#find(runId);
     run.gets += 1;
     this.#checkTimeout(run);
-    const state = { ...run.state };
+    const withStatus = this.#options.status ?? true;
+    const withState = this.#options.legacyState ?? true;
+    const progress = {
+      ...(withState ? { state: { ...run.state } } : {}),
+      ...(withStatus ? { status: statusOf(run.state) } : {}),
+    };
     const task = run.request.tasks[0]!;
     const answer = {
       run_id: run.runId,
       run_name: run.request.run_name ?? 'Untitled',
-      state,
+      ...progress,
       run_page_url: `${this.url}/?o=0#job/0/run/${run.runId}`,
       format: 'MULTI_TASK',
-      tasks: [{ run_id: run.taskRunId, task_key: task.task_key, state }],
+      tasks: [{ run_id: run.taskRunId, task_key: task.task_key, ...progress }],
       start_time: run.startedAt,
     };
-    this.#advance(run);
+    await this.#advance(run);
     return answer;
   }
 
@@ -368,7 +472,7 @@ export class ContractServer {
   }
 
   /** One step of the life cycle, taken after each runs/get. */
-  #advance(run: SimulatedRun): void {
+  async #advance(run: SimulatedRun): Promise<void> {
     const { state } = run;
     if (isOver(state)) return;
     if (state.result_state === 'CANCELED') {
@@ -384,31 +488,46 @@ export class ContractServer {
         run.state = { life_cycle_state: 'RUNNING', state_message: 'In run' };
         return;
       case 'RUNNING':
-        if (run.outcome !== 'hang')
+        if (run.outcome !== 'hang' && Date.now() - run.startedAt >= (this.#options.runMs ?? 0))
           run.state = { life_cycle_state: 'TERMINATING', state_message: 'Cleaning up' };
         return;
       default:
-        this.#finish(run);
+        await this.#finish(run);
     }
   }
 
-  #finish(run: SimulatedRun): void {
+  async #finish(run: SimulatedRun): Promise<void> {
     const task = run.request.tasks[0]!;
-    if (run.outcome === 'fail') {
-      run.output.error ??= 'ZeroDivisionError: division by zero';
-      run.output.error_trace ??= [
+    if (run.outcome === 'success') {
+      try {
+        await this.#succeed(run, task);
+        return;
+      } catch (error) {
+        // the job threw, as a notebook that cannot open a path does: the run fails with its error
+        run.output.error = `${(error as Error).name}: ${(error as Error).message}`;
+      }
+    }
+    this.#fail(run, task);
+  }
+
+  #fail(run: SimulatedRun, task: Task): void {
+    if (run.output.error === undefined) {
+      run.output.error = 'ZeroDivisionError: division by zero';
+      run.output.error_trace = [
         '---------------------------------------------------------------------------',
         'ZeroDivisionError                         Traceback (most recent call last)',
         '<command-1> in <module>',
         '----> 1 1 / 0',
       ].join('\n');
-      run.state = {
-        life_cycle_state: 'TERMINATED',
-        result_state: 'FAILED',
-        state_message: `Task ${task.task_key} failed with message: Workload failed, see run output for details.`,
-      };
-      return;
     }
+    run.state = {
+      life_cycle_state: 'TERMINATED',
+      result_state: 'FAILED',
+      state_message: `Task ${task.task_key} failed with message: Workload failed, see run output for details.`,
+    };
+  }
+
+  async #succeed(run: SimulatedRun, task: Task): Promise<void> {
     // the stand-in for the job: read the inputs it was given, write the outputs it was given
     const parameters = task.notebook_task
       ? Object.entries(task.notebook_task.base_parameters ?? {}).map(([key, value]) => ({ key, value }))
@@ -423,7 +542,7 @@ export class ContractServer {
       const local = fileURLToPath(value);
       (existsSync(local) ? inputs : outputs).push(local);
     }
-    this.#job({ task, parameters, inputs, outputs });
+    await this.#job({ task, parameters, inputs, outputs });
     if (task.notebook_task) {
       run.output.notebook_output = {
         result: JSON.stringify({ inputs: inputs.length, outputs: outputs.length }),
@@ -615,6 +734,28 @@ function dbfsPath(value: unknown): string {
 function ancestors(target: string): string[] {
   const parts = target.split('/').filter(Boolean);
   return parts.map((_, index) => `/${parts.slice(0, index + 1).join('/')}`);
+}
+
+/**
+ * The run's `status` for its state: `PENDING`, `RUNNING`, `TERMINATING`, `TERMINATED` with
+ * `termination_details` saying why (a run stopped at its timeout_seconds is CANCELED by Databricks, one
+ * canceled through runs/cancel USER_CANCELED, a failed task RUN_EXECUTION_ERROR).
+ */
+function statusOf(state: State): Record<string, unknown> {
+  const ending = state.result_state ?? (state.life_cycle_state === 'TERMINATED' ? 'SUCCESS' : undefined);
+  const details: Record<string, { code: string; type: string }> = {
+    SUCCESS: { code: 'SUCCESS', type: 'SUCCESS' },
+    FAILED: { code: 'RUN_EXECUTION_ERROR', type: 'CLIENT_ERROR' },
+    TIMEDOUT: { code: 'CANCELED', type: 'CLIENT_ERROR' },
+    CANCELED: { code: 'USER_CANCELED', type: 'SUCCESS' },
+  };
+  const termination = ending ? details[ending] : undefined;
+  return {
+    state: state.life_cycle_state,
+    ...(termination && (state.life_cycle_state === 'TERMINATED' || state.life_cycle_state === 'TERMINATING')
+      ? { termination_details: { ...termination, message: state.state_message } }
+      : {}),
+  };
 }
 
 function isOver(state: State): boolean {

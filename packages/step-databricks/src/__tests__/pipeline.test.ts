@@ -321,7 +321,7 @@ describe('DatabricksStep when things go wrong', () => {
     const stepRun = pipelineRun.findStepRun('databricksmodule');
     expect(stepRun.status).toBe('Failed');
     expect(stepRun.record.error).toMatch(
-      /^Databricks run \d+ FAILED: Task databricksmodule failed with message: Workload failed, see run output for details\.: ZeroDivisionError: division by zero$/,
+      /^Databricks run \d+ failed \(RUN_EXECUTION_ERROR, CLIENT_ERROR\): Task databricksmodule failed with message: Workload failed, see run output for details\.: ZeroDivisionError: division by zero$/,
     );
     const stderr = await stepRun.getStderr();
     expect(stderr).toContain('ZeroDivisionError: division by zero\n');
