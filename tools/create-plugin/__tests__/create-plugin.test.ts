@@ -125,7 +125,12 @@ describe('create-plugin', () => {
         version: '0.1.0',
         type: 'module',
         exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js' } },
-        scripts: { build: 'tsup && publint', test: 'vitest run', typecheck: 'tsc -p tsconfig.json' },
+        scripts: {
+          build: 'tsup && publint',
+          prepack: 'nx build',
+          test: 'vitest run',
+          typecheck: 'tsc -p tsconfig.json',
+        },
         peerDependencies: { '@sluice/core': `^${CORE_VERSION}` },
         devDependencies: { '@sluice/core': `^${CORE_VERSION}`, '@sluice/testing': '*' },
       });

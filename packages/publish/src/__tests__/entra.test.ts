@@ -99,7 +99,7 @@ interface Answer {
 }
 
 function queueRows(f: Fixture): number {
-  return (f.ws.store.db.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number }).n;
+  return (f.ws.store.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number }).n;
 }
 
 async function setup(
@@ -155,7 +155,7 @@ describe('entraIdVerifier', () => {
     const client = createSluiceClient({ baseUrl: rest.url, token });
     const done = await client.waitForRun(id, { timeoutMs: 20_000, pollIntervalMs: 50 });
     expect(done).toMatchObject({ Id: id, Status: 'Finished', ParameterAssignments: { pipeline_arg: 7 } });
-    const row = f.ws.store.db.prepare('SELECT accepted_by FROM publish_queue WHERE run_id = ?').get(id) as {
+    const row = f.ws.store.prepare('SELECT accepted_by FROM publish_queue WHERE run_id = ?').get(id) as {
       accepted_by: string;
     };
     expect(row.accepted_by).toBe(`entra:${OID}`);
@@ -169,7 +169,7 @@ describe('entraIdVerifier', () => {
     const secondId = second.body.Id as string;
     expect((await client.waitForRun(secondId, { pollIntervalMs: 50 })).Status).toBe('Finished');
     expect(
-      f.ws.store.db.prepare('SELECT accepted_by FROM publish_queue WHERE run_id = ?').get(secondId),
+      f.ws.store.prepare('SELECT accepted_by FROM publish_queue WHERE run_id = ?').get(secondId),
     ).toEqual({
       accepted_by: 'entra:AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ',
     });
