@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { isSluiceError } from '@sluice/core';
-import { errorLine, type CliIO, type CommandContext } from './context.js';
+import { commandHint, errorLine, type CliIO, type CommandContext } from './context.js';
 import * as datasets from './commands/datasets.js';
 import * as explain from './commands/explain.js';
 import * as gc from './commands/gc.js';
@@ -45,8 +45,8 @@ export function createProgram(
   ];
   for (const command of withSubcommands(program)) {
     const path: string[] = [];
-    for (let at: Command | null = command; at; at = at.parent) path.unshift(at.name());
-    command.showHelpAfterError(`Run \`${path.join(' ')} --help\` for usage.`);
+    for (let at: Command | null = command; at?.parent; at = at.parent) path.unshift(at.name());
+    command.showHelpAfterError(`Run \`${commandHint([...path, '--help'].join(' '))}\` for usage.`);
   }
   return program;
 }

@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import { SluiceError, isSluiceError } from '@sluice/core';
@@ -67,18 +68,23 @@ export function collectPair(value: string, previous: Record<string, string>): Re
 }
 
 const SHELL_SAFE = /^[\w@%+=:,./-]+$/;
+/** A word as a POSIX shell reads it back. */
 const shellWord = (word: string): string =>
   SHELL_SAFE.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 
 /**
- * A `sluice` command line to print as a hint, written so it runs where the user typed this one: under
- * npm (`npx`, `npm run`) the command is not on the shell's PATH, so it is `npx --no sluice …`, which runs
- * the installed CLI and never fetches a package of that name from a registry. When the workspace was
- * named with `--workspace`, the hint names it too (as an absolute folder).
+ * A `sluice` command line to print as a hint, written so that it runs where the user typed this one.
+ * Under npm (`npx`, `npm run`; npm sets `npm_command`) the command is not on the shell's PATH, so the hint
+ * is `npx --no sluice …`, which runs the installed CLI and never installs a package of that name. When the
+ * workspace was named with `--workspace`, the hint names it too, as a path from the folder the user is in
+ * (npm's `INIT_CWD`, else the current folder).
  */
 export function commandHint(args: string, workspaceDir?: string): string {
   const program = process.env.npm_command ? 'npx --no sluice' : 'sluice';
-  return `${program} ${args}${workspaceDir ? ` -w ${shellWord(workspaceDir)}` : ''}`;
+  if (!workspaceDir) return `${program} ${args}`;
+  const fromHere = relative(process.env.INIT_CWD || process.cwd(), workspaceDir) || '.';
+  const path = fromHere.length <= workspaceDir.length ? fromHere : workspaceDir;
+  return `${program} ${args} -w ${shellWord(path)}`;
 }
 
 /**

@@ -48,8 +48,10 @@ export function padVisible(text: string, width: number): string {
   return text + ' '.repeat(Math.max(0, width - visible(text)));
 }
 
-/** A plain text table with a header row; columns sized to their widest cell. */
+/** A plain text table with a header row (a name over every column); columns sized to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
+  if (headers.some((header) => header.trim() === ''))
+    throw new Error('Every column of a table needs a header.');
   const widths = headers.map((header, column) =>
     Math.max(visible(header), ...rows.map((row) => visible(row[column] ?? ''))),
   );

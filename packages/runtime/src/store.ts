@@ -24,7 +24,10 @@ export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = [
 ];
 
 export interface GitInfo {
+  /** The URL of the checkout's `origin` remote; its folder when it has none. */
   repository: string;
+  /** The folder of the git checkout (its top level). Missing from records written before it was kept. */
+  folder?: string;
   branch: string | null;
   commit: string | null;
   dirty: boolean;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SluiceError } from '@sluice/core';
-import { openWorkspace, workspaceOption, type CommandContext } from '../context.js';
+import { commandHint, openWorkspace, workspaceOption, type CommandContext } from '../context.js';
 import { formatBytes, table } from '../format.js';
 
 export function register(program: Command, { io }: CommandContext): void {
@@ -18,7 +18,7 @@ export function register(program: Command, { io }: CommandContext): void {
           const known = [...new Set(ws.store.listDatasets().map((dataset) => dataset.name))];
           throw new SluiceError(
             'DATASET_NOT_FOUND',
-            `No dataset named "${name}" is registered in this workspace; ${known.length > 0 ? `registered: ${known.join(', ')}` : 'none is registered yet'}. List them with \`sluice datasets\`.`,
+            `No dataset named "${name}" is registered in this workspace; ${known.length > 0 ? `registered: ${known.join(', ')}` : 'none is registered yet'}. List them with \`${commandHint('datasets', options.workspace && ws.dir)}\`.`,
             { details: { name } },
           );
         }
@@ -45,7 +45,9 @@ export function register(program: Command, { io }: CommandContext): void {
           dataset.createdAt.replace('T', ' ').slice(0, 19),
           dataset.sourceStepRun ? `from ${dataset.sourceStepRun}` : dataset.description,
         ]);
-        io.stdout.write(`${table(['NAME', 'VERSION', 'KIND', 'SIZE', 'CONTENT', 'REGISTERED', ''], rows)}\n`);
+        io.stdout.write(
+          `${table(['NAME', 'VERSION', 'KIND', 'SIZE', 'CONTENT', 'REGISTERED', 'DESCRIPTION'], rows)}\n`,
+        );
       } finally {
         await ws.close();
       }

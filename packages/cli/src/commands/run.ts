@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { Experiment } from '@sluice/runtime';
-import { collectPair, openWorkspace, workspaceOption, type CommandContext } from '../context.js';
+import { collectPair, commandHint, openWorkspace, workspaceOption, type CommandContext } from '../context.js';
 import { duration, status, table } from '../format.js';
 import { loadPipeline } from '../load-pipeline.js';
 import { showProgress } from '../progress.js';
@@ -71,11 +71,12 @@ export function register(program: Command, { io, result }: CommandContext): void
               `${JSON.stringify({ ...runSummary(record), steps: run.getSteps().map((s) => s.record) }, null, 2)}\n`,
             );
           } else {
-            io.stdout.write(`\n${table(['STEP', 'STATUS', 'TIME', ''], stepRows(run.getSteps()))}\n`);
+            io.stdout.write(`\n${table(['STEP', 'STATUS', 'TIME', 'NOTE'], stepRows(run.getSteps()))}\n`);
             io.stdout.write(
               `\nRun ${record.id}: ${status(record.status)}  ${duration(record.startedAt, record.endedAt)}${record.error ? `  (${record.error})` : ''}\n`,
             );
-            io.stdout.write(pc.dim(`Why each step ran or was reused: sluice explain ${record.id}\n`));
+            const explain = commandHint(`explain ${record.id}`, options.workspace && ws.dir);
+            io.stdout.write(pc.dim(`Why each step ran or was reused: ${explain}\n`));
           }
           result.exitCode = final === 'Finished' ? 0 : 1;
         } finally {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openWorkspace, wholeNumber, workspaceOption, type CommandContext } from '../context.js';
+import { commandHint, openWorkspace, wholeNumber, workspaceOption, type CommandContext } from '../context.js';
 import { duration, status, table } from '../format.js';
 import { runSummary } from '../runs.js';
 
@@ -23,7 +23,8 @@ export function register(program: Command, { io }: CommandContext): void {
           return;
         }
         if (runs.length === 0) {
-          io.stdout.write('No runs yet. Start one with: sluice run <pipeline.ts>\n');
+          const start = commandHint('run <pipeline.ts>', options.workspace && ws.dir);
+          io.stdout.write(`No runs yet. Start one with: ${start}\n`);
           return;
         }
         const rows = runs.map((run) => {

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { PipelineRun } from '@sluice/runtime';
@@ -64,7 +65,7 @@ export function register(program: Command, { io }: CommandContext): void {
         io.stdout.write(
           `\n${pc.bold('Timeline')}\n${timeline(steps.map((step) => ({ name: step.name, status: step.status, startedAt: step.record.startedAt, endedAt: step.record.endedAt })))}\n`,
         );
-        io.stdout.write(`\n${table(['STEP', 'STATUS', 'TIME', ''], stepRows(steps))}\n`);
+        io.stdout.write(`\n${table(['STEP', 'STATUS', 'TIME', 'NOTE'], stepRows(steps))}\n`);
         for (const step of steps) {
           const metrics = step.getMetrics();
           const outputs = step.getOutputs();
@@ -85,9 +86,12 @@ export function register(program: Command, { io }: CommandContext): void {
             }
           }
           if (git) {
+            // the checkout's folder; its remote, when it has one, on a line of its own
+            const folder = git.folder ?? (isAbsolute(git.repository) ? git.repository : undefined);
             io.stdout.write(
-              `  git     ${git.repository} ${git.branch ?? '(detached)'} ${git.commit?.slice(0, 12) ?? ''}${git.dirty ? ' (dirty)' : ''}\n`,
+              `  git     ${[folder, git.branch ?? '(detached)', git.commit?.slice(0, 12)].filter(Boolean).join(' ')}${git.dirty ? ' (dirty)' : ''}\n`,
             );
+            if (git.repository !== folder) io.stdout.write(`  origin  ${git.repository}\n`);
           }
         }
       } finally {

@@ -1,5 +1,13 @@
 import { Option, type Command } from 'commander';
-import { durationMs, loadPublish, openWorkspace, workspaceOption, type CommandContext } from '../context.js';
+import { SluiceError, isSluiceError } from '@sluice/core';
+import {
+  commandHint,
+  durationMs,
+  loadPublish,
+  openWorkspace,
+  workspaceOption,
+  type CommandContext,
+} from '../context.js';
 import { table } from '../format.js';
 
 export function register(program: Command, { io }: CommandContext): void {
@@ -59,7 +67,9 @@ export function register(program: Command, { io }: CommandContext): void {
         const tokens = listTokens(ws);
         if (options.json) io.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
         else if (tokens.length === 0)
-          io.stdout.write('No tokens yet. Create one with: sluice token create --scope submit\n');
+          io.stdout.write(
+            `No tokens yet. Create one with: ${commandHint('token create --scope submit', options.workspace && ws.dir)}\n`,
+          );
         else {
           const rows = tokens.map((entry) => [
             entry.id,
@@ -72,7 +82,7 @@ export function register(program: Command, { io }: CommandContext): void {
             entry.expiresAt ?? 'never',
             entry.description ?? '',
           ]);
-          io.stdout.write(`${table(['ID', 'SCOPE', 'STATE', 'EXPIRES', ''], rows)}\n`);
+          io.stdout.write(`${table(['ID', 'SCOPE', 'STATE', 'EXPIRES', 'DESCRIPTION'], rows)}\n`);
         }
       } finally {
         await ws.close();
@@ -87,7 +97,16 @@ export function register(program: Command, { io }: CommandContext): void {
       const { revokeToken } = await loadPublish('token revoke');
       const ws = await openWorkspace(options);
       try {
-        revokeToken(ws, id);
+        try {
+          revokeToken(ws, id);
+        } catch (error) {
+          if (!isSluiceError(error, 'TOKEN_NOT_FOUND')) throw error;
+          throw new SluiceError(
+            'TOKEN_NOT_FOUND',
+            `No token has id "${id}"; list the tokens with \`${commandHint('token list', options.workspace && ws.dir)}\`.`,
+            { cause: error, details: { id } },
+          );
+        }
         io.stdout.write(`Revoked token ${id}.\n`);
       } finally {
         await ws.close();
