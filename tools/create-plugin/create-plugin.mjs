@@ -193,6 +193,7 @@ function packageJson(plan) {
     sideEffects: false,
     scripts: {
       build: 'tsup && publint',
+      bundle: 'tsup --no-dts',
       prepack: 'nx build',
       test: 'vitest run',
       typecheck: 'tsc -p tsconfig.json',

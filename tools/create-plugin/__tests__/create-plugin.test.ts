@@ -127,6 +127,7 @@ describe('create-plugin', () => {
         exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js' } },
         scripts: {
           build: 'tsup && publint',
+          bundle: 'tsup --no-dts',
           prepack: 'nx build',
           test: 'vitest run',
           typecheck: 'tsc -p tsconfig.json',
