@@ -104,7 +104,7 @@ describe('create-plugin', () => {
       expect(created.status).toBe(0);
       expect(created.stdout).toContain(`Created @sluice/${name}`);
       expect(created.stdout).toContain('npm install');
-      expect(created.stdout).toContain(`npx nx test @sluice/${name}`);
+      expect(created.stdout).toContain(`npx --no nx test @sluice/${name}`);
 
       const dir = join(root, 'packages', name);
       expect(files(dir)).toEqual(
