@@ -3,7 +3,7 @@
 // It never asserts wall-clock times: a missed goal is marked ✗ and the exit code stays 0 (non-zero only when
 // something crashes). See tools/bench/README.md.
 //
-//   node tools/bench/bench.mjs [--only a,b,c,d,e] [--quick] [--python <interpreter>] [--profile <dir>]
+//   node tools/bench/bench.mjs [--only a,b,c,d,e,f] [--quick] [--python <interpreter>] [--profile <dir>]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,14 +18,17 @@ import Database from 'better-sqlite3';
 import { Environment, PipelineData, Pipeline, RunConfiguration, defineStep, hashTree } from '@sluice/core';
 import { ComputeTarget, Experiment, Workspace, localCompute } from '@sluice/runtime';
 import { PythonScriptStep } from '@sluice/step-python';
+import { coldCheckout } from '../cold-checkout.mjs';
 import { measureServeLoad } from './serve-load.mjs';
 
 // ---------------------------------------------------------------------------------------------------------
 // options
 
+const MEASUREMENTS = ['a', 'b', 'c', 'd', 'e', 'f'];
+
 function parseArgs(argv) {
   const options = {
-    only: new Set(['a', 'b', 'c', 'd', 'e']),
+    only: new Set(MEASUREMENTS),
     quick: false,
     profile: undefined,
     python: 'python3',
@@ -39,8 +42,10 @@ function parseArgs(argv) {
         .split(',')
         .map((s) => s.trim().toLowerCase())
         .filter(Boolean);
-      const unknown = picked.filter((s) => !['a', 'b', 'c', 'd', 'e'].includes(s));
-      if (picked.length === 0 || unknown.length) usage(`--only takes a list of a, b, c, d, e; got ${value}`);
+      const unknown = picked.filter((s) => !MEASUREMENTS.includes(s));
+      if (picked.length === 0 || unknown.length) {
+        usage(`--only takes a list of ${MEASUREMENTS.join(', ')}; got ${value}`);
+      }
       options.only = new Set(picked);
     } else if (arg === '--profile' || arg.startsWith('--profile=')) {
       const value = arg.includes('=') ? arg.slice('--profile='.length) : argv[++i];
@@ -59,7 +64,7 @@ function parseArgs(argv) {
 function usage(problem) {
   if (problem) console.error(`bench: ${problem}`);
   console.error(
-    'usage: node tools/bench/bench.mjs [--only a,b,c,d,e] [--quick] [--python <interpreter>] [--profile <dir>]',
+    'usage: node tools/bench/bench.mjs [--only a,b,c,d,e,f] [--quick] [--python <interpreter>] [--profile <dir>]',
   );
   process.exit(problem ? 2 : 0);
 }
@@ -909,6 +914,65 @@ async function benchD() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// (f) `npm run demo` from a fresh clone: its wall time against the time its pipeline runs take themselves
+
+async function benchF() {
+  log('(f) npm run demo in a fresh copy of this checkout (nothing built, no nx cache)');
+  const checkout = coldCheckout(resolve(import.meta.dirname, '..', '..'), join(root, 'f-checkout'));
+  // as typed in a shell: none of the npm settings the benchmark itself runs under; no nx daemon left behind
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^npm_|^INIT_CWD$/i.test(name)),
+  );
+  Object.assign(env, { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NO_COLOR: '1' });
+  const loadBefore = loadavg()[0];
+  const start = performance.now();
+  const output = await new Promise((resolvePromise, reject) => {
+    const child = spawn('npm', ['run', 'demo'], { cwd: checkout, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (chunk) => (text += chunk));
+    child.stderr.on('data', (chunk) => (text += chunk));
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0
+        ? resolvePromise(text)
+        : reject(new Error(`npm run demo exited with ${code}:\n${text.slice(-4000)}`)),
+    );
+  });
+  const wall = performance.now() - start;
+  const loadAfter = loadavg()[0];
+  const built = /done in ([\d.]+) s/.exec(output);
+  // the runs' own time, as the run store recorded it (what `sluice run` prints for each)
+  const ws = Workspace.open(join(checkout, 'examples', 'iris', 'workspace'));
+  let runs;
+  try {
+    runs = ws.store.listRuns({ limit: 10 });
+  } finally {
+    await ws.close();
+  }
+  if (runs.length !== 3 || runs.some((run) => run.status !== 'Finished')) {
+    throw new Error(
+      `the demo left ${runs.length} runs (${runs.map((run) => run.status).join(', ')}), not 3 finished ones`,
+    );
+  }
+  const times = runs.reverse().map((run) => Date.parse(run.endedAt) - Date.parse(run.startedAt));
+  const own = times.reduce((sum, ms) => sum + ms, 0);
+  log(`  ${fmtMs(wall)} in all; the three runs took ${times.map(fmtMs).join(', ')}`);
+  results.push({
+    id: 'f',
+    what: '`npm run demo` from a fresh clone, nothing built (wall time)',
+    sluice: fmtMs(wall),
+    baseline: `${fmtMs(own)} (its 3 runs' own time)`,
+    ratio: fmtRatio(wall / own),
+    goal: '< 60 s',
+    ok: wall < 60_000,
+    note:
+      `the JavaScript-only build of the packages it runs took ${built ? `${built[1]} s` : '(not found in its output)'}; ` +
+      `the runs ${times.map(fmtMs).join(', ')} (every step, all reused, two re-run); ` +
+      `1-minute load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // main
 
 function printTable() {
@@ -944,6 +1008,7 @@ try {
   if (options.only.has('c')) await benchC();
   if (options.only.has('d')) await benchD();
   if (options.only.has('e')) results.push(...(await measureServeLoad({ quick: options.quick })));
+  if (options.only.has('f')) await benchF();
   printTable();
   const loadAfter = loadavg()[0];
   console.log(

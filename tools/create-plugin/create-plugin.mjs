@@ -68,7 +68,7 @@ async function main(argv) {
   console.log(`
 Next steps:
   ${from === '.' ? '' : `cd ${from} && `}npm install          # link the new package into the workspace
-  npx nx test ${plan.packageName}    # build what it needs, then run its conformance test
+  npx --no nx test ${plan.packageName}    # build what it needs, then run its conformance test
   then edit packages/${plan.folder}/src and the README, and describe the change in .changeset/${plan.folder}-initial.md`);
 }
 
@@ -193,6 +193,8 @@ function packageJson(plan) {
     sideEffects: false,
     scripts: {
       build: 'tsup && publint',
+      bundle: 'tsup --no-dts',
+      prepack: 'nx build',
       test: 'vitest run',
       typecheck: 'tsc -p tsconfig.json',
       lint: 'eslint src',

@@ -48,8 +48,10 @@ export function padVisible(text: string, width: number): string {
   return text + ' '.repeat(Math.max(0, width - visible(text)));
 }
 
-/** A plain text table with a header row; columns sized to their widest cell. */
+/** A plain text table with a header row (a name over every column); columns sized to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
+  if (headers.some((header) => header.trim() === ''))
+    throw new Error('Every column of a table needs a header.');
   const widths = headers.map((header, column) =>
     Math.max(visible(header), ...rows.map((row) => visible(row[column] ?? ''))),
   );
@@ -122,4 +124,17 @@ export function drawGraph(
     lines.push(`${indent}${level.get(node.name) ? '└─ ' : ''}${mark}${pc.bold(node.name)}${from}`);
   }
   return lines.join('\n');
+}
+
+/** A byte count in B, KiB, MiB, GiB or TiB. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }

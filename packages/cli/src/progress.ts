@@ -10,6 +10,46 @@ interface StepView {
   note?: string;
 }
 
+const MAX_UNFINISHED = 64 * 1024;
+
+/**
+ * Step output arrives in chunks that may end inside a line: each step keeps the unfinished line of each
+ * of its streams until the rest of it arrives or the step ends, so one line is never printed as two.
+ */
+class LineBuffers {
+  /** step → stream → its unfinished line */
+  readonly #partial = new Map<string, Map<string, string>>();
+
+  /** The complete, non-empty lines this chunk ends; the unfinished rest is kept. */
+  add(step: string, stream: string, text: string): string[] {
+    const streams = this.#partial.get(step) ?? new Map<string, string>();
+    const pieces = `${streams.get(stream) ?? ''}${text}`.split(/\r?\n/);
+    let rest = pieces.pop()!;
+    // a line that never ends (a progress bar redrawn with \r) is printed once it grows this long
+    if (rest.length > MAX_UNFINISHED) {
+      pieces.push(rest);
+      rest = '';
+    }
+    if (rest) streams.set(stream, rest);
+    else streams.delete(stream);
+    if (streams.size > 0) this.#partial.set(step, streams);
+    else this.#partial.delete(step);
+    return pieces.filter((line) => line.length > 0);
+  }
+
+  /** The unfinished lines of a step (one per stream), each as a line of its own. */
+  flush(step: string): string[] {
+    const rest = [...(this.#partial.get(step)?.values() ?? [])];
+    this.#partial.delete(step);
+    return rest;
+  }
+
+  /** The steps with an unfinished line. */
+  steps(): string[] {
+    return [...this.#partial.keys()];
+  }
+}
+
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /**
@@ -44,6 +84,17 @@ export function showProgress(
     ].join('\n');
   };
   const logUpdate = interactive ? createLogUpdate(stream) : undefined;
+  const unfinished = new LineBuffers();
+  const logLine = (step: string, line: string): string => `${pc.dim(`[${step}]`)} ${line}\n`;
+  /** Print step output above the live table (or in sequence, without one). */
+  const print = (printed: string[]): void => {
+    if (printed.length === 0) return;
+    if (logUpdate) {
+      logUpdate.clear();
+      stream.write(printed.join(''));
+      logUpdate(render());
+    } else stream.write(printed.join(''));
+  };
   const timer = interactive
     ? setInterval(() => {
         frame += 1;
@@ -55,8 +106,11 @@ export function showProgress(
       const view = steps.get(event.step) ?? { status: event.status };
       view.status = event.status;
       if (event.status === 'Running' || event.status === 'Reused') view.startedAt ??= Date.now();
-      if (['Finished', 'Reused', 'Failed', 'Canceled', 'Skipped'].includes(event.status))
+      if (['Finished', 'Reused', 'Failed', 'Canceled', 'Skipped'].includes(event.status)) {
         view.endedAt = Date.now();
+        // what the step printed last without a newline, before the line that says it ended
+        print(unfinished.flush(event.step).map((line) => logLine(event.step, line)));
+      }
       if (event.reusedFrom) view.note = `from ${event.reusedFrom}`;
       if (event.error && event.status !== 'Skipped') view.note = event.error;
       steps.set(event.step, view);
@@ -71,20 +125,12 @@ export function showProgress(
         );
       }
     } else if (event.type === 'step-log' && options.logs && event.stream !== 'sluice') {
-      const text = event.text
-        .split('\n')
-        .filter((line) => line.length > 0)
-        .map((line) => `${pc.dim(`[${event.step}]`)} ${line}\n`)
-        .join('');
-      if (logUpdate) {
-        logUpdate.clear();
-        stream.write(text);
-        logUpdate(render());
-      } else stream.write(text);
+      print(unfinished.add(event.step, event.stream, event.text).map((line) => logLine(event.step, line)));
     }
   });
   return () => {
     off();
+    for (const step of unfinished.steps()) print(unfinished.flush(step).map((line) => logLine(step, line)));
     if (timer) clearInterval(timer);
     if (logUpdate) {
       logUpdate(render());

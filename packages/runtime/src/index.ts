@@ -64,6 +64,7 @@ export type {
   RanReason,
   RunStatus,
   RunStoreOptions,
+  StoreRunResult,
   StoreStatement,
   StepRunRecord,
   StepStatus,

@@ -110,6 +110,7 @@ export async function gitInfo(dir: string): Promise<GitInfo | null> {
   ]);
   return {
     repository: remote || top,
+    folder: top,
     branch: branch && branch !== 'HEAD' ? branch : null,
     commit: commit || null,
     dirty: status === null ? false : status.length > 0,

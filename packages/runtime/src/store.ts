@@ -24,7 +24,10 @@ export const TERMINAL_STEP_STATUSES: readonly StepStatus[] = [
 ];
 
 export interface GitInfo {
+  /** The URL of the checkout's `origin` remote; its folder when it has none. */
   repository: string;
+  /** The folder of the git checkout (its top level). Missing from records written before it was kept. */
+  folder?: string;
   branch: string | null;
   commit: string | null;
   dirty: boolean;
@@ -390,9 +393,15 @@ function toStepRun(row: Row): StepRunRecord {
 /** How long a store operation waits for another process's lock by default (`SLUICE_BUSY_TIMEOUT_MS`). */
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 
+/** What a statement that writes did: how many rows it changed, and the rowid of the last row it inserted. */
+export interface StoreRunResult {
+  changes: number;
+  lastInsertRowid: number | bigint;
+}
+
 /** A prepared statement of the run store; SQLite errors leave it as coded errors (RUN_STORE_BUSY, …). */
 export interface StoreStatement {
-  run(...params: unknown[]): Database.RunResult;
+  run(...params: unknown[]): StoreRunResult;
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
 }
@@ -410,7 +419,7 @@ export interface RunStoreOptions {
  * crash leaves the store as it was before or after a change, never between.
  */
 export class RunStore {
-  readonly db: Database.Database;
+  readonly #db: Database.Database;
   readonly file: string;
   readonly busyTimeoutMs: number;
   readonly #statements = new Map<string, StoreStatement>();
@@ -419,7 +428,7 @@ export class RunStore {
   #sql(text: string): StoreStatement {
     let statement = this.#statements.get(text);
     if (!statement) {
-      const prepared = this.#guard(() => this.db.prepare(text));
+      const prepared = this.#guard(() => this.#db.prepare(text));
       statement = {
         run: (...params) => this.#guard(() => prepared.run(...params)),
         get: (...params) => this.#guard(() => prepared.get(...params)),
@@ -441,7 +450,7 @@ export class RunStore {
   constructor(file: string, options: RunStoreOptions = {}) {
     this.file = file;
     this.busyTimeoutMs = options.busyTimeoutMs ?? busyTimeoutFromEnvironment();
-    this.db = this.#guard(() => {
+    this.#db = this.#guard(() => {
       try {
         return new Database(file);
       } catch (error) {
@@ -454,14 +463,14 @@ export class RunStore {
     });
     try {
       this.#guard(() => {
-        this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
-        this.db.pragma('journal_mode = WAL');
-        this.db.pragma('synchronous = NORMAL');
-        this.db.pragma('foreign_keys = ON');
+        this.#db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+        this.#db.pragma('journal_mode = WAL');
+        this.#db.pragma('synchronous = NORMAL');
+        this.#db.pragma('foreign_keys = ON');
       });
       this.#migrate();
     } catch (error) {
-      this.db.close();
+      this.#db.close();
       throw error;
     }
   }
@@ -476,7 +485,7 @@ export class RunStore {
   }
 
   #migrate(): void {
-    const current = this.#guard(() => this.db.pragma('user_version', { simple: true }) as number);
+    const current = this.#guard(() => this.#db.pragma('user_version', { simple: true }) as number);
     if (current > SCHEMA_VERSION) {
       throw new SluiceError(
         'RUN_STORE_ERROR',
@@ -486,9 +495,9 @@ export class RunStore {
     for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
       this.transaction(() => {
         // another process opening the store at the same time may have migrated it first
-        if ((this.db.pragma('user_version', { simple: true }) as number) >= version) return;
-        this.db.exec(MIGRATIONS[version]!);
-        this.db.pragma(`user_version = ${version}`);
+        if ((this.#db.pragma('user_version', { simple: true }) as number) >= version) return;
+        this.#db.exec(MIGRATIONS[version]!);
+        this.#db.pragma(`user_version = ${version}`);
       });
     }
   }
@@ -510,7 +519,7 @@ export class RunStore {
     }
     for (let version = current + 1; version <= latest; version++) {
       this.transaction(() => {
-        this.db.exec(migrations[version]!);
+        this.#db.exec(migrations[version]!);
         this.#sql(
           'INSERT INTO schema_versions (namespace, version) VALUES (?, ?) ON CONFLICT(namespace) DO UPDATE SET version = excluded.version',
         ).run(namespace, version);
@@ -518,12 +527,22 @@ export class RunStore {
     }
   }
 
+  /**
+   * Check the database file with SQLite's integrity check: the problems it finds, none when the file is
+   * intact.
+   */
+  checkIntegrity(): string[] {
+    const rows = this.#guard(() => this.#db.pragma('integrity_check') as Array<{ integrity_check: string }>);
+    const problems = rows.map((row) => row.integrity_check);
+    return problems.length === 1 && problems[0] === 'ok' ? [] : problems;
+  }
+
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.#db.open) this.#db.close();
   }
 
   transaction<T>(fn: () => T): T {
-    return this.#guard(() => this.db.transaction(fn).immediate());
+    return this.#guard(() => this.#db.transaction(fn).immediate());
   }
 
   // -- experiments and runs ------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ describe('create-plugin', () => {
       expect(created.status).toBe(0);
       expect(created.stdout).toContain(`Created @sluice/${name}`);
       expect(created.stdout).toContain('npm install');
-      expect(created.stdout).toContain(`npx nx test @sluice/${name}`);
+      expect(created.stdout).toContain(`npx --no nx test @sluice/${name}`);
 
       const dir = join(root, 'packages', name);
       expect(files(dir)).toEqual(
@@ -125,7 +125,13 @@ describe('create-plugin', () => {
         version: '0.1.0',
         type: 'module',
         exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js' } },
-        scripts: { build: 'tsup && publint', test: 'vitest run', typecheck: 'tsc -p tsconfig.json' },
+        scripts: {
+          build: 'tsup && publint',
+          bundle: 'tsup --no-dts',
+          prepack: 'nx build',
+          test: 'vitest run',
+          typecheck: 'tsc -p tsconfig.json',
+        },
         peerDependencies: { '@sluice/core': `^${CORE_VERSION}` },
         devDependencies: { '@sluice/core': `^${CORE_VERSION}`, '@sluice/testing': '*' },
       });

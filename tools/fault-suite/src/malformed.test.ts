@@ -459,7 +459,7 @@ describe('HTTP requests', () => {
     expect(server.exitCode).toBeNull();
     await withWorkspace(serverWs, (opened) => {
       expect(opened.store.listRuns()).toEqual([]);
-      expect(opened.store.db.prepare('SELECT COUNT(*) AS n FROM publish_queue').get()).toEqual({ n: 0 });
+      expect(opened.store.prepare('SELECT COUNT(*) AS n FROM publish_queue').get()).toEqual({ n: 0 });
     });
   });
 });

@@ -14,6 +14,9 @@ const ROOT_MODULES = resolve(__dirname, '../../../../node_modules');
 
 let dir: string;
 
+// as typed in a shell: under npm (`npm test`) the commands the CLI suggests would be `npx --no sluice …`
+delete process.env.npm_command;
+
 function sluice(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},

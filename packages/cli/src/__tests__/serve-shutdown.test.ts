@@ -208,7 +208,7 @@ describe('sluice serve', () => {
       ]);
       // the queued one was never started, and waits in the queue
       expect(workspace.store.getRun(queued)).toBeUndefined();
-      const row = workspace.store.db
+      const row = workspace.store
         .prepare('SELECT status FROM publish_queue WHERE run_id = ?')
         .get(queued) as { status: string };
       expect(row.status).toBe('queued');

@@ -99,7 +99,7 @@ interface Answer {
 }
 
 function queueRows(f: Fixture): number {
-  return (f.ws.store.db.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number }).n;
+  return (f.ws.store.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number }).n;
 }
 
 async function setup(
@@ -159,7 +159,7 @@ describe('entraIdVerifier', () => {
       Status: { StatusDetail: 'Finished' },
       ParameterAssignments: { pipeline_arg: 7 },
     });
-    const row = f.ws.store.db.prepare('SELECT accepted_by FROM publish_queue WHERE run_id = ?').get(id) as {
+    const row = f.ws.store.prepare('SELECT accepted_by FROM publish_queue WHERE run_id = ?').get(id) as {
       accepted_by: string;
     };
     expect(row.accepted_by).toBe(`entra:${OID}`);
@@ -173,7 +173,7 @@ describe('entraIdVerifier', () => {
     const secondId = second.body.Id as string;
     expect((await client.waitForRun(secondId, { pollIntervalMs: 50 })).Status.StatusDetail).toBe('Finished');
     expect(
-      f.ws.store.db.prepare('SELECT accepted_by FROM publish_queue WHERE run_id = ?').get(secondId),
+      f.ws.store.prepare('SELECT accepted_by FROM publish_queue WHERE run_id = ?').get(secondId),
     ).toEqual({
       accepted_by: 'entra:AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ',
     });

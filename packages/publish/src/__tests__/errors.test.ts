@@ -25,7 +25,7 @@ interface Refusal {
 }
 
 function queueRows(f: Fixture): number {
-  return (f.ws.store.db.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number }).n;
+  return (f.ws.store.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number }).n;
 }
 
 async function setup(options: { maxBodyBytes?: number } = {}) {
@@ -289,7 +289,7 @@ describe('REST refusals', () => {
     expect(queueRows(f)).toBe(0);
 
     // the store keeps hashes, never tokens
-    const stored = JSON.stringify(f.ws.store.db.prepare('SELECT * FROM publish_tokens').all());
+    const stored = JSON.stringify(f.ws.store.prepare('SELECT * FROM publish_tokens').all());
     expect(stored).not.toContain(reader.token.split('_').pop());
     expect(stored).not.toContain(reader.token);
     expect(listTokens(f.ws).find((entry) => entry.id === revoked.id)).toMatchObject({

@@ -181,9 +181,7 @@ describe('the REST queue', () => {
     await run.cancel({ reason: 'the server shut down before the run finished' });
     store.setQueueStatus('queued_stopped', 'submitted');
     const gone = spawnSync(process.execPath, ['-e', '']).pid;
-    f.ws.store.db
-      .prepare('UPDATE publish_queue SET owner_pid = ? WHERE run_id = ?')
-      .run(gone, 'queued_stopped');
+    f.ws.store.prepare('UPDATE publish_queue SET owner_pid = ? WHERE run_id = ?').run(gone, 'queued_stopped');
 
     const rest = await serve({ workspace: f.ws });
     onCleanup(() => rest.close());

@@ -69,7 +69,7 @@ function code(answer: RawAnswer): string | undefined {
 }
 
 function queueRows(f: Fixture): number {
-  return (f.ws.store.db.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number }).n;
+  return (f.ws.store.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number }).n;
 }
 
 async function setup(publicUrl?: string) {

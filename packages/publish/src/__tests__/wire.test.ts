@@ -334,7 +334,7 @@ describe('the Azure ML wire', () => {
         details: { endpoint: 'NewName', version: '7', versions: ['0', '1'] },
       });
     }
-    const queued = f.ws.store.db.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number };
+    const queued = f.ws.store.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number };
     expect(queued.n).toBe(5);
   });
 
@@ -609,7 +609,7 @@ describe('the Azure ML wire', () => {
       );
     }
     expect(refused[2]!.body.error!.details).toMatchObject({ known: ['file_dataset', 'tabular_dataset'] });
-    const queued = f.ws.store.db.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number };
+    const queued = f.ws.store.prepare('SELECT COUNT(*) AS n FROM publish_queue').get() as { n: number };
     expect(queued.n).toBe(3);
   });
 

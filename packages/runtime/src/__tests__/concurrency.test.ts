@@ -95,7 +95,7 @@ await ws.close();`,
         const reasons = PipelineRun.get(ws, step.runId).findStepRun(step.stepName).explain().reasons;
         expect(reasons.join(' ')).toContain(`waited for step run ${step.waitedFor}`);
       }
-      expect(ws.store.db.prepare('SELECT COUNT(*) AS n FROM leases').get()).toEqual({ n: 0 });
+      expect(ws.store.prepare('SELECT COUNT(*) AS n FROM leases').get()).toEqual({ n: 0 });
     } finally {
       await ws.close();
     }
@@ -126,7 +126,7 @@ await ws.close();`,
     const store = new RunStore(join(dir, 'ws', '.sluice', 'runs.db'));
     let waiting: { id: string; waited_for: string } | undefined;
     try {
-      const query = store.db.prepare(
+      const query = store.prepare(
         "SELECT id, waited_for FROM step_runs WHERE status = 'Queued' AND waited_for IS NOT NULL",
       );
       expect(await waitFor(() => (waiting = query.get() as typeof waiting) !== undefined)).toBe(true);
@@ -253,7 +253,7 @@ describe('run store leases', () => {
     values: { host: string; pid: number; started: string | null; ageMs: number },
   ) => {
     const stamp = new Date(Date.now() - values.ageMs).toISOString();
-    store.db
+    store
       .prepare(
         `INSERT OR REPLACE INTO leases (key, step_run_id, owner_pid, owner_host, owner_started, acquired_at, heartbeat_at)
          VALUES ('k', 'other.step', ?, ?, ?, ?, ?)`,

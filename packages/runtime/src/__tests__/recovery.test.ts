@@ -101,7 +101,7 @@ describe('recovery after kill -9 of the runner', () => {
     leftovers.push(other.pid!);
     const store = new RunStore(join(dir, 'ws', '.sluice', 'runs.db'));
     try {
-      store.db.prepare('UPDATE step_processes SET process_group = ?').run(other.pid);
+      store.prepare('UPDATE step_processes SET process_group = ?').run(other.pid);
     } finally {
       store.close();
     }

@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Environment, Pipeline, RunConfiguration, PipelineData } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
-import { ComputeTarget, Experiment, WORKSPACE_CONFIG_FILE, Workspace, localCompute } from '../index.js';
+import {
+  ComputeTarget,
+  Experiment,
+  RunStore,
+  WORKSPACE_CONFIG_FILE,
+  Workspace,
+  localCompute,
+} from '../index.js';
 import { SCRIPTS, tempDir, writeTree } from './fixtures.js';
 import { nodeStep } from './node-step.js';
 
@@ -168,10 +175,37 @@ describe('run store extensions', () => {
       1: 'CREATE TABLE demo_items (id TEXT PRIMARY KEY);',
       2: 'ALTER TABLE demo_items ADD COLUMN note TEXT;',
     });
-    ws.store.db.prepare("INSERT INTO demo_items (id, note) VALUES ('a', 'b')").run();
+    ws.store.prepare("INSERT INTO demo_items (id, note) VALUES ('a', 'b')").run();
     expect(() => ws.store.extend('demo', { 1: 'SELECT 1;' })).toThrow(
       expect.objectContaining({ code: 'RUN_STORE_ERROR' }),
     );
     await ws.close();
+  });
+});
+
+describe('run store integrity', () => {
+  it('finds no problem in an intact store and names the damage in a corrupted one', async () => {
+    const dir = tempDir();
+    const ws = Workspace.create(dir);
+    expect(ws.store.checkIntegrity()).toEqual([]);
+    // enough rows for an index spread over pages of its own
+    ws.store.extend('damage', { 1: 'CREATE TABLE damage_items (id TEXT PRIMARY KEY, note TEXT);' });
+    const insert = ws.store.prepare('INSERT INTO damage_items (id, note) VALUES (?, ?)');
+    ws.store.transaction(() => {
+      for (let i = 0; i < 2000; i++) insert.run(`item-${i}`, 'x'.repeat(40));
+    });
+    await ws.close();
+    const file = join(dir, '.sluice', 'runs.db');
+    const bytes = readFileSync(file);
+    const pageSize = bytes.readUInt16BE(16);
+    // scramble the last pages (the table's and its index's), leaving the schema on the first pages intact
+    for (let at = bytes.length - 4 * pageSize; at < bytes.length; at += 7) bytes[at] = 0xa5;
+    writeFileSync(file, bytes);
+    const damaged = new RunStore(file);
+    try {
+      expect(damaged.checkIntegrity().length).toBeGreaterThan(0);
+    } finally {
+      damaged.close();
+    }
   });
 });
