@@ -1001,23 +1001,21 @@ export class RunStore {
 
   saveEnvironment(name: string, version: string, definition: unknown): void {
     const text = canonicalJson(definition);
+    // One statement, so concurrent processes registering the same environment never race: the first
+    // insert wins, the rest find its row and compare.
+    const inserted = this.#sql(
+      'INSERT INTO environments (name, version, definition, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name, version) DO NOTHING',
+    ).run(name, version, text, now());
+    if (inserted.changes > 0) return;
     const existing = this.#sql('SELECT definition FROM environments WHERE name = ? AND version = ?').get(
       name,
       version,
     ) as { definition: string } | undefined;
-    if (existing) {
-      if (existing.definition === text) return;
-      throw new SluiceError(
-        'ENVIRONMENT_CONFLICT',
-        `Environment ${name} version ${version} is already registered with a different definition; register it under a new version.`,
-        { details: { name, version } },
-      );
-    }
-    this.#sql('INSERT INTO environments (name, version, definition, created_at) VALUES (?, ?, ?, ?)').run(
-      name,
-      version,
-      text,
-      now(),
+    if (existing?.definition === text) return;
+    throw new SluiceError(
+      'ENVIRONMENT_CONFLICT',
+      `Environment ${name} version ${version} is already registered with a different definition; register it under a new version.`,
+      { details: { name, version } },
     );
   }
 
