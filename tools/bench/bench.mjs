@@ -3,7 +3,7 @@
 // It never asserts wall-clock times: a missed goal is marked ✗ and the exit code stays 0 (non-zero only when
 // something crashes). See tools/bench/README.md.
 //
-//   node tools/bench/bench.mjs [--only a,b,c,d,e,f] [--quick] [--python <interpreter>] [--profile <dir>]
+//   node tools/bench/bench.mjs [--only a,b,c,d,e,f,g] [--quick] [--python <interpreter>] [--profile <dir>]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -24,7 +24,7 @@ import { measureServeLoad } from './serve-load.mjs';
 // ---------------------------------------------------------------------------------------------------------
 // options
 
-const MEASUREMENTS = ['a', 'b', 'c', 'd', 'e', 'f'];
+const MEASUREMENTS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 
 function parseArgs(argv) {
   const options = {
@@ -64,7 +64,7 @@ function parseArgs(argv) {
 function usage(problem) {
   if (problem) console.error(`bench: ${problem}`);
   console.error(
-    'usage: node tools/bench/bench.mjs [--only a,b,c,d,e,f] [--quick] [--python <interpreter>] [--profile <dir>]',
+    'usage: node tools/bench/bench.mjs [--only a,b,c,d,e,f,g] [--quick] [--python <interpreter>] [--profile <dir>]',
   );
   process.exit(problem ? 2 : 0);
 }
@@ -973,6 +973,87 @@ async function benchF() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// (g) the studio: first render of a 1,000-step run's graph in Chromium, against a 10-step run's
+
+async function benchG() {
+  const { steps, reps } = options.quick ? { steps: 300, reps: 2 } : { steps: 1000, reps: 3 };
+  log(`\n(g) the studio's run page in Chromium: a ${steps}-step run's graph against a 10-step run's`);
+  const { serve, createToken } = await import('@sluice/publish');
+  const { studioAssets } = await import('@sluice/studio');
+  const { launchChromium } = await import('./chromium.mjs');
+  const dir = join(root, 'g-ws');
+  const ws = Workspace.create(dir, { name: 'bench-g' });
+  let server;
+  let browser;
+  try {
+    await ComputeTarget.create(ws, 'bench', localCompute({ maxConcurrency: 2 }));
+    const experiment = new Experiment(ws, 'bench-g');
+    progress(`  runs of ${steps} and 10 trivial steps (not timed) `);
+    const large = await experiment.submit(noopPipeline(steps, 4));
+    if ((await large.waitForCompletion()) !== 'Finished') throw new Error('the large run did not finish');
+    const small = await experiment.submit(noopPipeline(10, 2));
+    if ((await small.waitForCompletion()) !== 'Finished') throw new Error('the small run did not finish');
+    log('done');
+    const { token } = createToken(ws, { scope: 'read' });
+    server = await serve({ workspace: ws, studio: studioAssets(), schedules: false });
+    browser = await launchChromium();
+
+    /** Open the run page in a fresh page; the graph's first render, in ms from navigation start. */
+    const firstRender = async (runId, stepName) => {
+      const context = await browser.newContext({
+        viewport: { width: 1400, height: 900 },
+        extraHTTPHeaders: { authorization: `Bearer ${token}` },
+      });
+      const page = await context.newPage();
+      await page.goto(`${server.url}/#/runs/${runId}`);
+      const ms = await page.waitForFunction(
+        () => performance.getEntriesByName('sluice:graph-rendered')[0]?.startTime,
+        undefined,
+        { timeout: 120_000 },
+      );
+      const rendered = await ms.jsonValue();
+      // responsiveness: a click on a step until its panel shows
+      const node = page.getByTestId(`node-${stepName}`);
+      await node.waitFor();
+      const clickStart = Date.now();
+      await node.click();
+      await page.getByTestId('step-panel').waitFor();
+      const clickMs = Date.now() - clickStart;
+      await context.close();
+      return { rendered, clickMs };
+    };
+
+    const largeTimes = [];
+    const smallTimes = [];
+    for (let i = 0; i < reps; i++) {
+      smallTimes.push(await firstRender(small.id, 's0000'));
+      largeTimes.push(await firstRender(large.id, 's0000'));
+    }
+    const largeMs = median(largeTimes.map((t) => t.rendered));
+    const smallMs = median(smallTimes.map((t) => t.rendered));
+    const clickMs = median(largeTimes.map((t) => t.clickMs));
+    log(
+      `  first render: ${steps} steps ${fmtMs(largeMs)}, 10 steps ${fmtMs(smallMs)} (medians of ${reps}); ` +
+        `a click to the step panel on the ${steps}-step page: ${fmtMs(clickMs)}`,
+    );
+    results.push({
+      id: 'g',
+      what: `Studio: first render of a ${steps}-step run's graph (Chromium)`,
+      sluice: fmtMs(largeMs),
+      baseline: `${fmtMs(smallMs)} (10-step run)`,
+      ratio: fmtRatio(largeMs / smallMs),
+      goal: '≤ 2 s; click ≤ 200 ms',
+      ok: largeMs <= 2000 && clickMs <= 200,
+      note: `a click on a step of the ${steps}-step graph opened its panel in ${fmtMs(clickMs)} (median); 1-minute load average ${loadavg()[0].toFixed(2)}`,
+    });
+  } finally {
+    await browser?.close();
+    await server?.close();
+    await ws.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // main
 
 function printTable() {
@@ -1009,6 +1090,7 @@ try {
   if (options.only.has('d')) await benchD();
   if (options.only.has('e')) results.push(...(await measureServeLoad({ quick: options.quick })));
   if (options.only.has('f')) await benchF();
+  if (options.only.has('g')) await benchG();
   printTable();
   const loadAfter = loadavg()[0];
   console.log(
