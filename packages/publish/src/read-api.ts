@@ -2,7 +2,7 @@
  * The answers of the read routes (see api-types.ts), built from the workspace's run store and config. Each
  * function takes what a route parsed and answers one type, or throws a coded error (unknown ids: 404).
  */
-import { SluiceError, type PipelineGraphJson } from '@sluice/core';
+import { SluiceError, type Pipeline, type PipelineGraphJson } from '@sluice/core';
 import {
   Dataset,
   PipelineRun,
@@ -33,7 +33,10 @@ import type {
 import { Schedule } from './schedules/index.js';
 import type { Recurrence } from './schedules/recurrence.js';
 import type { DatastoreWatch } from './schedules/store.js';
-import { publishStore } from './store.js';
+import { withDatasets } from './dataset-assignments.js';
+import { PublishedPipeline } from './published-pipeline.js';
+import { publishStore, type QueueRecord } from './store.js';
+import { buildPipeline } from './submission.js';
 
 /** The run of an id (exactly; no prefixes): RUN_NOT_FOUND otherwise. */
 export function getRunRecord(ws: Workspace, id: string): PipelineRunRecord {
@@ -110,10 +113,9 @@ function outputLocations(ws: Workspace, steps: readonly StepRunRecord[]): Map<st
  */
 export function runGraph(
   ws: Workspace,
-  record: PipelineRunRecord,
+  graph: PipelineGraphJson,
   steps: readonly StepRunRecord[],
 ): RunDetail['graph'] {
-  const graph = (record.graph ?? { nodes: [], edges: [] }) as PipelineGraphJson;
   const byName = new Map(steps.map((step) => [step.stepName, step]));
   const locations = outputLocations(ws, steps);
   const nodes: GraphNode[] = [];
@@ -164,19 +166,75 @@ function gitRecords(steps: readonly StepRunRecord[]): Record<string, GitRecord |
 
 /** `GET /runs/{id}/detail`. */
 export function runDetail(ws: Workspace, id: string): RunDetail {
-  const record = getRunRecord(ws, id);
-  const steps = ws.store.getStepRuns(record.id);
-  const queued = publishStore(ws).getQueued(record.id);
+  const record = ws.store.getRun(id);
+  const queued = publishStore(ws).getQueued(id);
+  if (!record && queued && ['queued', 'starting', 'failed'].includes(queued.status)) {
+    return waitingDetail(ws, queued);
+  }
+  if (!record) getRunRecord(ws, id);
+  const steps = ws.store.getStepRuns(record!.id);
   return {
-    ...runSummary(ws, record),
-    description: record.description,
-    parameters: record.parameters,
-    options: record.options,
+    ...runSummary(ws, record!),
+    description: record!.description,
+    parameters: record!.parameters,
+    options: record!.options,
     git: gitRecords(steps),
-    graph: runGraph(ws, record, steps),
+    graph: runGraph(ws, (record!.graph ?? { nodes: [], edges: [] }) as PipelineGraphJson, steps),
     published: queued
       ? { pipelineId: queued.pipelineId, endpoint: queued.endpoint, version: queued.endpointVersion }
       : null,
+  };
+}
+
+/** The pipeline a queued submission will run, when it can be built (its plugins are here). */
+function waitingPipeline(ws: Workspace, entry: QueueRecord): Pipeline | undefined {
+  try {
+    const published = withDatasets(
+      PublishedPipeline.get(ws, { id: entry.pipelineId }),
+      entry.submission.datasetAssignments,
+    );
+    return buildPipeline(ws, published.spec, entry.submission.dataPathAssignments);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A submission whose run does not exist yet: `Queued` while it waits for a worker of the server, `Failed`
+ * when it could not start (its error says why).
+ */
+export function waitingSummary(
+  ws: Workspace,
+  entry: QueueRecord,
+  pipeline = waitingPipeline(ws, entry),
+): RunSummary {
+  const failed = entry.status === 'failed';
+  return {
+    id: entry.runId,
+    experiment: entry.submission.experimentName,
+    pipelineName: pipeline?.name ?? '',
+    status: failed ? 'Failed' : 'Queued',
+    runSource: entry.submission.runSource,
+    submittedBy: entry.acceptedBy,
+    createdAt: entry.acceptedAt,
+    startedAt: null,
+    endedAt: failed ? entry.updatedAt : null,
+    tags: entry.submission.tags,
+    steps: { total: pipeline?.order.length ?? 0, ran: 0, reused: 0, failed: 0, running: 0 },
+    error: failed ? (entry.error?.message ?? null) : null,
+  };
+}
+
+function waitingDetail(ws: Workspace, entry: QueueRecord): RunDetail {
+  const pipeline = waitingPipeline(ws, entry);
+  return {
+    ...waitingSummary(ws, entry, pipeline),
+    description: entry.submission.description ?? pipeline?.description ?? '',
+    parameters: entry.submission.parameters,
+    options: { regenerateOutputs: false, continueOnStepFailure: entry.submission.continueOnStepFailure },
+    git: {},
+    graph: runGraph(ws, pipeline ? pipeline.toGraphJson() : { nodes: [], edges: [] }, []),
+    published: { pipelineId: entry.pipelineId, endpoint: entry.endpoint, version: entry.endpointVersion },
   };
 }
 
