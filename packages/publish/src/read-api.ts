@@ -49,6 +49,14 @@ export function getRunRecord(ws: Workspace, id: string): PipelineRunRecord {
   return record;
 }
 
+/** Whether an id is a submission the queue accepted whose run does not exist yet (queued, or failed to start). */
+export function isWaiting(ws: Workspace, id: string): boolean {
+  const entry = publishStore(ws).getQueued(id);
+  return (
+    entry !== undefined && ['queued', 'starting', 'failed'].includes(entry.status) && !ws.store.getRun(id)
+  );
+}
+
 /** A step run of a run by the step's name: STEP_RUN_NOT_FOUND naming the steps otherwise. */
 export function getStepRecord(ws: Workspace, runId: string, step: string): StepRunRecord {
   const steps = ws.store.getStepRuns(getRunRecord(ws, runId).id);
@@ -166,20 +174,17 @@ function gitRecords(steps: readonly StepRunRecord[]): Record<string, GitRecord |
 
 /** `GET /runs/{id}/detail`. */
 export function runDetail(ws: Workspace, id: string): RunDetail {
-  const record = ws.store.getRun(id);
-  const queued = publishStore(ws).getQueued(id);
-  if (!record && queued && ['queued', 'starting', 'failed'].includes(queued.status)) {
-    return waitingDetail(ws, queued);
-  }
-  if (!record) getRunRecord(ws, id);
-  const steps = ws.store.getStepRuns(record!.id);
+  if (isWaiting(ws, id)) return waitingDetail(ws, publishStore(ws).getQueued(id)!);
+  const record = getRunRecord(ws, id);
+  const steps = ws.store.getStepRuns(record.id);
+  const queued = publishStore(ws).getQueued(record.id);
   return {
-    ...runSummary(ws, record!),
-    description: record!.description,
-    parameters: record!.parameters,
-    options: record!.options,
+    ...runSummary(ws, record),
+    description: record.description,
+    parameters: record.parameters,
+    options: record.options,
     git: gitRecords(steps),
-    graph: runGraph(ws, (record!.graph ?? { nodes: [], edges: [] }) as PipelineGraphJson, steps),
+    graph: runGraph(ws, (record.graph ?? { nodes: [], edges: [] }) as PipelineGraphJson, steps),
     published: queued
       ? { pipelineId: queued.pipelineId, endpoint: queued.endpoint, version: queued.endpointVersion }
       : null,
@@ -240,12 +245,14 @@ function waitingDetail(ws: Workspace, entry: QueueRecord): RunDetail {
 
 /** Why each step of a run ran or was reused (`GET /runs/{id}/explain`), in the CLI's words. */
 export function runExplanations(ws: Workspace, id: string): ExplanationDetail[] {
+  if (isWaiting(ws, id)) return [];
   const run = PipelineRun.get(ws, getRunRecord(ws, id).id);
   return run.getSteps().map((step) => step.explain() as ExplanationDetail);
 }
 
 /** Every metric the run's steps logged, in step order then logging order. */
 export function runMetrics(ws: Workspace, id: string): Array<MetricValue & { step: string }> {
+  if (isWaiting(ws, id)) return [];
   return ws.store.getStepRuns(getRunRecord(ws, id).id).flatMap((step) =>
     ws.store.getMetrics(step.reusedFrom ?? step.id).map((metric) => ({
       step: step.stepName,

@@ -170,6 +170,11 @@ describe('read routes', () => {
       runSource: 'REST',
       submittedBy: `token:${token.slice(4, 16)}`,
     });
+    expect((await api.get<RunDetail>(`/runs/${submitted.Id}/detail`)).body.published).toEqual({
+      pipelineId: published.id,
+      endpoint: null,
+      version: null,
+    });
   });
 
   it("shows a run's graph, steps, logs, outputs, explanations and metrics", async () => {
@@ -425,6 +430,12 @@ describe('read routes', () => {
       expect.objectContaining({ id: 'prepare', status: 'NotStarted' }),
       expect.objectContaining({ id: 'compare', status: 'NotStarted' }),
     ]);
+
+    expect((await api.get(`/runs/${queued.Id}/explain`)).body).toEqual([]);
+    expect((await api.get(`/runs/${queued.Id}/metrics`)).body).toEqual([]);
+    const events = await api.raw(`/events?run=${queued.Id}`);
+    expect(events.status).toBe(200);
+    await events.body?.cancel();
 
     const canceled = await api.post<RunSummary>(`/runs/${running.Id}/cancel`);
     expect([canceled.status, canceled.body.status]).toEqual([200, 'Canceled']);
