@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { relative } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
@@ -37,6 +38,15 @@ export async function openWorkspace(options: { workspace?: string }): Promise<Wo
   } catch (error) {
     await ws.close();
     throw error;
+  }
+}
+
+/** The name of the user running the CLI, recorded as who submitted a run (null when it cannot be read). */
+export function localUser(): string | null {
+  try {
+    return `user:${userInfo().username}`;
+  } catch {
+    return null;
   }
 }
 
@@ -103,6 +113,29 @@ export async function loadOptional<T>(name: string, command: string, load: () =>
         { cause: error, details: { package: name, command } },
       );
     }
+    throw error;
+  }
+}
+
+/** What `@sluice/studio` gives at runtime: the folder of its built app. */
+export interface StudioPackage {
+  studioAssets(): { root: string };
+}
+
+/** The studio's package name, kept in a variable: the CLI does not depend on it (an optional peer). */
+const STUDIO_PACKAGE: string = '@sluice/studio';
+
+/** `@sluice/studio`, which `sluice studio` needs (PLUGIN_NOT_INSTALLED naming it when it is missing). */
+export function loadStudio(command: string): Promise<StudioPackage> {
+  return loadOptional(STUDIO_PACKAGE, command, () => import(STUDIO_PACKAGE) as Promise<StudioPackage>);
+}
+
+/** `@sluice/studio` when it is installed, else undefined (`sluice serve` serves the studio when it is). */
+export async function studioIfInstalled(): Promise<StudioPackage | undefined> {
+  try {
+    return await loadStudio('serve');
+  } catch (error) {
+    if (isSluiceError(error, 'PLUGIN_NOT_INSTALLED')) return undefined;
     throw error;
   }
 }
