@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { relative } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
@@ -37,6 +38,15 @@ export async function openWorkspace(options: { workspace?: string }): Promise<Wo
   } catch (error) {
     await ws.close();
     throw error;
+  }
+}
+
+/** The name of the user running the CLI, recorded as who submitted a run (null when it cannot be read). */
+export function localUser(): string | null {
+  try {
+    return `user:${userInfo().username}`;
+  } catch {
+    return null;
   }
 }
 

@@ -13,6 +13,12 @@ import { publishStore, type QueuedSubmission } from './store.js';
 import { buildPipeline, checkDataPaths, checkParameters } from './submission.js';
 import { tokenVerifier } from './tokens.js';
 import { namedVersion, parseSubmission, runEntity, submissionQuery } from './wire.js';
+import { json, type Action, type Context, type Route } from './routing.js';
+import { apiRoutes } from './read-routes.js';
+import { eventStream, RunWatcher } from './events.js';
+import { getRunRecord } from './read-api.js';
+import { StudioSessions, SESSION_COOKIE, STUDIO_HEADER, cookie, sessionCookie } from './sessions.js';
+import { isStudioPath, studioFile, type StudioOptions } from './static-files.js';
 
 export interface RequestHandlerOptions {
   workspace: Workspace;
@@ -29,6 +35,11 @@ export interface RequestHandlerOptions {
    * origin of each request's URL, which the server hosting the handler must build from a trusted base).
    */
   publicUrl?: string;
+  /**
+   * Serve the studio's files (`/`, `/index.html`, `/assets/*`, the favicon) from this folder, without
+   * authentication (they hold no data), and take browser sign-ins (`/login`, `/logout`).
+   */
+  studio?: StudioOptions;
 }
 
 /**
@@ -38,22 +49,11 @@ export interface RequestHandlerOptions {
 export interface RequestHandler {
   (request: Request): Promise<Response>;
   close(options?: CloseOptions): Promise<void>;
-}
-
-interface Context {
-  request: Request;
-  url: URL;
-  /** The base of URLs in answers. */
-  base: URL;
-  params: string[];
-  principal: Principal;
-}
-
-type Action = (context: Context) => Promise<Response> | Response;
-
-interface Route {
-  pattern: RegExp;
-  methods: Partial<Record<'GET' | 'POST', Action>>;
+  /**
+   * A single-use code for `GET /login?code=…`, good for 10 minutes: it signs a browser in to the studio
+   * with the `submit` scope (the link `sluice studio` prints).
+   */
+  loginCode(): string;
 }
 
 /** The query parameters of endpoint submissions: Sluice's `version` and Azure's `pipelineVersion`. */
@@ -89,6 +89,10 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const publicBase = options.publicUrl === undefined ? undefined : new URL(publicOrigin(options.publicUrl));
   const queue = new RunQueue(ws, { concurrency: options.concurrency ?? 2 });
+  const sessions = new StudioSessions();
+  const watcher = new RunWatcher(ws);
+  /** Aborted when the handler closes: event streams end. */
+  const closing = new AbortController();
   let closed: Promise<void> | undefined;
   /** The published pipeline a schedule's target names (an endpoint's default or given version). */
   const resolveTarget = (
@@ -271,6 +275,17 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       },
     },
     { pattern: /^\/runs\/([^/]+)$/, methods: { GET: getRun } },
+    ...apiRoutes({ workspace: ws, cancelRun: (runId) => queue.cancel(runId) }),
+    {
+      pattern: /^\/events$/,
+      methods: {
+        GET: ({ url }) => {
+          const { run } = submissionQuery(url, ['run'] as const);
+          if (run !== undefined) getRunRecord(ws, run);
+          return eventStream(watcher, run, closing.signal);
+        },
+      },
+    },
     // Azure ML's URL forms, with or without the workspace prefix of an Azure URL
     { pattern: azure('/PipelineSubmit/([^/]+)'), methods: { POST: submitPipeline } },
     { pattern: azure('/PipelineEndpointSubmit/Id/([^/]+)'), methods: { POST: submitEndpoint() } },
@@ -280,15 +295,89 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     { pattern: azure('/([^/]+)'), methods: { GET: getRun } },
   ];
 
+  /** Who asks: a credential header, else a studio session cookie; AUTH_REQUIRED without either. */
+  const identify = async (request: Request): Promise<{ principal: Principal; via: Context['via'] }> => {
+    const session = request.headers.has('authorization') ? undefined : cookie(request, SESSION_COOKIE);
+    if (session === undefined || session === '')
+      return { principal: await authenticate(request, verifiers), via: 'token' };
+    return { principal: await sessions.principal(session), via: 'session' };
+  };
+
+  /** `POST /login` with `{ token }`, `GET /login?code=` (a one-time link), `POST /logout`. */
+  const signIn = async (request: Request, url: URL, base: URL): Promise<Response> => {
+    const method = request.method.toUpperCase();
+    const secure = base.protocol === 'https:';
+    const allowed = url.pathname === '/login' ? 'GET, POST' : 'POST';
+    if (!allowed.split(', ').includes(method)) {
+      throw new SluiceError('METHOD_NOT_ALLOWED', `${url.pathname} answers ${allowed}, not ${method}.`, {
+        details: { allow: allowed },
+      });
+    }
+    if (url.pathname === '/logout') {
+      submissionQuery(url, []);
+      const session = cookie(request, SESSION_COOKIE);
+      if (session) {
+        checkStudioHeader(request);
+        sessions.end(session);
+      }
+      return new Response(null, { status: 204, headers: { 'set-cookie': sessionCookie('', secure) } });
+    }
+    if (method === 'GET') {
+      const { code } = submissionQuery(url, ['code'] as const);
+      if (code === undefined || !sessions.redeem(code)) {
+        throw new SluiceError(
+          'AUTH_INVALID',
+          code === undefined
+            ? 'GET /login needs ?code=<one-time code> (the link `sluice studio` prints); or POST /login with {"token": "…"}.'
+            : 'This sign-in link was used already or has expired (links are good once, for 10 minutes); run `sluice studio` again for a new one, or sign in with a token.',
+        );
+      }
+      const id = sessions.start({ subject: 'studio-link', scopes: ['read', 'submit'], verifier: 'session' });
+      return new Response(null, {
+        status: 303,
+        headers: { location: new URL('/', base).href, 'set-cookie': sessionCookie(id, secure) },
+      });
+    }
+    submissionQuery(url, []);
+    const body = await readJson(request, maxBodyBytes);
+    const token =
+      typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 1
+        ? (body as { token?: unknown }).token
+        : undefined;
+    if (typeof token !== 'string' || token === '' || /\s/.test(token)) {
+      throw new SluiceError(
+        'REQUEST_INVALID',
+        'POST /login takes {"token": "<a bearer token of this workspace>"} (create one with `sluice token create`).',
+        { details: { field: 'token' } },
+      );
+    }
+    const check = (): Promise<Principal> =>
+      authenticate(new Request(url, { headers: { authorization: `Bearer ${token}` } }), verifiers);
+    const principal = await check();
+    const id = sessions.start(principal, check);
+    return json(
+      200,
+      {
+        subject: principal.subject,
+        scope: principal.scopes.includes('submit') ? 'submit' : 'read',
+        via: 'session',
+      },
+      { 'set-cookie': sessionCookie(id, secure), 'cache-control': 'no-store' },
+    );
+  };
+
   const handle = async (request: Request): Promise<Response> => {
     try {
       if (closed)
         throw new SluiceError('SERVICE_UNAVAILABLE', 'This server is shutting down; try again shortly.');
       const url = new URL(request.url);
       const base = publicBase ?? new URL(url.origin);
-      const principal = await authenticate(request, verifiers);
-      const { route, params } = matchRoute(routes, url.pathname);
       const method = request.method.toUpperCase();
+      if (options.studio && (method === 'GET' || method === 'HEAD') && isStudioPath(url.pathname))
+        return await studioFile(options.studio, url.pathname);
+      if (url.pathname === '/login' || url.pathname === '/logout') return await signIn(request, url, base);
+      const { principal, via } = await identify(request);
+      const { route, params } = matchRoute(routes, url.pathname);
       const action = route.methods[method as 'GET' | 'POST'];
       if (!action) {
         const allow = Object.keys(route.methods).join(', ');
@@ -297,7 +386,8 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
         });
       }
       authorize(principal, method === 'GET' ? 'read' : 'submit');
-      return await action({ request, url, base, params, principal });
+      if (via === 'session' && method !== 'GET') checkStudioHeader(request);
+      return await action({ request, url, base, params, principal, via });
     } catch (error) {
       return errorResponse(error);
     }
@@ -310,9 +400,24 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
         await scheduler?.stop();
         await queueClosed;
       })();
+      sessions.clear();
+      closing.abort();
+      watcher.close();
       return closed;
     },
+    loginCode: () => sessions.loginCode(),
   });
+}
+
+/** A cookie-authenticated request that changes anything must carry `X-Sluice-Studio: 1` (CSRF). */
+function checkStudioHeader(request: Request): void {
+  if (request.headers.get(STUDIO_HEADER) !== '1') {
+    throw new SluiceError(
+      'AUTH_FORBIDDEN',
+      'A request signed in with the studio session cookie that changes anything must carry the header "X-Sluice-Studio: 1".',
+      { details: { header: 'X-Sluice-Studio' } },
+    );
+  }
 }
 
 /**
@@ -359,7 +464,7 @@ function matchRoute(routes: readonly Route[], pathname: string): { route: Route;
   }
   throw new SluiceError(
     'ROUTE_NOT_FOUND',
-    `Nothing is served at ${pathname}. Routes: GET /pipelines, GET|POST /pipelines/{id}, GET|POST /pipelines/{id}/runs, GET /endpoints, GET|POST /endpoints/{name}, GET|POST /endpoints/{name}/versions/{version}, GET /runs/{id}; and Azure ML's POST …/PipelineRuns/PipelineSubmit/{id}, POST …/PipelineRuns/PipelineEndpointSubmit/Id/{name}[/{version}], POST …/PipelineRuns/PipelineEndpointSubmit/Name?name={name}, GET …/PipelineRuns/{runId}, GET …/PipelineRuns/Pipeline/{id}.`,
+    `Nothing is served at ${pathname}. Routes: GET /pipelines, GET|POST /pipelines/{id}, GET|POST /pipelines/{id}/runs, GET /endpoints, GET|POST /endpoints/{name}, GET|POST /endpoints/{name}/versions/{version}, GET /runs/{id}; Sluice's own GET /whoami, GET /runs, GET /runs/{id}/detail|explain|metrics, GET /runs/{id}/steps/{step}[/logs/{stream}|/outputs/{output}/files[/{path}]], POST /runs/{id}/cancel, GET /events, GET /experiments[/{name}/metrics], GET /datasets[/{name}/versions/{version}/profile], GET /schedules, GET /compute, GET /datastores, POST /pipelines/{id}/enable|disable, POST /endpoints/{name}/enable|disable, POST /login, POST /logout; and Azure ML's POST …/PipelineRuns/PipelineSubmit/{id}, POST …/PipelineRuns/PipelineEndpointSubmit/Id/{name}[/{version}], POST …/PipelineRuns/PipelineEndpointSubmit/Name?name={name}, GET …/PipelineRuns/{runId}, GET …/PipelineRuns/Pipeline/{id}.`,
     { details: { path: pathname } },
   );
 }
@@ -461,13 +566,6 @@ function describeEndpoint(endpoint: PipelineEndpoint, base: URL): Record<string,
       IsDefault: entry.isDefault,
     })),
   };
-}
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
-  });
 }
 
 /** A coded error as a response: its status from the one table, `{ error: { code, message, details } }`. */

@@ -13,6 +13,7 @@ export { entraIdVerifier } from './entra.js';
 export type { EntraIdVerifierOptions } from './entra.js';
 export { createRequestHandler } from './handler.js';
 export type { RequestHandler, RequestHandlerOptions } from './handler.js';
+export type { StudioOptions } from './static-files.js';
 export { HTTP_STATUS, httpStatusOf } from './http-status.js';
 export { checkServeOptions, serve } from './serve.js';
 export type { ServeOptions, SluiceServer } from './serve.js';

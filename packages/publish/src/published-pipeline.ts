@@ -37,6 +37,8 @@ export interface PublishedSubmitOptions {
   runId?: string;
   /** How the run was started (default 'SDK'). */
   runSource?: string;
+  /** Who or what submitted it (a token's subject, `schedule:<name>`). */
+  submittedBy?: string;
 }
 
 /** A parameter of a published pipeline: its name, type and the default used when a call gives none. */
@@ -198,6 +200,7 @@ export async function startPublishedRun(
       : { continueOnStepFailure: options.continueOnStepFailure }),
     ...(options.regenerateOutputs === undefined ? {} : { regenerateOutputs: options.regenerateOutputs }),
     ...(options.runId === undefined ? {} : { runId: options.runId }),
+    ...(options.submittedBy === undefined ? {} : { submittedBy: options.submittedBy }),
   });
 }
 

@@ -104,6 +104,14 @@ export class RunQueue {
     return this.#closing;
   }
 
+  /** Cancel a run this queue executes (resolves once it has ended); false when it executes no such run. */
+  async cancel(runId: string): Promise<boolean> {
+    const run = [...this.#live].find((candidate) => candidate.id === runId);
+    if (!run) return false;
+    await run.cancel();
+    return true;
+  }
+
   /** Cancel a run of this closing queue once the grace period is over (running steps may finish first). */
   #stop(run: PipelineRun): void {
     const graceMs = Math.max(0, (this.#graceEnds ?? 0) - Date.now());
@@ -204,6 +212,7 @@ export class RunQueue {
         continueOnStepFailure: submission.continueOnStepFailure,
         ...(submission.description === undefined ? {} : { description: submission.description }),
         runId: entry.runId,
+        ...(entry.acceptedBy === null ? {} : { submittedBy: entry.acceptedBy }),
       });
     } catch (error) {
       const code = error instanceof SluiceError ? error.code : 'INTERNAL_ERROR';

@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { SluiceError } from '@sluice/core';
 import {
   createRequestHandler,
@@ -41,6 +44,11 @@ export interface SluiceServer {
    * shortens the grace; every call resolves at the same time.
    */
   close(options?: CloseOptions): Promise<void>;
+  /**
+   * A single-use code for `GET /login?code=…`, good for 10 minutes: it signs a browser in to the studio
+   * with the `submit` scope. `sluice studio` prints `${url}/login?code=${loginCode()}`.
+   */
+  loginCode(): string;
 }
 
 /** Slow clients are cut off: headers must arrive within 10 s, a whole request within 30 s. */
@@ -65,10 +73,20 @@ function invalidOption(option: string, value: unknown, message: string): SluiceE
 export function checkServeOptions(
   options: Pick<
     ServeOptions,
-    'port' | 'host' | 'publicUrl' | 'shutdownGraceMs' | 'concurrency' | 'maxBodyBytes'
+    'port' | 'host' | 'publicUrl' | 'shutdownGraceMs' | 'concurrency' | 'maxBodyBytes' | 'studio'
   >,
 ): void {
-  const { port, host, publicUrl, shutdownGraceMs, concurrency, maxBodyBytes } = options;
+  const { port, host, publicUrl, shutdownGraceMs, concurrency, maxBodyBytes, studio } = options;
+  if (
+    studio !== undefined &&
+    (typeof studio?.root !== 'string' || !existsSync(join(studio.root, 'index.html')))
+  ) {
+    throw invalidOption(
+      'studio.root',
+      studio?.root,
+      `studio.root must be the folder of the studio's built files (holding index.html); ${JSON.stringify(studio?.root)} is not. Reinstall @sluice/studio, or leave the studio option out.`,
+    );
+  }
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
     throw invalidOption(
       'port',
@@ -224,7 +242,7 @@ export async function serve(options: ServeOptions): Promise<SluiceServer> {
     })();
     return closing;
   };
-  return { url, publicUrl: base, close };
+  return { url, publicUrl: base, close, loginCode: () => started.loginCode() };
 }
 
 function ignore(): void {}
@@ -368,7 +386,6 @@ async function send(
   res: ServerResponse,
   closeConnection: boolean,
 ): Promise<void> {
-  const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};
   response.headers.forEach((value, key) => {
     headers[key] = value;
@@ -376,6 +393,31 @@ async function send(
   // a body the handler did not read to the end (too large, refused) is not read on: the connection closes
   if (closeConnection || (req.method !== 'GET' && req.method !== 'HEAD' && !req.complete))
     headers.connection = 'close';
-  res.writeHead(response.status, { ...headers, 'content-length': String(body.byteLength) });
-  res.end(body);
+  // streamed bodies (files, logs, server-sent events) are written as they are read; the rest at once
+  const streamed =
+    response.body !== null &&
+    (headers['content-length'] !== undefined || headers['content-type']?.startsWith('text/event-stream'));
+  if (!streamed) {
+    const body = Buffer.from(await response.arrayBuffer());
+    res.writeHead(response.status, { ...headers, 'content-length': String(body.byteLength) });
+    res.end(body);
+    return;
+  }
+  res.writeHead(response.status, headers);
+  res.flushHeaders();
+  const source = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+  // a client that goes away stops the body (an event stream ends its subscription)
+  res.once('close', () => source.destroy());
+  await new Promise<void>((resolve) => {
+    source.once('error', () => {
+      res.destroy();
+      resolve();
+    });
+    source.once('end', () => {
+      res.end();
+      resolve();
+    });
+    res.once('close', resolve);
+    source.pipe(res, { end: false });
+  });
 }

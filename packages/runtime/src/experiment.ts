@@ -41,6 +41,8 @@ export interface SubmitOptions {
   runId?: string;
   /** How the run was started (default 'SDK'); shown in run records. */
   runSource?: string;
+  /** Who or what submitted the run (a token's subject, `schedule:<name>`, a user name); shown in run records. */
+  submittedBy?: string;
 }
 
 const EXPERIMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
@@ -154,6 +156,7 @@ export class Experiment {
         graph: pipeline.toGraphJson(),
         spec: recordableSpec(pipeline),
         runSource: options.runSource ?? 'SDK',
+        submittedBy: options.submittedBy ?? null,
       },
       pipeline.order.map((name, seq) => ({
         id: plans.get(name)!.stepRunId,

@@ -63,6 +63,7 @@ export type {
   PipelineRunRecord,
   RanReason,
   RunStatus,
+  RunFilter,
   RunStoreOptions,
   StoreRunResult,
   StoreStatement,

@@ -38,8 +38,10 @@ export type RanReason = 'no-match' | 'allow-reuse-false' | 'regenerate-outputs';
 
 export interface PipelineRunRecord {
   id: string;
-  /** How the run was started: 'SDK', 'REST', 'Schedule', … */
+  /** How the run was started: 'SDK', 'CLI', 'REST', 'Schedule', … */
   runSource: string;
+  /** Who or what submitted it (a token's subject, `schedule:<name>`, a user name), when known. */
+  submittedBy: string | null;
   /** The pipeline as JSON (see pipelineToSpec), when it could be recorded. */
   spec: unknown;
   experiment: string;
@@ -152,7 +154,7 @@ export interface MetricRecord {
   loggedAt: string;
 }
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -304,6 +306,10 @@ const MIGRATIONS: Record<number, string> = {
       PRIMARY KEY (step_run_id, process_group)
     );
   `,
+  5: `
+    ALTER TABLE pipeline_runs ADD COLUMN submitted_by TEXT;
+    CREATE INDEX pipeline_runs_experiment ON pipeline_runs(experiment, created_at);
+  `,
 };
 
 const now = (): string => new Date().toISOString();
@@ -317,6 +323,7 @@ function toRun(row: Row): PipelineRunRecord {
   return {
     id: row.id as string,
     runSource: (row.run_source as string | null) ?? 'SDK',
+    submittedBy: (row.submitted_by as string | null) ?? null,
     spec: parse(row.spec as string | null, null),
     experiment: row.experiment as string,
     pipelineName: row.pipeline_name as string,
@@ -388,6 +395,20 @@ function toStepRun(row: Row): StepRunRecord {
     git: parse(row.git as string | null, null),
     waitedFor: (row.waited_for as string | null) ?? null,
   };
+}
+
+/** Which runs `RunStore.queryRuns` answers (every filter optional). */
+export interface RunFilter {
+  experiment?: string;
+  status?: RunStatus;
+  pipelineName?: string;
+  runSource?: string;
+  /** Tags the run must carry: a value, or null for any value. */
+  tags?: Record<string, string | null>;
+  /** A run id: only runs created before it. */
+  before?: string;
+  /** At most this many runs (default 1000). */
+  limit?: number;
 }
 
 /** How long a store operation waits for another process's lock by default (`SLUICE_BUSY_TIMEOUT_MS`). */
@@ -551,32 +572,33 @@ export class RunStore {
     this.#sql('INSERT OR IGNORE INTO experiments (name, created_at) VALUES (?, ?)').run(name, now());
   }
 
-  listExperiments(): Array<{ name: string; createdAt: string; runs: number }> {
+  listExperiments(): Array<{ name: string; createdAt: string; runs: number; lastRunAt: string | null }> {
     return (
       this.#sql(
-        `SELECT e.name, e.created_at, COUNT(r.id) AS runs FROM experiments e
+        `SELECT e.name, e.created_at, COUNT(r.id) AS runs, MAX(r.created_at) AS last_run_at FROM experiments e
            LEFT JOIN pipeline_runs r ON r.experiment = e.name GROUP BY e.name ORDER BY e.name`,
       ).all() as Row[]
     ).map((row) => ({
       name: row.name as string,
       createdAt: row.created_at as string,
       runs: row.runs as number,
+      lastRunAt: (row.last_run_at as string | null) ?? null,
     }));
   }
 
   createRun(
     run: Omit<
       PipelineRunRecord,
-      'createdAt' | 'startedAt' | 'endedAt' | 'error' | 'runnerPid' | 'runnerHost'
-    >,
+      'createdAt' | 'startedAt' | 'endedAt' | 'error' | 'runnerPid' | 'runnerHost' | 'submittedBy'
+    > & { submittedBy?: string | null },
     steps: Array<Pick<StepRunRecord, 'id' | 'stepName' | 'kind' | 'seq' | 'computeTarget'>>,
   ): void {
     this.transaction(() => {
       this.ensureExperiment(run.experiment);
       this.#sql(
         `INSERT INTO pipeline_runs (id, experiment, pipeline_name, description, status, created_at, parameters,
-             options, tags, graph, runner_pid, runner_host, runner_started, spec, run_source)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             options, tags, graph, runner_pid, runner_host, runner_started, spec, run_source, submitted_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         run.id,
         run.experiment,
@@ -593,6 +615,7 @@ export class RunStore {
         processStartIdentity(process.pid) ?? null,
         run.spec === null || run.spec === undefined ? null : json(run.spec),
         run.runSource,
+        run.submittedBy ?? null,
       );
       const insert = this.#sql(
         `INSERT INTO step_runs (id, run_id, step_name, pipeline_name, kind, seq, status, compute_target, created_at)
@@ -672,6 +695,121 @@ export class RunStore {
           options.limit ?? 1000,
         );
     return (rows as Row[]).map(toRun);
+  }
+
+  /**
+   * Runs matching a filter, newest first, a page at a time: `before` is a run id, and the page holds the
+   * runs created before it (keyset pagination, stable while runs are added). Tags match by key (and value).
+   */
+  queryRuns(filter: RunFilter = {}): PipelineRunRecord[] {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const equal = (column: string, value: string | undefined): void => {
+      if (value === undefined) return;
+      where.push(`${column} = ?`);
+      values.push(value);
+    };
+    equal('experiment', filter.experiment);
+    equal('status', filter.status);
+    equal('pipeline_name', filter.pipelineName);
+    equal('run_source', filter.runSource);
+    for (const [key, value] of Object.entries(filter.tags ?? {})) {
+      where.push(
+        value === null
+          ? 'EXISTS (SELECT 1 FROM json_each(pipeline_runs.tags) WHERE key = ?)'
+          : 'EXISTS (SELECT 1 FROM json_each(pipeline_runs.tags) WHERE key = ? AND value = ?)',
+      );
+      values.push(key, ...(value === null ? [] : [value]));
+    }
+    if (filter.before !== undefined) {
+      where.push('(created_at, rowid) < (SELECT created_at, rowid FROM pipeline_runs WHERE id = ?)');
+      values.push(filter.before);
+    }
+    const sql = `SELECT * FROM pipeline_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at DESC, rowid DESC LIMIT ?`;
+    return (this.#sql(sql).all(...values, filter.limit ?? 1000) as Row[]).map(toRun);
+  }
+
+  /** How many steps of each run are in each status. */
+  stepStatusCounts(runIds: readonly string[]): Map<string, Partial<Record<StepStatus, number>>> {
+    const counts = new Map<string, Partial<Record<StepStatus, number>>>();
+    if (runIds.length === 0) return counts;
+    const rows = this.#sql(
+      `SELECT run_id, status, COUNT(*) AS n FROM step_runs
+         WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id, status`,
+    ).all(JSON.stringify(runIds)) as Row[];
+    for (const row of rows) {
+      const entry = counts.get(row.run_id as string) ?? {};
+      entry[row.status as StepStatus] = row.n as number;
+      counts.set(row.run_id as string, entry);
+    }
+    return counts;
+  }
+
+  /**
+   * The runs (and their step runs) that may have changed since a look that saw runs up to `afterRowid`:
+   * runs added since, runs not yet ended, and the runs named (those that had not ended at the last look).
+   */
+  changedRuns(
+    afterRowid: number,
+    watched: readonly string[],
+  ): { runs: Array<PipelineRunRecord & { rowid: number }>; steps: StepRunRecord[] } {
+    const rows = this.#sql(
+      `SELECT rowid AS _rowid, * FROM pipeline_runs WHERE rowid > ? OR status IN ('NotStarted', 'Running')
+         OR id IN (SELECT value FROM json_each(?)) ORDER BY rowid`,
+    ).all(afterRowid, JSON.stringify(watched)) as Row[];
+    const runs = rows.map((row) => ({ ...toRun(row), rowid: row._rowid as number }));
+    const steps = (
+      this.#sql(
+        'SELECT * FROM step_runs WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, seq',
+      ).all(JSON.stringify(runs.map((run) => run.id))) as Row[]
+    ).map(toStepRun);
+    return { runs, steps };
+  }
+
+  /** The highest rowid of the runs table: where a watcher starts looking. */
+  lastRunRowid(): number {
+    return (this.#sql('SELECT COALESCE(MAX(rowid), 0) AS n FROM pipeline_runs').get() as { n: number }).n;
+  }
+
+  /**
+   * SQLite's `data_version` of this connection: it changes when another connection (another process, or
+   * another store object on the same file) commits a change.
+   */
+  dataVersion(): number {
+    return this.#guard(() => this.#db.pragma('data_version', { simple: true }) as number);
+  }
+
+  /** The names of the metrics the runs of an experiment logged. */
+  experimentMetricNames(experiment: string): string[] {
+    return (
+      this.#sql(
+        `SELECT DISTINCT m.name FROM pipeline_runs r JOIN step_runs s ON s.run_id = r.id
+           JOIN metrics m ON m.step_run_id = COALESCE(s.reused_from, s.id) WHERE r.experiment = ? ORDER BY m.name`,
+      ).all(experiment) as Row[]
+    ).map((row) => row.name as string);
+  }
+
+  /**
+   * Every value of a metric the runs of an experiment have, oldest run first; a reused step has the values
+   * the step run it reused logged.
+   */
+  experimentMetric(
+    experiment: string,
+    name: string,
+  ): Array<{ runId: string; createdAt: string; step: string; value: unknown }> {
+    return (
+      this.#sql(
+        `SELECT r.id AS run_id, r.created_at, s.step_name, m.value FROM pipeline_runs r
+           JOIN step_runs s ON s.run_id = r.id JOIN metrics m ON m.step_run_id = COALESCE(s.reused_from, s.id)
+           WHERE r.experiment = ? AND m.name = ? ORDER BY r.created_at, r.rowid, s.seq, m.seq`,
+      ).all(experiment, name) as Row[]
+    ).map((row) => ({
+      runId: row.run_id as string,
+      createdAt: row.created_at as string,
+      step: row.step_name as string,
+      value: JSON.parse(row.value as string),
+    }));
   }
 
   // -- step runs -----------------------------------------------------------------------------------------

@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { Experiment } from '@sluice/runtime';
-import { collectPair, commandHint, openWorkspace, workspaceOption, type CommandContext } from '../context.js';
+import {
+  collectPair,
+  commandHint,
+  localUser,
+  openWorkspace,
+  workspaceOption,
+  type CommandContext,
+} from '../context.js';
 import { duration, status, table } from '../format.js';
 import { loadPipeline } from '../load-pipeline.js';
 import { showProgress } from '../progress.js';
@@ -41,11 +48,14 @@ export function register(program: Command, { io, result }: CommandContext): void
         try {
           const { pipeline, experimentName } = await loadPipeline(file, ws);
           const experiment = new Experiment(ws, options.experiment ?? experimentName ?? pipeline.name);
+          const user = localUser();
           const run = await experiment.submit(pipeline, {
             parameters: options.param,
             regenerateOutputs: Boolean(options.regenerateOutputs),
             continueOnStepFailure: Boolean(options.continueOnStepFailure),
             tags: options.tag,
+            runSource: 'CLI',
+            ...(user ? { submittedBy: user } : {}),
           });
           const stop = options.json
             ? () => undefined
