@@ -1,6 +1,6 @@
 import type { GraphNode } from '@sluice/publish';
 import { describe, expect, it } from 'vitest';
-import { DATA_SIZE, STEP_SIZE, failedPath, layoutGraph, shapeKey } from '../app/lib/graph.js';
+import { DATA_SIZE, STEP_SIZE, failedPath, layoutGraph, shapeKey, startViewport } from '../app/lib/graph.js';
 
 const step = (id: string, status: GraphNode['status'] = 'Finished'): GraphNode => ({
   id,
@@ -78,5 +78,14 @@ describe('the path to a failed step', () => {
   it('is empty when nothing failed', () => {
     const fine = { ...graph, nodes: graph.nodes.map((node) => ({ ...node, status: 'Finished' as const })) };
     expect(failedPath(fine).nodes.size).toBe(0);
+  });
+});
+
+describe('the start of a large graph', () => {
+  it('puts the topmost node at the top centre of the view', () => {
+    const viewport = startViewport({ a: { x: 1000, y: 50 }, b: { x: 0, y: 200 } }, 1200, 0.5);
+    expect(viewport.zoom).toBe(0.5);
+    expect(viewport.x + (1000 + STEP_SIZE.width / 2) * 0.5).toBe(600);
+    expect(viewport.y + 50 * 0.5).toBe(16);
   });
 });

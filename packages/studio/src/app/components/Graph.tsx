@@ -11,7 +11,7 @@ import {
   type NodeProps,
 } from '@xyflow/react';
 import { memo, useEffect, useMemo, useRef } from 'react';
-import { edgeId, extent, failedPath, sizeOf } from '../lib/graph.js';
+import { LARGE_GRAPH, edgeId, failedPath, sizeOf, startViewport, type Positions } from '../lib/graph.js';
 import { href } from '../lib/route.js';
 import { useLayout } from '../lib/use-layout.js';
 import { navigate } from '../lib/use-route.js';
@@ -41,7 +41,7 @@ const StepNode = memo(function StepNode({ data }: NodeProps<Node<StepData>>) {
             onClick={(event) => event.stopPropagation()}
             title={`reused from run ${node.reusedFrom.runId}`}
           >
-            ↺ {node.reusedFrom.runId.slice(0, 8)}
+            ↺ …{node.reusedFrom.runId.slice(-6)}
           </a>
         )}
       </div>
@@ -71,30 +71,39 @@ export function RunGraph({ run, selected }: { run: RunDetail; selected?: string 
   const graph = run.graph;
   const positions = useLayout(graph);
   const path = useMemo(() => failedPath(graph), [graph]);
+  // a node object is kept while its step, selection and path mark stay: a status event redraws one node
+  const made = useRef(
+    new Map<string, { from: GraphNode; at: Positions; selected: boolean; onPath: boolean; node: Node }>(),
+  );
   const nodes = useMemo<Node[]>(() => {
     if (!positions) return [];
-    return graph.nodes.map((node) =>
-      node.type === 'step'
-        ? {
-            id: node.id,
-            type: 'step',
-            position: positions[node.id] ?? { x: 0, y: 0 },
-            data: { node, selected: node.id === selected, onPath: path.nodes.has(node.id) },
-            ...sizeOf('step'),
-            draggable: false,
-            connectable: false,
-          }
-        : {
-            id: node.id,
-            type: 'data',
-            position: positions[node.id] ?? { x: 0, y: 0 },
-            data: { node, onPath: path.nodes.has(node.id) },
-            ...sizeOf('data'),
-            draggable: false,
-            connectable: false,
-            selectable: false,
-          },
-    );
+    const cache = made.current;
+    return graph.nodes.map((node) => {
+      const isSelected = node.id === selected;
+      const onPath = path.nodes.has(node.id);
+      const kept = cache.get(node.id);
+      if (
+        kept &&
+        kept.from === node &&
+        kept.at === positions &&
+        kept.selected === isSelected &&
+        kept.onPath === onPath
+      ) {
+        return kept.node;
+      }
+      const next: Node = {
+        id: node.id,
+        type: node.type,
+        position: positions[node.id] ?? { x: 0, y: 0 },
+        data: node.type === 'step' ? { node, selected: isSelected, onPath } : { node, onPath },
+        ...sizeOf(node.type),
+        draggable: false,
+        connectable: false,
+        selectable: false,
+      };
+      cache.set(node.id, { from: node, at: positions, selected: isSelected, onPath, node: next });
+      return next;
+    });
   }, [graph.nodes, positions, path, selected]);
   const edges = useMemo<Edge[]>(
     () =>
@@ -117,10 +126,16 @@ export function RunGraph({ run, selected }: { run: RunDetail; selected?: string 
     marked.current = true;
     requestAnimationFrame(() => performance.mark('sluice:graph-rendered'));
   }, [nodes]);
-  const size = positions ? extent(graph, positions) : { width: 0, height: 0 };
-  const big = graph.nodes.length > 60;
+  const box = useRef<HTMLDivElement>(null);
+  // a small graph fits the view; a large one starts at its first node, readable
+  const large = graph.nodes.length > LARGE_GRAPH / 4;
+  const viewport = useMemo(
+    () => (positions ? startViewport(positions, box.current?.clientWidth ?? 1200, 0.8) : undefined),
+    [positions],
+  );
   return (
     <div
+      ref={box}
       className="graph"
       data-testid="graph"
       data-nodes={graph.nodes.length}
@@ -136,8 +151,9 @@ export function RunGraph({ run, selected }: { run: RunDetail; selected?: string 
           nodesDraggable={false}
           nodesConnectable={false}
           elementsSelectable={false}
-          fitView={!big}
-          defaultViewport={{ x: Math.max(8, 600 - size.width / 2), y: 8, zoom: 1 }}
+          fitView={!large}
+          fitViewOptions={{ maxZoom: 1 }}
+          {...(large && viewport ? { defaultViewport: viewport } : {})}
           minZoom={0.05}
           proOptions={{ hideAttribution: true }}
           onNodeClick={(_, node) => {
