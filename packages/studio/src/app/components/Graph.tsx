@@ -9,6 +9,7 @@ import {
   type Edge,
   type Node,
   type NodeProps,
+  type ReactFlowInstance,
 } from '@xyflow/react';
 import { memo, useEffect, useMemo, useRef } from 'react';
 import { LARGE_GRAPH, edgeId, failedPath, sizeOf, startViewport, type Positions } from '../lib/graph.js';
@@ -129,6 +130,15 @@ export function RunGraph({ run, selected }: { run: RunDetail; selected?: string 
   const box = useRef<HTMLDivElement>(null);
   // a small graph fits the view; a large one starts at its first node, readable
   const large = graph.nodes.length > LARGE_GRAPH / 4;
+  // a small graph fits the view again when the view changes size (the step panel opens or closes)
+  const flow = useRef<ReactFlowInstance | null>(null);
+  useEffect(() => {
+    const element = box.current;
+    if (!element || large) return;
+    const observer = new ResizeObserver(() => void flow.current?.fitView({ maxZoom: 1 }));
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [large]);
   const viewport = useMemo(
     () => (positions ? startViewport(positions, box.current?.clientWidth ?? 1200, 0.8) : undefined),
     [positions],
@@ -148,6 +158,9 @@ export function RunGraph({ run, selected }: { run: RunDetail; selected?: string 
           edges={edges}
           nodeTypes={nodeTypes}
           onlyRenderVisibleElements
+          onInit={(instance) => {
+            flow.current = instance;
+          }}
           nodesDraggable={false}
           nodesConnectable={false}
           elementsSelectable={false}

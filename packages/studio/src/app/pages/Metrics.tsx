@@ -79,7 +79,7 @@ function MetricOverRuns({ experiment, name }: { experiment: string; name: string
     () => (points.data ?? []).filter((point) => typeof point.value === 'number'),
     [points.data],
   );
-  const x = useMemo(() => numeric.map((point) => Date.parse(point.createdAt) / 1000), [numeric]);
+  const x = useMemo(() => numeric.map((_, index) => index + 1), [numeric]);
   const series = useMemo(
     () => [{ label: name, values: numeric.map((point) => point.value as number) }],
     [name, numeric],
@@ -89,13 +89,14 @@ function MetricOverRuns({ experiment, name }: { experiment: string; name: string
       {(data) => (
         <>
           {numeric.length > 1 ? (
-            <Chart x={x} series={series} xLabel="run start" time height={280} />
+            <Chart x={x} series={series} xLabel="run (oldest first)" height={280} />
           ) : (
             <div className="muted">A chart needs two numeric values or more.</div>
           )}
           <table className="grid-table">
             <thead>
               <tr>
+                <th>#</th>
                 <th>Run</th>
                 <th>Step</th>
                 <th>Started</th>
@@ -105,6 +106,7 @@ function MetricOverRuns({ experiment, name }: { experiment: string; name: string
             <tbody>
               {data.map((point, index) => (
                 <tr key={`${point.runId}/${point.step}/${index}`}>
+                  <td>{index + 1}</td>
                   <td>
                     <a className="mono" href={href(['runs', point.runId])}>
                       {point.runId}

@@ -64,12 +64,6 @@ export function PipelinesPage() {
 
 function PipelineCard({ pipeline }: { pipeline: PublishedPipelineEntity }) {
   const canSubmit = useCanSubmit();
-  const [showRuns, setShowRuns] = useState(false);
-  const runs = useQuery({
-    queryKey: ['published', 'pipeline-runs', pipeline.Id],
-    queryFn: () => api.pipelineRuns(pipeline.Id),
-    enabled: showRuns,
-  });
   const active = pipeline.Status === 'Active';
   return (
     <Section
@@ -99,10 +93,25 @@ function PipelineCard({ pipeline }: { pipeline: PublishedPipelineEntity }) {
           submit={(submission) => api.submitPipeline(pipeline.Id, submission)}
         />
       )}
-      <button type="button" className="link" onClick={() => setShowRuns(!showRuns)}>
-        {showRuns ? '▾' : '▸'} Runs it produced
+      <ProducedRuns pipelineId={pipeline.Id} />
+    </Section>
+  );
+}
+
+/** The runs a published pipeline produced, read when opened. */
+function ProducedRuns({ pipelineId, label = 'Runs it produced' }: { pipelineId: string; label?: string }) {
+  const [open, setOpen] = useState(false);
+  const runs = useQuery({
+    queryKey: ['published', 'pipeline-runs', pipelineId],
+    queryFn: () => api.pipelineRuns(pipelineId),
+    enabled: open,
+  });
+  return (
+    <div>
+      <button type="button" className="link" onClick={() => setOpen(!open)}>
+        {open ? '▾' : '▸'} {label}
       </button>
-      {showRuns && (
+      {open && (
         <Loaded query={runs}>
           {(list) =>
             list.length === 0 ? (
@@ -123,7 +132,7 @@ function PipelineCard({ pipeline }: { pipeline: PublishedPipelineEntity }) {
           }
         </Loaded>
       )}
-    </Section>
+    </div>
   );
 }
 
@@ -173,7 +182,9 @@ function SubmitForm({
       </label>
       {parameters.map((parameter) => (
         <label key={parameter.Name}>
-          {parameter.Name} <span className="muted">{parameter.Type}</span>
+          <span>
+            {parameter.Name} <span className="muted">({parameter.Type})</span>
+          </span>
           {parameter.Type === 'boolean' ? (
             <input
               type="checkbox"
@@ -258,29 +269,28 @@ function EndpointCard({
           <tr>
             <th>Version</th>
             <th>Pipeline</th>
-            <th />
+            <th>Runs</th>
           </tr>
         </thead>
         <tbody>
-          {endpoint.Versions.map((entry) => (
-            <tr key={entry.Version}>
-              <td>
-                {entry.Version}
-                {entry.IsDefault && <span className="badge">default</span>}
-              </td>
-              <td className="mono">{entry.PipelineId}</td>
-              <td>
-                <a
-                  href={href(
-                    ['runs'],
-                    `pipeline=${encodeURIComponent(pipelines.find((p) => p.Id === entry.PipelineId)?.Name ?? '')}`,
-                  )}
-                >
-                  runs
-                </a>
-              </td>
-            </tr>
-          ))}
+          {endpoint.Versions.map((entry) => {
+            const published = pipelines.find((candidate) => candidate.Id === entry.PipelineId);
+            return (
+              <tr key={entry.Version}>
+                <td>
+                  {entry.Version}
+                  {entry.IsDefault && <span className="badge">default</span>}
+                </td>
+                <td>
+                  {published ? `${published.Name}${published.Version ? ` v${published.Version}` : ''} ` : ''}
+                  <span className="mono muted">{entry.PipelineId}</span>
+                </td>
+                <td>
+                  <ProducedRuns pipelineId={entry.PipelineId} label="show" />
+                </td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
       {canSubmit && active && pipeline && (

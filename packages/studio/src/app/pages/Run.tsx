@@ -19,8 +19,11 @@ export function RunPage({ runId, step }: { runId: string; step?: string | undefi
     // a run just submitted waits in the server's queue before its record exists; its run event brings it
     if (run.error instanceof ApiError && run.error.code === 'RUN_NOT_FOUND') {
       return (
-        <div className="muted" data-testid="run-waiting">
-          Run {runId} is not in the run store yet; this page shows it as soon as it starts.
+        <div data-testid="run-waiting">
+          <ErrorBox error={run.error} />
+          <p className="muted">
+            A run just submitted waits in the server's queue; this page shows it as it starts.
+          </p>
         </div>
       );
     }
