@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { api, type LogStream } from '../lib/api.js';
 import {
   addRange,
@@ -41,6 +41,8 @@ export function LogView({
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(false);
   const [follow, setFollow] = useState(true);
+  // only a running step's log grows: a finished one is read once, and "Load earlier" keeps its place
+  const following = running && follow;
   const [query, setQuery] = useState('');
   const [current, setCurrent] = useState(0);
   const busy = useRef(false);
@@ -84,6 +86,7 @@ export function LogView({
       loaded.current = true;
       void read(tailRange(size, CHUNK));
     } else if (follow) {
+      // (a finished log's size stays put: nothing newer to read, unless its last bytes came with the end)
       void read(newerRange(spanRef.current, size));
     }
   }, [size, follow, read, loading, error]);
@@ -107,10 +110,25 @@ export function LogView({
     estimateSize: () => LINE,
     overscan: 20,
   });
-  // keep the newest line in view while following
+  // older text loaded above keeps the lines in view where they were
+  const shown = useRef({ start: span.start, count: lines.length });
+  useLayoutEffect(() => {
+    const before = shown.current;
+    shown.current = { start: span.start, count: lines.length };
+    if (span.start < before.start && before.count > 0 && scroller.current) {
+      scroller.current.scrollTop += (lines.length - before.count) * LINE;
+    }
+  }, [span.start, lines.length]);
+  // the newest line in view when the tail arrives, and while following
+  const atEnd = useRef(false);
   useEffect(() => {
-    if (follow && !query && lines.length > 0) virtual.scrollToIndex(lines.length - 1, { align: 'end' });
-  }, [lines.length, follow, query, virtual]);
+    if (lines.length === 0) {
+      atEnd.current = false;
+      return;
+    }
+    if ((following || !atEnd.current) && !query) virtual.scrollToIndex(lines.length - 1, { align: 'end' });
+    atEnd.current = true;
+  }, [lines.length, following, query, virtual]);
 
   const goTo = (index: number) => {
     if (matches.length === 0) return;
