@@ -12,13 +12,14 @@ import * as run from './commands/run.js';
 import * as runs from './commands/runs.js';
 import * as serve from './commands/serve.js';
 import * as show from './commands/show.js';
+import * as studio from './commands/studio.js';
 import * as token from './commands/token.js';
 import pkg from '../package.json' with { type: 'json' };
 
 export type { CliIO } from './context.js';
 
 /** The commands, in the order `sluice --help` lists them; each module adds its command with `register`. */
-const COMMANDS = [init, run, runs, show, logs, explain, datasets, gc, publish, token, serve];
+const COMMANDS = [init, run, runs, show, logs, explain, datasets, gc, publish, token, serve, studio];
 
 /** The `sluice` command-line program. */
 export function createProgram(

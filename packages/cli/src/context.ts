@@ -117,6 +117,29 @@ export async function loadOptional<T>(name: string, command: string, load: () =>
   }
 }
 
+/** What `@sluice/studio` gives at runtime: the folder of its built app. */
+export interface StudioPackage {
+  studioAssets(): { root: string };
+}
+
+/** The studio's package name, kept in a variable: the CLI does not depend on it (an optional peer). */
+const STUDIO_PACKAGE: string = '@sluice/studio';
+
+/** `@sluice/studio`, which `sluice studio` needs (PLUGIN_NOT_INSTALLED naming it when it is missing). */
+export function loadStudio(command: string): Promise<StudioPackage> {
+  return loadOptional(STUDIO_PACKAGE, command, () => import(STUDIO_PACKAGE) as Promise<StudioPackage>);
+}
+
+/** `@sluice/studio` when it is installed, else undefined (`sluice serve` serves the studio when it is). */
+export async function studioIfInstalled(): Promise<StudioPackage | undefined> {
+  try {
+    return await loadStudio('serve');
+  } catch (error) {
+    if (isSluiceError(error, 'PLUGIN_NOT_INSTALLED')) return undefined;
+    throw error;
+  }
+}
+
 /** `@sluice/publish`, which `sluice publish`, `sluice token` and `sluice serve` need. */
 export function loadPublish(command: string): Promise<typeof Publish> {
   return loadOptional('@sluice/publish', command, () => import('@sluice/publish'));

@@ -377,6 +377,53 @@ describe('HTTP requests', () => {
     ['a traversal in the path', () => ({ path: '/runs/..%2F..%2Fetc%2Fpasswd', init: {} })],
     ['a NUL in the path', () => ({ path: '/runs/a%00b', init: {} })],
     ['a very long path', () => ({ path: `/runs/${'x'.repeat(20_000)}`, init: {} })],
+    // Sluice's own read routes and the studio's
+    ['a query parameter on /whoami', () => ({ path: '/whoami?x=1', init: {} })],
+    ['a runs list with an unknown status', () => ({ path: '/runs?status=Done', init: {} })],
+    ['a runs list with a negative limit', () => ({ path: '/runs?limit=-5', init: {} })],
+    ['a runs list with a limit too large', () => ({ path: '/runs?limit=100000', init: {} })],
+    ['a runs list after an unknown run', () => ({ path: '/runs?before=nope', init: {} })],
+    ['a runs list with an unknown filter', () => ({ path: '/runs?colour=red', init: {} })],
+    ['a runs list with a tag without a key', () => ({ path: '/runs?tag=:x', init: {} })],
+    ['the detail of an unknown run', () => ({ path: '/runs/nope/detail', init: {} })],
+    ['the explanation of an unknown run', () => ({ path: '/runs/nope/explain', init: {} })],
+    ['the metrics of an unknown run', () => ({ path: '/runs/nope/metrics', init: {} })],
+    ['an unknown step', () => ({ path: '/runs/nope/steps/x', init: {} })],
+    ['a log of an unknown step', () => ({ path: '/runs/nope/steps/x/logs/stdout?offset=x', init: {} })],
+    [
+      'a traversal in an output file path',
+      () => ({ path: '/runs/nope/steps/s/outputs/o/files/..%2F..%2Fsluice.workspace.json', init: {} }),
+    ],
+    ['the metrics of an unknown experiment', () => ({ path: '/experiments/nope/metrics?name=x', init: {} })],
+    [
+      'a dataset version that is not a number',
+      () => ({ path: '/datasets/x/versions/abc/profile', init: {} }),
+    ],
+    ['the profile of an unknown dataset', () => ({ path: '/datasets/x/versions/1/profile', init: {} })],
+    ['events of an unknown run', () => ({ path: '/events?run=nope', init: {} })],
+    ['events with an unknown query parameter', () => ({ path: '/events?since=1', init: {} })],
+    ['canceling an unknown run', () => ({ path: '/runs/nope/cancel', init: { method: 'POST' } })],
+    ['disabling an unknown endpoint', () => ({ path: '/endpoints/nope/disable', init: { method: 'POST' } })],
+    [
+      'a read token disabling a pipeline',
+      () => ({
+        path: '/pipelines/x/disable',
+        init: { method: 'POST', headers: { authorization: `Bearer ${read}` } },
+      }),
+    ],
+    [
+      'a forged session cookie instead of a token',
+      () => ({ path: '/runs', init: { headers: { cookie: 'sluice_session=forged' } } }),
+    ],
+    [
+      'a sign-in with a token that is not valid',
+      () => ({ path: '/login', init: { method: 'POST', body: body({ token: 'nope' }) } }),
+    ],
+    [
+      'a sign-in body that is not an object (no token)',
+      () => ({ path: '/login', init: { method: 'POST', body: '[1]' } }),
+    ],
+    ['a sign-in link that is not valid (no token)', () => ({ path: '/login?code=nope', init: {} })],
   ];
   it.each(FETCHED)('%s gets a 4xx with a coded body', async (_name, make) => {
     tried.http += 1;

@@ -2,7 +2,13 @@ import type { Command } from 'commander';
 import { SluiceError } from '@sluice/core';
 import type * as Publish from '@sluice/publish';
 import type { ServeOptions, SluiceServer } from '@sluice/publish';
-import { loadPublish, openWorkspace, workspaceOption, type CommandContext } from '../context.js';
+import {
+  loadPublish,
+  openWorkspace,
+  studioIfInstalled,
+  workspaceOption,
+  type CommandContext,
+} from '../context.js';
 
 /** The options of `sluice serve` as typed. */
 interface ServeFlags {
@@ -25,18 +31,17 @@ function wholeNumber(flag: string, value: string, min: number, max: number, expe
   return number;
 }
 
+/** A `--port` value: a whole number from 0 to 65535 (0 picks a free port). */
+export function portNumber(value: string): number {
+  return wholeNumber('--port', value, 0, 65_535, 'a whole number from 0 to 65535 (0 picks a free port)');
+}
+
 /** Check `sluice serve`'s options (before anything is opened) and turn them into `serve()` options. */
 function serveOptions(
   flags: ServeFlags,
   { checkServeOptions }: typeof Publish,
 ): Pick<ServeOptions, 'port' | 'host' | 'concurrency' | 'publicUrl' | 'shutdownGraceMs'> {
-  const port = wholeNumber(
-    '--port',
-    flags.port,
-    0,
-    65_535,
-    'a whole number from 0 to 65535 (0 picks a free port)',
-  );
+  const port = portNumber(flags.port);
   const concurrency = wholeNumber(
     '--concurrency',
     flags.concurrency,
@@ -63,7 +68,7 @@ function serveOptions(
  * Serve until SIGINT or SIGTERM, then shut the server down gracefully: running steps get the grace period
  * to finish; a second signal cancels them at once.
  */
-async function serveUntilStopped(
+export async function serveUntilStopped(
   server: SluiceServer,
   io: { stdout: NodeJS.WritableStream },
   graceMs: number,
@@ -134,10 +139,12 @@ export function register(program: Command, { io }: CommandContext): void {
             'Entra ID tokens need all three of --entra-issuer, --entra-audience and --entra-jwks-uri.',
           );
         }
+        const studio = await studioIfInstalled();
         const ws = await openWorkspace(options);
         try {
           const server = await serve({
             workspace: ws,
+            ...(studio ? { studio: studio.studioAssets() } : {}),
             ...(options.entraIssuer
               ? {
                   auth: [
@@ -154,6 +161,7 @@ export function register(program: Command, { io }: CommandContext): void {
           });
           const publicUrl = server.publicUrl === server.url ? '' : ` (public URL ${server.publicUrl})`;
           io.stdout.write(`Serving workspace "${ws.name}" at ${server.url}${publicUrl} (Ctrl-C to stop)\n`);
+          if (studio) io.stdout.write(`The studio is at ${server.publicUrl}/ (sign in with a token)\n`);
           await serveUntilStopped(server, io, served.shutdownGraceMs!);
           io.stdout.write('Stopped.\n');
         } finally {
