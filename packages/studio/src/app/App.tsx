@@ -1,16 +1,21 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { lazy, Suspense } from 'react';
 import { ErrorBox } from './components/common.js';
 import { api, ApiError } from './lib/api.js';
 import { href } from './lib/route.js';
 import { useRoute } from './lib/use-route.js';
 import { ComparePage } from './pages/Compare.js';
-import { ComputePage, DatastoresPage, SchedulesPage } from './pages/Workspace.js';
 import { DatasetsPage } from './pages/Datasets.js';
-import { MetricsPage } from './pages/Metrics.js';
 import { EndpointsPage, PipelinesPage } from './pages/Published.js';
-import { RunPage } from './pages/Run.js';
 import { RunsPage } from './pages/Runs.js';
 import { SignIn } from './pages/SignIn.js';
+import { ComputePage, DatastoresPage, SchedulesPage } from './pages/Workspace.js';
+
+// the pages that draw graphs and charts load their libraries when first opened
+const RunPage = lazy(() => import('./pages/Run.js').then((module) => ({ default: module.RunPage })));
+const MetricsPage = lazy(() =>
+  import('./pages/Metrics.js').then((module) => ({ default: module.MetricsPage })),
+);
 
 const NAV: Array<{ label: string; segment: string }> = [
   { label: 'Runs', segment: 'runs' },
@@ -42,7 +47,9 @@ export function App() {
         session={whoami.data.via === 'session'}
       />
       <main className="page">
-        <Page />
+        <Suspense fallback={<div className="muted">Loading…</div>}>
+          <Page />
+        </Suspense>
       </main>
     </>
   );
