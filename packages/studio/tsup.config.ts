@@ -5,6 +5,6 @@ export default defineConfig({
   format: ['esm'],
   dts: true,
   sourcemap: true,
-  clean: false,
+  clean: true,
   target: 'node20',
 });

@@ -1,4 +1,4 @@
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import '@xyflow/react/dist/style.css';
@@ -7,7 +7,22 @@ import './styles.css';
 import { App } from './App.js';
 import { ApiError } from './lib/api.js';
 
-const client = new QueryClient({
+// a session that ended (expired, or the server restarted) shows the sign-in form again: any answer 401 makes
+// the studio ask `/whoami` once more, whose own 401 shows the form
+const sessionEnded = (error: unknown) => error instanceof ApiError && error.status === 401;
+const askWhoAmI = () => void client.invalidateQueries({ queryKey: ['whoami'] });
+
+const client: QueryClient = new QueryClient({
+  queryCache: new QueryCache({
+    onError: (error, query) => {
+      if (sessionEnded(error) && query.queryKey[0] !== 'whoami') askWhoAmI();
+    },
+  }),
+  mutationCache: new MutationCache({
+    onError: (error) => {
+      if (sessionEnded(error)) askWhoAmI();
+    },
+  }),
   defaultOptions: {
     queries: {
       // the server's events keep what is shown current: no refetching on focus or on an interval

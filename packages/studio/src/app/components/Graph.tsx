@@ -67,11 +67,22 @@ const DataNode = memo(function DataNode({ data }: NodeProps<Node<DataData>>) {
 
 const nodeTypes = { step: StepNode, data: DataNode };
 
+const sameMembers = (a: ReadonlySet<string>, b: ReadonlySet<string>) =>
+  a.size === b.size && [...a].every((member) => b.has(member));
+
 /** The run's DAG: laid out once, coloured by status as events arrive. */
 export function RunGraph({ run, selected }: { run: RunDetail; selected?: string | undefined }) {
   const graph = run.graph;
   const positions = useLayout(graph);
-  const path = useMemo(() => failedPath(graph), [graph]);
+  // the failed path changes only when a step fails: keep the same sets otherwise, so the edges stay as drawn
+  const lastPath = useRef<ReturnType<typeof failedPath> | null>(null);
+  const path = useMemo(() => {
+    const next = failedPath(graph);
+    const last = lastPath.current;
+    if (last && sameMembers(last.nodes, next.nodes) && sameMembers(last.edges, next.edges)) return last;
+    lastPath.current = next;
+    return next;
+  }, [graph]);
   // a node object is kept while its step, selection and path mark stay: a status event redraws one node
   const made = useRef(
     new Map<string, { from: GraphNode; at: Positions; selected: boolean; onPath: boolean; node: Node }>(),

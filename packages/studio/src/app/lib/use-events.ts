@@ -64,6 +64,18 @@ export function useEvents(runId?: string): void {
       }
     };
     for (const type of EVENT_TYPES) source.addEventListener(type, onEvent);
+    // after a lost connection (the browser reconnects by itself) read again what events may have been missed
+    let lost = false;
+    source.onerror = () => {
+      lost = true;
+      // refused for good (the session ended with the server): ask who is signed in, which may show the sign-in
+      if (source.readyState === EventSource.CLOSED) void client.invalidateQueries({ queryKey: ['whoami'] });
+    };
+    source.onopen = () => {
+      if (!lost) return;
+      lost = false;
+      void client.invalidateQueries({ queryKey: runId ? ['run', runId] : ['runs'] });
+    };
     return () => source.close();
   }, [client, runId]);
 }

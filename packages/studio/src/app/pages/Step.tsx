@@ -173,7 +173,7 @@ function MetricSeries({ name, values }: { name: string; values: MetricValue[] })
   return (
     <div className="metric-series">
       <h3>{name}</h3>
-      <Chart x={x} series={series} xLabel="step" />
+      <Chart x={x} series={series} xLabel="value #" />
     </div>
   );
 }
