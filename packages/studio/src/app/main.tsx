@@ -19,8 +19,9 @@ const client: QueryClient = new QueryClient({
     },
   }),
   mutationCache: new MutationCache({
-    onError: (error) => {
-      if (sessionEnded(error)) askWhoAmI();
+    onError: (error, _variables, _context, mutation) => {
+      // (a refused sign-in says why on its own form)
+      if (sessionEnded(error) && mutation.options.mutationKey?.[0] !== 'login') askWhoAmI();
     },
   }),
   defaultOptions: {

@@ -8,6 +8,7 @@ export function SignIn() {
   const client = useQueryClient();
   const [token, setToken] = useState('');
   const login = useMutation({
+    mutationKey: ['login'],
     mutationFn: (value: string) => api.login(value),
     onSuccess: () => client.invalidateQueries(),
   });
