@@ -21,6 +21,8 @@ export function runSummary(record: PipelineRunRecord): Record<string, unknown> {
     experiment: record.experiment,
     pipeline: record.pipelineName,
     status: record.status,
+    runSource: record.runSource,
+    submittedBy: record.submittedBy,
     createdAt: record.createdAt,
     startedAt: record.startedAt,
     endedAt: record.endedAt,

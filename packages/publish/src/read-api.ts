@@ -2,7 +2,7 @@
  * The answers of the read routes (see api-types.ts), built from the workspace's run store and config. Each
  * function takes what a route parsed and answers one type, or throws a coded error (unknown ids: 404).
  */
-import { SluiceError, type PipelineGraphJson } from '@sluice/core';
+import { SluiceError, type Pipeline, type PipelineGraphJson } from '@sluice/core';
 import {
   Dataset,
   PipelineRun,
@@ -33,7 +33,10 @@ import type {
 import { Schedule } from './schedules/index.js';
 import type { Recurrence } from './schedules/recurrence.js';
 import type { DatastoreWatch } from './schedules/store.js';
-import { publishStore } from './store.js';
+import { withDatasets } from './dataset-assignments.js';
+import { PublishedPipeline } from './published-pipeline.js';
+import { publishStore, type QueueRecord } from './store.js';
+import { buildPipeline } from './submission.js';
 
 /** The run of an id (exactly; no prefixes): RUN_NOT_FOUND otherwise. */
 export function getRunRecord(ws: Workspace, id: string): PipelineRunRecord {
@@ -44,6 +47,14 @@ export function getRunRecord(ws: Workspace, id: string): PipelineRunRecord {
     });
   }
   return record;
+}
+
+/** Whether an id is a submission the queue accepted whose run does not exist yet (queued, or failed to start). */
+export function isWaiting(ws: Workspace, id: string): boolean {
+  const entry = publishStore(ws).getQueued(id);
+  return (
+    entry !== undefined && ['queued', 'starting', 'failed'].includes(entry.status) && !ws.store.getRun(id)
+  );
 }
 
 /** A step run of a run by the step's name: STEP_RUN_NOT_FOUND naming the steps otherwise. */
@@ -110,10 +121,9 @@ function outputLocations(ws: Workspace, steps: readonly StepRunRecord[]): Map<st
  */
 export function runGraph(
   ws: Workspace,
-  record: PipelineRunRecord,
+  graph: PipelineGraphJson,
   steps: readonly StepRunRecord[],
 ): RunDetail['graph'] {
-  const graph = (record.graph ?? { nodes: [], edges: [] }) as PipelineGraphJson;
   const byName = new Map(steps.map((step) => [step.stepName, step]));
   const locations = outputLocations(ws, steps);
   const nodes: GraphNode[] = [];
@@ -164,6 +174,7 @@ function gitRecords(steps: readonly StepRunRecord[]): Record<string, GitRecord |
 
 /** `GET /runs/{id}/detail`. */
 export function runDetail(ws: Workspace, id: string): RunDetail {
+  if (isWaiting(ws, id)) return waitingDetail(ws, publishStore(ws).getQueued(id)!);
   const record = getRunRecord(ws, id);
   const steps = ws.store.getStepRuns(record.id);
   const queued = publishStore(ws).getQueued(record.id);
@@ -173,21 +184,75 @@ export function runDetail(ws: Workspace, id: string): RunDetail {
     parameters: record.parameters,
     options: record.options,
     git: gitRecords(steps),
-    graph: runGraph(ws, record, steps),
+    graph: runGraph(ws, (record.graph ?? { nodes: [], edges: [] }) as PipelineGraphJson, steps),
     published: queued
       ? { pipelineId: queued.pipelineId, endpoint: queued.endpoint, version: queued.endpointVersion }
       : null,
   };
 }
 
+/** The pipeline a queued submission will run, when it can be built (its plugins are here). */
+function waitingPipeline(ws: Workspace, entry: QueueRecord): Pipeline | undefined {
+  try {
+    const published = withDatasets(
+      PublishedPipeline.get(ws, { id: entry.pipelineId }),
+      entry.submission.datasetAssignments,
+    );
+    return buildPipeline(ws, published.spec, entry.submission.dataPathAssignments);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A submission whose run does not exist yet: `Queued` while it waits for a worker of the server, `Failed`
+ * when it could not start (its error says why).
+ */
+export function waitingSummary(
+  ws: Workspace,
+  entry: QueueRecord,
+  pipeline = waitingPipeline(ws, entry),
+): RunSummary {
+  const failed = entry.status === 'failed';
+  return {
+    id: entry.runId,
+    experiment: entry.submission.experimentName,
+    pipelineName: pipeline?.name ?? '',
+    status: failed ? 'Failed' : 'Queued',
+    runSource: entry.submission.runSource,
+    submittedBy: entry.acceptedBy,
+    createdAt: entry.acceptedAt,
+    startedAt: null,
+    endedAt: failed ? entry.updatedAt : null,
+    tags: entry.submission.tags,
+    steps: { total: pipeline?.order.length ?? 0, ran: 0, reused: 0, failed: 0, running: 0 },
+    error: failed ? (entry.error?.message ?? null) : null,
+  };
+}
+
+function waitingDetail(ws: Workspace, entry: QueueRecord): RunDetail {
+  const pipeline = waitingPipeline(ws, entry);
+  return {
+    ...waitingSummary(ws, entry, pipeline),
+    description: entry.submission.description ?? pipeline?.description ?? '',
+    parameters: entry.submission.parameters,
+    options: { regenerateOutputs: false, continueOnStepFailure: entry.submission.continueOnStepFailure },
+    git: {},
+    graph: runGraph(ws, pipeline ? pipeline.toGraphJson() : { nodes: [], edges: [] }, []),
+    published: { pipelineId: entry.pipelineId, endpoint: entry.endpoint, version: entry.endpointVersion },
+  };
+}
+
 /** Why each step of a run ran or was reused (`GET /runs/{id}/explain`), in the CLI's words. */
 export function runExplanations(ws: Workspace, id: string): ExplanationDetail[] {
+  if (isWaiting(ws, id)) return [];
   const run = PipelineRun.get(ws, getRunRecord(ws, id).id);
   return run.getSteps().map((step) => step.explain() as ExplanationDetail);
 }
 
 /** Every metric the run's steps logged, in step order then logging order. */
 export function runMetrics(ws: Workspace, id: string): Array<MetricValue & { step: string }> {
+  if (isWaiting(ws, id)) return [];
   return ws.store.getStepRuns(getRunRecord(ws, id).id).flatMap((step) =>
     ws.store.getMetrics(step.reusedFrom ?? step.id).map((metric) => ({
       step: step.stepName,

@@ -26,9 +26,11 @@ import {
   runMetrics,
   runSummaries,
   schedules,
+  waitingSummary,
   stepDetail,
 } from './read-api.js';
 import { json, type Action, type Route } from './routing.js';
+import { publishStore } from './store.js';
 import { submissionQuery } from './wire.js';
 
 /** The last bytes of a log `GET …/logs/{stream}` answers when no range is asked for. */
@@ -37,7 +39,14 @@ export const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
 export const MAX_LOG_RANGE_BYTES = 8 * 1024 * 1024;
 const DEFAULT_RUNS_PAGE = 50;
 const MAX_RUNS_PAGE = 500;
-const RUN_STATUSES: readonly RunStatus[] = ['NotStarted', 'Running', 'Finished', 'Failed', 'Canceled'];
+const RUN_STATUSES: ReadonlyArray<RunStatus | 'Queued'> = [
+  'Queued',
+  'NotStarted',
+  'Running',
+  'Finished',
+  'Failed',
+  'Canceled',
+];
 const LOG_STREAMS = ['stdout', 'stderr', 'sluice'] as const;
 type LogStream = (typeof LOG_STREAMS)[number];
 
@@ -63,8 +72,11 @@ function wholeNumber(
   return number;
 }
 
-/** `GET /runs`'s query as a run filter (one more run than the page is read, to know whether one follows). */
-export function runsQuery(ws: Workspace, url: URL): RunFilter & { limit: number } {
+/** `GET /runs`'s query as a run filter; `status: 'Queued'` asks for the submissions not started yet only. */
+export function runsQuery(
+  ws: Workspace,
+  url: URL,
+): Omit<RunFilter, 'status'> & { limit: number; status?: RunStatus | 'Queued' } {
   const query = submissionQuery(url, [
     'experiment',
     'status',
@@ -74,7 +86,7 @@ export function runsQuery(ws: Workspace, url: URL): RunFilter & { limit: number 
     'limit',
     'before',
   ] as const);
-  const filter: RunFilter & { limit: number } = {
+  const filter: ReturnType<typeof runsQuery> = {
     limit: wholeNumber('limit', query.limit, 1, MAX_RUNS_PAGE) ?? DEFAULT_RUNS_PAGE,
   };
   if (query.experiment !== undefined) filter.experiment = query.experiment;
@@ -114,12 +126,37 @@ export function runsQuery(ws: Workspace, url: URL): RunFilter & { limit: number 
   return filter;
 }
 
+/**
+ * A page of runs, newest first (one more run than the page is read, to know whether one follows). The first
+ * page starts with the submissions the queue has not started yet (`Queued`), which have no run yet.
+ */
 export function listRunsPage(ws: Workspace, url: URL): RunList {
-  const filter = runsQuery(ws, url);
-  const records = ws.store.queryRuns({ ...filter, limit: filter.limit + 1 });
+  const { status, ...filter } = runsQuery(ws, url);
+  const waiting =
+    filter.before === undefined && (status === undefined || status === 'Queued')
+      ? publishStore(ws)
+          .listWaiting()
+          .filter((entry) => !ws.store.getRun(entry.runId))
+          .map((entry) => waitingSummary(ws, entry))
+          .filter(
+            (run) =>
+              (filter.experiment === undefined || run.experiment === filter.experiment) &&
+              (filter.pipelineName === undefined || run.pipelineName === filter.pipelineName) &&
+              (filter.runSource === undefined || run.runSource === filter.runSource) &&
+              Object.entries(filter.tags ?? {}).every(([key, value]) =>
+                value === null ? key in run.tags : run.tags[key] === value,
+              ),
+          )
+      : [];
+  if (status === 'Queued') return { runs: waiting };
+  const records = ws.store.queryRuns({
+    ...filter,
+    ...(status === undefined ? {} : { status }),
+    limit: filter.limit + 1,
+  });
   const page = records.slice(0, filter.limit);
   return {
-    runs: runSummaries(ws, page),
+    runs: [...waiting, ...runSummaries(ws, page)],
     ...(records.length > filter.limit ? { next: page[page.length - 1]!.id } : {}),
   };
 }

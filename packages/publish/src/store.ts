@@ -454,6 +454,13 @@ export class PublishStore {
     );
   }
 
+  /** Entries waiting for their run to start (queued, or being started), newest first. */
+  listWaiting(): QueueRecord[] {
+    return this.#all(
+      `SELECT * FROM publish_queue WHERE status IN ('queued', 'starting') ORDER BY accepted_at DESC, seq DESC`,
+    ).map(toQueue);
+  }
+
   /** Take the oldest queued entry for this process, or undefined when none waits. */
   claimNext(): QueueRecord | undefined {
     return this.transaction(() => {

@@ -117,6 +117,8 @@ describe('sluice CLI', () => {
     const runs = JSON.parse((await inProcess('runs', '--json')).stdout);
     expect(runs.map((run: { status: string }) => run.status)).toEqual(['Finished', 'Finished', 'Finished']);
     expect(runs[0].parameters).toEqual({ rate: 0.5 });
+    // `sluice run` records its runs as the CLI's, submitted by the user running it
+    expect(runs[0]).toMatchObject({ runSource: 'CLI', submittedBy: expect.stringMatching(/^user:./) });
 
     const show = await inProcess('show', runs[0].id);
     expect(show.stdout).toContain('Graph');

@@ -4,7 +4,7 @@
  * experiments, datasets, schedules, compute, datastores; the write routes (enable/disable, cancel); and for
  * each, credentials and coded answers to bad input.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Pipeline } from '@sluice/core';
@@ -20,12 +20,20 @@ import type {
   MetricPoint,
   RunDetail,
   RunList,
+  RunSummary,
   ScheduleSummary,
   StepDetail,
   WhoAmI,
 } from '../api-types.js';
-import { Schedule, createSluiceClient, publishRun, serve, type SluiceServer } from '../index.js';
-import { fixture, onCleanup, writeScripts, type Fixture } from './helpers.js';
+import {
+  Schedule,
+  createSluiceClient,
+  publishPipeline,
+  publishRun,
+  serve,
+  type SluiceServer,
+} from '../index.js';
+import { fixture, onCleanup, until, writeScripts, type Fixture } from './helpers.js';
 
 async function server(f: Fixture): Promise<SluiceServer> {
   const started = await serve({ workspace: f.ws });
@@ -161,6 +169,11 @@ describe('read routes', () => {
       id: submitted.Id,
       runSource: 'REST',
       submittedBy: `token:${token.slice(4, 16)}`,
+    });
+    expect((await api.get<RunDetail>(`/runs/${submitted.Id}/detail`)).body.published).toEqual({
+      pipelineId: published.id,
+      endpoint: null,
+      version: null,
     });
   });
 
@@ -372,5 +385,62 @@ describe('read routes', () => {
     expect([none.status, none.body.error.code]).toEqual([404, 'RUN_NOT_FOUND']);
     const wrong = await submit.get<{ error: { code: string } }>(`/runs/${first.id}/cancel`);
     expect([wrong.status, wrong.body.error.code]).toEqual([405, 'METHOD_NOT_ALLOWED']);
+  });
+
+  it('lists submissions not started yet as Queued, shows their graph, and cancels a run it executes', async () => {
+    const f = await fixture();
+    const hold = join(f.dir, 'hold');
+    mkdirSync(hold);
+    process.env.SLUICE_TEST_HOLD = hold;
+    onCleanup(() => delete process.env.SLUICE_TEST_HOLD);
+    const published = await publishPipeline(f.ws, f.pipeline(), { name: 'held' });
+    const rest = await serve({ workspace: f.ws, concurrency: 1 });
+    onCleanup(() => rest.close({ graceMs: 0 }));
+    const token = f.token('submit');
+    const client = createSluiceClient({ baseUrl: rest.url, token });
+    const running = await client.submitPipeline(published.id, { ExperimentName: 'held', Tags: { n: '1' } });
+    await until(() => readdirSync(hold).some((name) => name.startsWith('pid-')));
+    const queued = await client.submitPipeline(published.id, { ExperimentName: 'held', Tags: { n: '2' } });
+    const api = caller(rest, token);
+
+    const list = await api.get<RunList>('/runs');
+    expect(list.body.runs.map((run) => [run.id, run.status])).toEqual([
+      [queued.Id, 'Queued'],
+      [running.Id, 'Running'],
+    ]);
+    expect(list.body.runs[0]).toMatchObject({
+      experiment: 'held',
+      pipelineName: 'seed',
+      runSource: 'REST',
+      submittedBy: expect.stringMatching(/^token:/),
+      tags: { n: '2' },
+      steps: { total: 2, ran: 0 },
+    });
+    expect((await api.get<RunList>('/runs?status=Queued')).body.runs.map((run) => run.id)).toEqual([
+      queued.Id,
+    ]);
+    expect((await api.get<RunList>('/runs?tag=n:1')).body.runs.map((run) => run.id)).toEqual([running.Id]);
+    const detail = await api.get<RunDetail>(`/runs/${queued.Id}/detail`);
+    expect(detail.body).toMatchObject({
+      status: 'Queued',
+      parameters: { pipeline_arg: 10 },
+      published: { pipelineId: published.id, endpoint: null, version: null },
+    });
+    expect(detail.body.graph.nodes.filter((node) => node.type === 'step')).toEqual([
+      expect.objectContaining({ id: 'prepare', status: 'NotStarted' }),
+      expect.objectContaining({ id: 'compare', status: 'NotStarted' }),
+    ]);
+
+    expect((await api.get(`/runs/${queued.Id}/explain`)).body).toEqual([]);
+    expect((await api.get(`/runs/${queued.Id}/metrics`)).body).toEqual([]);
+    const events = await api.raw(`/events?run=${queued.Id}`);
+    expect(events.status).toBe(200);
+    await events.body?.cancel();
+
+    const canceled = await api.post<RunSummary>(`/runs/${running.Id}/cancel`);
+    expect([canceled.status, canceled.body.status]).toEqual([200, 'Canceled']);
+    writeFileSync(join(hold, 'release'), '');
+    const done = await client.waitForRun(queued.Id, { timeoutMs: 20_000, pollIntervalMs: 50 });
+    expect(done.Status.StatusDetail).toBe('Finished');
   });
 });
