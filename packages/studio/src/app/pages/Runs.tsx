@@ -33,7 +33,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         <h1>Runs</h1>
         <CompareLink />
       </div>
-      <FilterBar filters={filters} />
+      <FilterBar key={key} filters={filters} />
       {runs.isError && <ErrorBox error={runs.error} />}
       <RunTable rows={rows} loading={runs.isPending} />
       <div className="below-table">
