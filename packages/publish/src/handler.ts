@@ -16,7 +16,7 @@ import { namedVersion, parseSubmission, runEntity, submissionQuery } from './wir
 import { json, type Action, type Context, type Route } from './routing.js';
 import { apiRoutes } from './read-routes.js';
 import { eventStream, RunWatcher } from './events.js';
-import { getRunRecord, isWaiting } from './read-api.js';
+import { getRunRecord } from './read-api.js';
 import { StudioSessions, SESSION_COOKIE, STUDIO_HEADER, cookie, sessionCookie } from './sessions.js';
 import { isStudioPath, studioFile, type StudioOptions } from './static-files.js';
 
@@ -281,7 +281,9 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
       methods: {
         GET: ({ url }) => {
           const { run } = submissionQuery(url, ['run'] as const);
-          if (run !== undefined && !isWaiting(ws, run)) getRunRecord(ws, run);
+          // any run the queue accepted, in whatever state it is between acceptance and its run record, may be
+          // followed: a browser's EventSource gives up for good on an error answer
+          if (run !== undefined && !publishStore(ws).getQueued(run)) getRunRecord(ws, run);
           return eventStream(watcher, run, closing.signal);
         },
       },
