@@ -21,7 +21,8 @@ const bin = join(dirname(require.resolve('@sluice/cli/package.json')), 'bin', 's
 
 /** Build the packages the demo runs (and those they need), JavaScript only; nx skips what is up to date. */
 function buildWhatRuns() {
-  const projects = ['@sluice/cli', '@sluice/step-python'];
+  // the studio (and the REST server that serves it) too, so the command printed at the end works as typed
+  const projects = ['@sluice/cli', '@sluice/step-python', '@sluice/publish', '@sluice/studio'];
   if (useAzurite) projects.push('@sluice/datastore-azure', '@sluice/testing');
   process.stdout.write(`Building ${projects.join(', ')} and what they need (JavaScript only)… `);
   const started = performance.now();
@@ -102,6 +103,9 @@ try {
   sluice('show', 'latest', '-w', at(workspace));
 
   console.log(`\nThe workspace is in ${workspace}; try: ${typed(['runs', '-w', at(workspace)])}`);
+  console.log(
+    `See the three runs in the studio (the graph, the reused step, the logs; Ctrl-C stops it):\n  ${typed(['studio', '-w', at(workspace)])}`,
+  );
 } catch (error) {
   console.error(`\n${error.message}`);
   process.exitCode = 1;

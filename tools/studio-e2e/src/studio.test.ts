@@ -72,7 +72,9 @@ describe('the studio in Chromium against a real sluice serve', () => {
     await expect.poll(() => status('prepare')).toBe('Reused');
     await expect.poll(() => status('train')).toBe('Finished');
     await expect.poll(() => status('compare')).toBe('Finished');
-    expect(await page.getByTestId('node-prepare').locator(`a[href*="${first!.id}"]`).count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('node-prepare').locator(`a[href*="${first!.id}"]`).count()).toBeGreaterThan(
+      0,
+    );
     await page.getByTestId('timeline').waitFor();
     await screenshot(page, 'run');
     await page.context().close();
@@ -88,7 +90,9 @@ describe('the studio in Chromium against a real sluice serve', () => {
     const panel = page.getByTestId('step-panel');
     await panel.waitFor();
     await panel.getByRole('tab', { name: /^stderr/ }).click();
-    await expect.poll(() => panel.getByTestId('log-view').textContent()).toContain("the column 'species' has 3 classes");
+    await expect
+      .poll(() => panel.getByTestId('log-view').textContent())
+      .toContain("the column 'species' has 3 classes");
     // search within the log
     await panel.getByTestId('log-search').fill('species');
     await expect.poll(() => panel.locator('mark').count()).toBeGreaterThan(0);
@@ -117,11 +121,15 @@ describe('the studio in Chromium against a real sluice serve', () => {
     // the studio goes to the new run and follows it over server-sent events, with no reload
     await page.waitForURL(/#\/runs\//);
     const id = /#\/runs\/([^/?]+)/.exec(page.url())![1]!;
-    await expect.poll(() => page.getByTestId('node-first').getAttribute('data-status'), { timeout: 60_000 })
+    await expect
+      .poll(() => page.getByTestId('node-first').getAttribute('data-status'), { timeout: 60_000 })
       .toMatch(/Running|Finished/);
-    await expect.poll(() => page.getByTestId('node-second').getAttribute('data-status'), { timeout: 60_000 })
+    await expect
+      .poll(() => page.getByTestId('node-second').getAttribute('data-status'), { timeout: 60_000 })
       .toBe('Finished');
-    const run = await studio.api<{ status: string; parameters: Record<string, unknown> }>(`/runs/${id}/detail`);
+    const run = await studio.api<{ status: string; parameters: Record<string, unknown> }>(
+      `/runs/${id}/detail`,
+    );
     expect(run.status).toBe('Finished');
     expect(run.parameters.label).toBe('from-the-studio');
     await screenshot(page, 'submitted');
@@ -132,7 +140,9 @@ describe('the studio in Chromium against a real sluice serve', () => {
     const page = await signedIn(studio.readToken);
     await page.goto(`${studio.url}/#/pipelines`);
     await page.getByRole('heading', { name: 'Published pipelines' }).waitFor();
-    await expect.poll(() => page.locator('main, body').first().textContent()).toContain('two steps that take their time');
+    await expect
+      .poll(() => page.locator('main, body').first().textContent())
+      .toContain('two steps that take their time');
     // a read session is offered no form, and the server refuses a submission made with its cookie anyway
     expect(await page.getByTestId('submit-form').count()).toBe(0);
     const before = (await studio.api<RunList>('/runs')).runs.length;
