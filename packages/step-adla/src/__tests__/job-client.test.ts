@@ -151,7 +151,8 @@ describe('AdlaJobClient', () => {
     const waiting = client().waitForJob(id, { pollIntervalMs: 5, signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
     await expect(waiting).rejects.toThrow();
-    server.inject({ status: 429, retryAfter: '30' });
+    // every GET from now on is throttled (a poll of the aborted wait still in flight may take one of them)
+    server.inject({ status: 429, retryAfter: '30' }, { method: 'GET', times: 1000 });
     const backingOff = client().getJob(id, { signal: AbortSignal.timeout(100) });
     const started = Date.now();
     await expect(backingOff).rejects.toThrow();
