@@ -5,12 +5,13 @@ import {
   DataReference,
   SluiceError,
   type ContentIdentity,
-  type Datastore,
+  type Datastore as DatastoreContract,
   type DatastoreEntry,
   type TransferOptions,
   type UploadOptions,
 } from '@sluice/core';
 import { normaliseStorePath } from './local-datastore.js';
+import type { Workspace } from './workspace.js';
 
 export interface UploadFilesOptions extends UploadOptions {
   /** The folder on the datastore the files go into (default: the root). */
@@ -18,10 +19,10 @@ export interface UploadFilesOptions extends UploadOptions {
 }
 
 /** A workspace datastore: the provider's store plus the conveniences of the original SDK. */
-export class WorkspaceDatastore implements Datastore {
-  readonly #store: Datastore;
+export class WorkspaceDatastore implements DatastoreContract {
+  readonly #store: DatastoreContract;
 
-  constructor(store: Datastore) {
+  constructor(store: DatastoreContract) {
     this.#store = store;
   }
 
@@ -32,7 +33,7 @@ export class WorkspaceDatastore implements Datastore {
     return this.#store.kind;
   }
   /** The provider's datastore object. */
-  get inner(): Datastore {
+  get inner(): DatastoreContract {
     return this.#store;
   }
 
@@ -88,6 +89,18 @@ export class WorkspaceDatastore implements Datastore {
    * written, so a conflict or a target that leaves the store leaves the datastore untouched.
    */
   async uploadFiles(files: readonly string[], options: UploadFilesOptions = {}): Promise<string[]> {
+    if (!Array.isArray(files) || files.some((file) => typeof file !== 'string')) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `uploadFiles takes a list of file paths, e.g. ds.uploadFiles(['iris.csv'], { targetPath: 'train-dataset' }); got ${JSON.stringify(files) ?? String(files)}.`,
+      );
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        'uploadFiles takes (files, { targetPath?, overwrite? }) as its second argument.',
+      );
+    }
     const target = normaliseStorePath(this.name, options.targetPath ?? '');
     const plan: Array<{ local: string; path: string }> = [];
     const seen = new Set<string>();
@@ -160,4 +173,27 @@ export class WorkspaceDatastore implements Datastore {
           'data'),
     });
   }
+}
+
+/**
+ * `Datastore(ws, name)` of the original SDK: `Datastore.get(ws, 'workspaceblobstore')` is a registered
+ * datastore (DATASTORE_NOT_FOUND when there is none); `Datastore.getDefault(ws)` the default one.
+ */
+export const Datastore = {
+  get(workspace: Workspace, name: string): WorkspaceDatastore {
+    return workspaceOf(workspace, 'Datastore.get').datastore(name);
+  },
+  getDefault(workspace: Workspace): WorkspaceDatastore {
+    return workspaceOf(workspace, 'Datastore.getDefault').getDefaultDatastore();
+  },
+};
+
+function workspaceOf(workspace: Workspace, caller: string): Workspace {
+  if (typeof (workspace as { datastore?: unknown } | null)?.datastore !== 'function') {
+    throw new SluiceError(
+      'OPTION_INVALID',
+      `${caller} takes the workspace first, e.g. ${caller}(ws, 'workspaceblobstore') with ws = Workspace.fromConfig().`,
+    );
+  }
+  return workspace;
 }

@@ -116,7 +116,13 @@ export class Workspace {
 
   /** Create a workspace in `dir` (created if needed). */
   static create(dir: string, options: CreateWorkspaceOptions = {}): Workspace {
-    const root = resolve(dir);
+    const root = resolve(folderArgument(dir, 'Workspace.create'));
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        "Workspace.create takes (dir, options?), e.g. Workspace.create('./ws', { name: 'ml' }).",
+      );
+    }
     const file = join(root, WORKSPACE_CONFIG_FILE);
     if (existsSync(file)) {
       if (options.existOk) return Workspace.open(root);
@@ -139,7 +145,7 @@ export class Workspace {
 
   /** Open the workspace in `dir`. */
   static open(dir: string): Workspace {
-    const root = resolve(dir);
+    const root = resolve(folderArgument(dir, 'Workspace.open'));
     const file = join(root, WORKSPACE_CONFIG_FILE);
     if (!existsSync(file)) {
       throw new SluiceError(
@@ -153,7 +159,15 @@ export class Workspace {
 
   /** Find the workspace by searching from `path` (default: the current folder) up to the root. */
   static fromConfig(options: { path?: string } = {}): Workspace {
-    const start = resolve(options.path ?? process.cwd());
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        "Workspace.fromConfig takes { path? }, e.g. Workspace.fromConfig({ path: './ws' }).",
+      );
+    }
+    const start = resolve(
+      options.path === undefined ? process.cwd() : folderArgument(options.path, 'Workspace.fromConfig'),
+    );
     let dir = start;
     for (;;) {
       if (existsSync(join(dir, WORKSPACE_CONFIG_FILE))) return Workspace.open(dir);
@@ -235,6 +249,12 @@ export class Workspace {
 
   /** A registered datastore by name. */
   datastore(name: string): WorkspaceDatastore {
+    if (typeof name !== 'string' || name === '') {
+      throw new SluiceError(
+        'DATASTORE_NOT_FOUND',
+        `A datastore is named by a string, e.g. ws.datastore('workspaceblobstore'); got ${JSON.stringify(name) ?? String(name)}.`,
+      );
+    }
     const cached = this.#datastores.get(name);
     if (cached) return cached;
     const entry = this.#config.datastores[name];
@@ -252,6 +272,18 @@ export class Workspace {
 
   listDatastores(): string[] {
     return Object.keys(this.#config.datastores);
+  }
+
+  /**
+   * The datastores by name (`ws.datastores` of the original SDK): `'name' in ws.datastores`,
+   * `ws.datastores[name]`. Each is opened when first read.
+   */
+  get datastores(): Readonly<Record<string, WorkspaceDatastore>> {
+    const record = Object.create(null) as Record<string, WorkspaceDatastore>;
+    for (const name of this.listDatastores()) {
+      Object.defineProperty(record, name, { enumerable: true, get: () => this.datastore(name) });
+    }
+    return Object.freeze(record);
   }
 
   /** Register (or replace) a datastore under a name, saved in the workspace config. */
@@ -376,8 +408,26 @@ export class Workspace {
     }));
   }
 
+  /**
+   * The compute targets by name (`ws.compute_targets` of the original SDK): `name in ws.computeTargets`,
+   * then `ws.computeTargets[name]`, which a step's `computeTarget` takes.
+   */
+  get computeTargets(): Readonly<Record<string, { readonly name: string; readonly provider: string }>> {
+    const record = Object.create(null) as Record<string, { name: string; provider: string }>;
+    for (const target of this.listComputeTargets()) record[target.name] = Object.freeze(target);
+    return Object.freeze(record);
+  }
+
   /** The live compute target of a name (one instance per workspace, so its limits are shared). */
   getComputeTarget(name: string): Promise<ComputeTarget> {
+    if (typeof name !== 'string' || name === '') {
+      return Promise.reject(
+        new SluiceError(
+          'COMPUTE_NOT_FOUND',
+          `A compute target is named by a string, e.g. ComputeTarget.get(ws, 'cpu-cluster'); got ${JSON.stringify(name) ?? String(name)}.`,
+        ),
+      );
+    }
     const cached = this.#computeTargets.get(name);
     if (cached) return cached;
     const entry = this.#config.computeTargets[name];
@@ -599,4 +649,14 @@ function writeIgnoreFile(root: string): void {
   const file = join(root, WORKSPACE_DATA_DIR, '.gitignore');
   mkdirSync(dirname(file), { recursive: true });
   if (!existsSync(file)) writeFileSync(file, '# run store, snapshots, logs and local datastores\n*\n');
+}
+
+function folderArgument(dir: unknown, caller: string): string {
+  if (typeof dir !== 'string' || dir === '') {
+    throw new SluiceError(
+      'OPTION_INVALID',
+      `${caller} needs the workspace folder as a string, e.g. ${caller}('./workspace'); got ${JSON.stringify(dir) ?? String(dir)}.`,
+    );
+  }
+  return dir;
 }
