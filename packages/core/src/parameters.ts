@@ -21,7 +21,14 @@ export class PipelineParameter<T extends ParameterValue = ParameterValue> {
   readonly defaultValue: T;
   readonly type: ParameterType;
 
-  constructor({ name, defaultValue }: PipelineParameterOptions<T>) {
+  constructor(options: PipelineParameterOptions<T>) {
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'PARAMETER_INVALID',
+        `PipelineParameter takes { name, defaultValue }, e.g. new PipelineParameter({ name: 'pipeline_arg', defaultValue: 'default_val' }); got ${JSON.stringify(options) ?? String(options)}.`,
+      );
+    }
+    const { name, defaultValue } = options;
     if (typeof name !== 'string' || !PARAMETER_NAME.test(name)) {
       throw new SluiceError(
         'PARAMETER_INVALID',

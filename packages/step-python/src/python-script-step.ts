@@ -23,8 +23,16 @@ export class PythonScriptStep extends Step<PythonScriptConfig> {
   declare readonly sourceDirectory: string;
 
   constructor(options: PythonScriptStepOptions) {
-    const { name, scriptName, sourceDirectory, timeoutSeconds } = options;
-    checkScriptName(name, scriptName);
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'STEP_INVALID',
+        "PythonScriptStep takes an options object, e.g. new PythonScriptStep({ scriptName: 'train.py', sourceDirectory: './src' }).",
+      );
+    }
+    const { scriptName, sourceDirectory, timeoutSeconds } = options;
+    // named after its script when no name is given, as in the original SDK
+    const name = options.name ?? (typeof scriptName === 'string' ? scriptName : undefined);
+    checkScriptName(name ?? 'PythonScriptStep', scriptName);
     if (typeof sourceDirectory !== 'string' || sourceDirectory.trim() === '') {
       throw new SluiceError(
         'STEP_INVALID',
@@ -48,6 +56,12 @@ export class PythonScriptStep extends Step<PythonScriptConfig> {
       );
     }
 
+    if (options.arguments !== undefined && !Array.isArray(options.arguments)) {
+      throw new SluiceError(
+        'STEP_INVALID',
+        `Step "${name}": arguments must be an array, e.g. ['--input', data, '--rate', rate].`,
+      );
+    }
     const args = Object.freeze([...(options.arguments ?? [])]);
     const resolvedSourceDirectory = path.resolve(sourceDirectory);
     const step = defineStep<PythonScriptConfig>({
