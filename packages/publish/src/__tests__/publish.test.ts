@@ -19,7 +19,9 @@ describe('published pipelines', () => {
       description: 'My Published Pipeline Description',
       version: '1.0',
     });
-    expect(published).toBeInstanceOf(PublishedPipeline);
+    // the built @sluice/publish, loaded when called: its PublishedPipeline, found again by id
+    expect(published.constructor.name).toMatch(/PublishedPipeline$/);
+    expect(PublishedPipeline.get(f.ws, { id: published.id }).sourceRunId).toBe(pipelineRun1.id);
     expect(published).toMatchObject({
       name: 'My_Published_Pipeline',
       version: '1.0',
