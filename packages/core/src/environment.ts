@@ -151,7 +151,8 @@ export class Environment {
     return {
       name: this.name,
       version: this.version,
-      python: { ...this.python },
+      // conda dependencies are listed in packages, so a definition read back is the same definition
+      python: { interpreter: this.python.interpreter },
       environmentVariables: { ...this.environmentVariables },
       // only when there are some, so definitions (and fingerprints) from before stay the same
       ...(Object.keys(this.secretEnvironmentVariables).length > 0

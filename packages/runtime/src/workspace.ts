@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  DEFAULT_ENVIRONMENT_NAME,
   Environment,
   PluginRegistry,
   SluiceError,
@@ -467,10 +468,17 @@ export class Workspace {
     return new Environment(found.definition as ConstructorParameters<typeof Environment>[0]);
   }
 
-  /** Resolve a run configuration's environment: an object is used (and registered), a reference looked up. */
+  /**
+   * Resolve a run configuration's environment: an object is used (and registered, unless it is a new
+   * RunConfiguration's unnamed default, which each step keeps as its own), a reference looked up.
+   */
   resolveEnvironment(environment: Environment | EnvironmentReference | undefined): Environment | undefined {
     if (environment === undefined) return undefined;
-    if (environment instanceof Environment) return this.registerEnvironment(environment);
+    if (environment instanceof Environment) {
+      return environment.name === DEFAULT_ENVIRONMENT_NAME
+        ? environment
+        : this.registerEnvironment(environment);
+    }
     return this.getEnvironment(environment.name, environment.version);
   }
 

@@ -40,7 +40,9 @@ export class AdlaStep extends Step<AdlaStepConfig> {
   declare readonly sourceDirectory: string;
 
   constructor(options: AdlaStepOptions) {
-    const { name, scriptName, sourceDirectory, runtimeVersion } = options;
+    const { scriptName, sourceDirectory, runtimeVersion } = options;
+    // named after its script when no name is given, as in the original SDK
+    const name = options.name ?? (typeof scriptName === 'string' ? scriptName : 'AdlaStep');
     checkScriptName(name, scriptName);
     if (typeof sourceDirectory !== 'string' || sourceDirectory.trim() === '') {
       throw new SluiceError(
