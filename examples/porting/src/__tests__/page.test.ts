@@ -9,7 +9,7 @@ const page = readFileSync(`${root}docs/porting-from-azure-ml-v1.md`, 'utf8');
 /** The blocks the page says are files: `<!-- file: path -->` right before a fenced block. */
 function includedFiles(): Map<string, string> {
   const blocks = new Map<string, string>();
-  const pattern = /<!-- file: (\S+) -->\n```\w*\n([\s\S]*?)```\n/g;
+  const pattern = /<!-- file: (\S+) -->\n\n```\w*\n([\s\S]*?)```\n/g;
   for (const match of page.matchAll(pattern)) blocks.set(match[1]!, match[2]!);
   return blocks;
 }
