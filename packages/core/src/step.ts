@@ -24,10 +24,11 @@ export type ComputeTargetLike = string | { readonly name: string };
 /** The options every step kind shares. */
 export interface StepBaseOptions {
   /**
-   * The step's name as people read it (`"Hello World"` is fine). Step kinds may default it (a Python
-   * step to its script name). Records, logs and the CLI address the step by a safe id derived from it.
+   * The step's name as people read it (`"Hello World"` is fine). Records, logs and the CLI address the
+   * step by a safe id derived from it. Step kinds may make it optional (a Python step defaults it to its
+   * script name).
    */
-  name?: string;
+  name: string;
   inputs?: InputLike[];
   outputs?: OutputLike[];
   computeTarget?: ComputeTargetLike;
@@ -62,7 +63,9 @@ export interface StepDefinition<Config = unknown> {
   readonly config: Config;
 }
 
-export interface DefineStepOptions<Config> extends StepBaseOptions {
+export interface DefineStepOptions<Config> extends Omit<StepBaseOptions, 'name'> {
+  /** The step's name as people read it; `defaultName` when omitted. */
+  name?: string;
   kind: string;
   /** The name to use when `name` is not given (a script's name, …). */
   defaultName?: string;

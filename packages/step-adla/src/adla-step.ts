@@ -12,8 +12,10 @@ import { PLACEHOLDER_NAME } from './script.js';
 
 export interface AdlaStepOptions extends Omit<
   StepBaseOptions,
-  'runConfig' | 'computeTarget' | 'sourceDirectory'
+  'name' | 'runConfig' | 'computeTarget' | 'sourceDirectory'
 > {
+  /** The step's name as people read it; the script's name when omitted. */
+  name?: string;
   /** The U-SQL script (`.usql`), relative to `sourceDirectory`. */
   scriptName: string;
   /** The folder holding the script; snapshotted and hashed for reuse. */

@@ -2,7 +2,9 @@ import path from 'node:path';
 import { SluiceError, defineStep, type StepArgument, type StepBaseOptions, Step } from '@sluice/core';
 import { pythonScriptStep, type PythonScriptConfig } from './plugin.js';
 
-export interface PythonScriptStepOptions extends StepBaseOptions {
+export interface PythonScriptStepOptions extends Omit<StepBaseOptions, 'name'> {
+  /** The step's name as people read it (spaces are fine); the script's name when omitted. */
+  name?: string;
   /** The script to run, relative to `sourceDirectory`. */
   scriptName: string;
   /** The folder holding the script and everything it imports; snapshotted and hashed for reuse. */
