@@ -294,6 +294,18 @@ export class InputBinding {
   readonly #name: string | undefined;
 
   constructor(source: DataSource, mode: DeliveryMode, name?: string) {
+    if (!isProducedData(source) && !isExternalData(source)) {
+      throw new SluiceError(
+        'STEP_INVALID',
+        `An input binding needs data to bind: PipelineData, an OutputFileDatasetConfig, a DataReference or a dataset; got ${describeValue(source)}.`,
+      );
+    }
+    if (mode !== 'download' && mode !== 'mount') {
+      throw new SluiceError(
+        'STEP_INVALID',
+        `An input is delivered 'download' or 'mount'; got ${JSON.stringify(mode)}.`,
+      );
+    }
     this.source = source;
     this.mode = mode;
     // an unnamed output is named by its producing step; until then its binding takes the name later

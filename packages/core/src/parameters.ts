@@ -67,6 +67,9 @@ export function isPipelineParameter(value: unknown): value is PipelineParameter 
  * parsed; anything else must already have the parameter's type.
  */
 export function coerceParameterValue(parameter: PipelineParameter, value: unknown): ParameterValue {
+  if (!isPipelineParameter(parameter)) {
+    throw new SluiceError('PARAMETER_INVALID', 'coerceParameterValue takes a PipelineParameter first.');
+  }
   const fail = (): never => {
     throw new SluiceError(
       'PARAMETER_TYPE',
@@ -98,6 +101,18 @@ export function resolveParameterValues(
   definitions: ReadonlyMap<string, PipelineParameter>,
   supplied: Readonly<Record<string, unknown>> = {},
 ): Record<string, ParameterValue> {
+  if (!(definitions instanceof Map)) {
+    throw new SluiceError(
+      'PARAMETER_INVALID',
+      "resolveParameterValues takes the pipeline's parameters: pipeline.parameters.",
+    );
+  }
+  if (typeof supplied !== 'object' || supplied === null || Array.isArray(supplied)) {
+    throw new SluiceError(
+      'PARAMETER_INVALID',
+      `Parameter values are an object of name → value, e.g. { learning_rate: 0.5 }; got ${JSON.stringify(supplied)}.`,
+    );
+  }
   for (const name of Object.keys(supplied)) {
     if (!definitions.has(name)) {
       const known = [...definitions.keys()];

@@ -65,6 +65,9 @@ export interface ToSpecOptions {
 
 /** Turn a pipeline into plain JSON. Fails with PIPELINE_INVALID for a step config that is not data. */
 export function pipelineToSpec(pipeline: Pipeline, options: ToSpecOptions = {}): PipelineSpec {
+  if (!(pipeline instanceof Pipeline)) {
+    throw new SluiceError('PIPELINE_INVALID', 'pipelineToSpec takes a Pipeline: new Pipeline({ steps }).');
+  }
   const ids = new Map<DataSource, string>();
   const data: DataSpec[] = [];
   const idOf = (source: DataSource): string => {

@@ -4,6 +4,7 @@ import {
   type ComputeTarget as ComputeTargetInstance,
 } from '@sluice/core';
 import { localCompute, type LocalComputeOptions } from './local-compute.js';
+import { requireWorkspace } from './checks.js';
 import type { Workspace } from './workspace.js';
 
 function checkTargetArguments(caller: string, name: unknown, configuration?: unknown): void {
@@ -34,6 +35,7 @@ export const ComputeTarget = {
     name: string,
     configuration: ComputeConfiguration,
   ): Promise<ComputeTargetInstance> {
+    requireWorkspace(workspace, 'ComputeTarget.create', `ComputeTarget.create(ws, 'cpu', localCompute())`);
     checkTargetArguments('ComputeTarget.create', name, configuration ?? null);
     return workspace.saveComputeTarget(name, configuration);
   },
@@ -49,11 +51,13 @@ export const ComputeTarget = {
    * Look a compute target up by name (`ComputeTarget(workspace=ws, name=…)`); COMPUTE_NOT_FOUND, which
    * `instanceof ComputeTargetException` matches, when there is none.
    */
-  get(workspace: Workspace, name: string): Promise<ComputeTargetInstance> {
-    return workspace.getComputeTarget(name);
+  async get(workspace: Workspace, name: string): Promise<ComputeTargetInstance> {
+    return requireWorkspace(workspace, 'ComputeTarget.get', `ComputeTarget.get(ws, 'cpu')`).getComputeTarget(
+      name,
+    );
   },
   list(workspace: Workspace): Array<{ name: string; provider: string }> {
-    return workspace.listComputeTargets();
+    return requireWorkspace(workspace, 'ComputeTarget.list', 'ComputeTarget.list(ws)').listComputeTargets();
   },
 };
 

@@ -11,6 +11,7 @@ import {
   type UploadOptions,
 } from '@sluice/core';
 import { normaliseStorePath } from './local-datastore.js';
+import { requireWorkspace } from './checks.js';
 import type { Workspace } from './workspace.js';
 
 export interface UploadFilesOptions extends UploadOptions {
@@ -181,19 +182,15 @@ export class WorkspaceDatastore implements DatastoreContract {
  */
 export const Datastore = {
   get(workspace: Workspace, name: string): WorkspaceDatastore {
-    return workspaceOf(workspace, 'Datastore.get').datastore(name);
+    return requireWorkspace(workspace, 'Datastore.get', `Datastore.get(ws, 'workspaceblobstore')`).datastore(
+      name,
+    );
   },
   getDefault(workspace: Workspace): WorkspaceDatastore {
-    return workspaceOf(workspace, 'Datastore.getDefault').getDefaultDatastore();
+    return requireWorkspace(
+      workspace,
+      'Datastore.getDefault',
+      'Datastore.getDefault(ws)',
+    ).getDefaultDatastore();
   },
 };
-
-function workspaceOf(workspace: Workspace, caller: string): Workspace {
-  if (typeof (workspace as { datastore?: unknown } | null)?.datastore !== 'function') {
-    throw new SluiceError(
-      'OPTION_INVALID',
-      `${caller} takes the workspace first, e.g. ${caller}(ws, 'workspaceblobstore') with ws = Workspace.fromConfig().`,
-    );
-  }
-  return workspace;
-}

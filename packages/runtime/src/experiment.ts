@@ -13,6 +13,7 @@ import {
 } from '@sluice/core';
 import { checkStepArguments } from './arguments.js';
 import { loadOptional } from './optional.js';
+import { requireWorkspace } from './checks.js';
 import { checkSecretReferences } from './secrets.js';
 import { RunEvents, type RunEventListener } from './events.js';
 import { isResolvableData } from './resolvable-data.js';
@@ -70,12 +71,7 @@ export class Experiment {
   readonly name: string;
 
   constructor(workspace: Workspace, name: string) {
-    if (typeof (workspace as { ready?: unknown } | null)?.ready !== 'function') {
-      throw new SluiceError(
-        'OPTION_INVALID',
-        `new Experiment(ws, name) takes the workspace first, e.g. new Experiment(Workspace.fromConfig(), ${JSON.stringify(typeof name === 'string' ? name : 'my-experiment')}).`,
-      );
-    }
+    requireWorkspace(workspace, 'new Experiment', `new Experiment(ws, 'Compare_Models_Exp')`);
     if (typeof name !== 'string' || !EXPERIMENT_NAME.test(name)) {
       throw new SluiceError(
         'PIPELINE_INVALID',
@@ -203,6 +199,12 @@ export class Experiment {
 
   /** The experiment's runs, newest first. */
   listRuns(limit?: number): PipelineRun[] {
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `listRuns(limit) takes a whole number of runs ≥ 1; got ${JSON.stringify(limit) ?? String(limit)}.`,
+      );
+    }
     return this.workspace.store
       .listRuns({ experiment: this.name, ...(limit ? { limit } : {}) })
       .map((record) => new PipelineRun(this.workspace, record.id));
@@ -251,6 +253,7 @@ export class PipelineRun {
 
   /** Look a run up by id (or unique prefix, or `latest`). */
   static get(workspace: Workspace, id: string): PipelineRun {
+    requireWorkspace(workspace, 'PipelineRun.get', `PipelineRun.get(ws, 'latest')`);
     return new PipelineRun(workspace, workspace.store.resolveRun(id).id);
   }
 

@@ -293,6 +293,22 @@ export class Workspace {
     configuration: DatastoreConfiguration,
     options: { setDefault?: boolean } = {},
   ): WorkspaceDatastore {
+    if (typeof name !== 'string' || name === '') {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `registerDatastore needs the datastore's name as a string, e.g. ws.registerDatastore('images', { provider: 'local', options: { path: './images' } }); got ${JSON.stringify(name) ?? String(name)}.`,
+      );
+    }
+    if (
+      typeof configuration !== 'object' ||
+      configuration === null ||
+      typeof (configuration as { provider?: unknown }).provider !== 'string'
+    ) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `registerDatastore('${name}', configuration): the configuration names its provider, e.g. { provider: 'local', options: { path: './images' } }.`,
+      );
+    }
     // the store is created first, so a configuration it refuses is never saved
     const store = this.#createDatastore(name, configuration);
     this.#updateConfig((config) => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CondaDependencies,
   DataReference,
+  InputBinding,
   Environment,
   OutputFileDatasetConfig,
   Pipeline,
@@ -12,7 +13,10 @@ import {
   PluginRegistry,
   RunConfiguration,
   SluiceError,
+  coerceParameterValue,
   defineStep,
+  pipelineToSpec,
+  resolveParameterValues,
 } from '@sluice/core';
 import {
   AmlCompute,
@@ -23,6 +27,7 @@ import {
   PipelineRun,
   Workspace,
   localCompute,
+  parseDuration,
 } from '@sluice/runtime';
 import { PythonScriptStep } from '../index.js';
 import { tempDir } from './helpers.js';
@@ -177,6 +182,25 @@ const cases: Array<[string, () => unknown]> = [
     () => new Experiment(ws, 'exp').submit(new Pipeline({ steps: [step({})] }), anything),
   ],
   ['PipelineRun.get(ws, unknown)', () => PipelineRun.get(ws, 'nope')],
+  ['PipelineRun.get(null, id)', () => PipelineRun.get(anything, 'latest')],
+  ['experiment.listRuns("10")', () => new Experiment(ws, 'exp').listRuns('10' as never)],
+  ['ComputeTarget.get(null, name)', () => ComputeTarget.get(anything, 'cpu')],
+  ['ComputeTarget.list(null)', () => ComputeTarget.list(anything)],
+  ['ComputeTarget.create(null, name, config)', () => ComputeTarget.create(anything, 'cpu', localCompute())],
+  [
+    'ws.registerDatastore(5, config)',
+    () => ws.registerDatastore(5 as never, { provider: 'local', options: {} }),
+  ],
+  ['ws.registerDatastore(name, null)', () => ws.registerDatastore('images', anything)],
+  ['Dataset.get(null, name)', () => Dataset.get(anything, 'iris')],
+  ['parseDuration(5)', () => parseDuration(5 as never)],
+  // core: functions
+  ['pipelineToSpec(null)', () => pipelineToSpec(anything)],
+  ['resolveParameterValues(map, null)', () => resolveParameterValues(new Map(), anything)],
+  ['resolveParameterValues(null)', () => resolveParameterValues(anything)],
+  ['coerceParameterValue(null, 1)', () => coerceParameterValue(anything, 1)],
+  ['new InputBinding(null, mode)', () => new InputBinding(anything, 'mount')],
+  ['new InputBinding(data, "copy")', () => new InputBinding(new PipelineData('d'), 'copy' as never)],
   ['PipelineRun.get(ws, 5)', () => PipelineRun.get(ws, 5 as never)],
 ];
 
