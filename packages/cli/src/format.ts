@@ -99,7 +99,7 @@ export function timeline(
 /** The pipeline graph as text: each step with the steps it depends on and the data that links them. */
 export function drawGraph(
   graph: {
-    nodes: Array<{ name: string }>;
+    nodes: Array<{ name: string; displayName?: string }>;
     edges: Array<{ from: string; to: string; data?: string }>;
   },
   statuses: Record<string, StepStatus> = {},
@@ -121,7 +121,9 @@ export function drawGraph(
         )
       : '';
     const mark = statuses[node.name] ? `${status(statuses[node.name]!)} ` : '';
-    lines.push(`${indent}${level.get(node.name) ? '└─ ' : ''}${mark}${pc.bold(node.name)}${from}`);
+    lines.push(
+      `${indent}${level.get(node.name) ? '└─ ' : ''}${mark}${pc.bold(node.displayName ?? node.name)}${from}`,
+    );
   }
   return lines.join('\n');
 }

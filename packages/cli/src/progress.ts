@@ -64,16 +64,19 @@ export function showProgress(
   const interactive = options.interactive ?? Boolean(stream.isTTY && !process.env.CI);
   const steps = new Map<string, StepView>();
   for (const step of run.getSteps()) steps.set(step.name, { status: step.status });
+  // steps are shown by their names as given ("Hello World"), events name them by id
+  const labels = new Map(run.getGraph().nodes.map((node) => [node.name, node.displayName ?? node.name]));
+  const label = (step: string): string => labels.get(step) ?? step;
   const started = Date.now();
   let frame = 0;
   const render = (): string => {
-    const width = Math.max(...[...steps.keys()].map((name) => name.length));
+    const width = Math.max(...[...steps.keys()].map((name) => label(name).length));
     const lines = [...steps].map(([name, view]) => {
       const mark = view.status === 'Running' ? pc.yellow(SPINNER[frame % SPINNER.length]!) : '';
       const time =
         view.startedAt !== undefined ? formatMs((view.endedAt ?? Date.now()) - view.startedAt) : '';
-      const label = mark ? `${mark} ${pc.yellow(view.status)}` : status(view.status);
-      return `  ${name.padEnd(width)}  ${padVisible(label, 12)} ${pc.dim(time)}${view.note ? pc.dim(`  ${view.note}`) : ''}`;
+      const state = mark ? `${mark} ${pc.yellow(view.status)}` : status(view.status);
+      return `  ${label(name).padEnd(width)}  ${padVisible(state, 12)} ${pc.dim(time)}${view.note ? pc.dim(`  ${view.note}`) : ''}`;
     });
     const done = [...steps.values()].filter((view) =>
       ['Finished', 'Reused', 'Failed', 'Canceled', 'Skipped'].includes(view.status),
@@ -85,7 +88,7 @@ export function showProgress(
   };
   const logUpdate = interactive ? createLogUpdate(stream) : undefined;
   const unfinished = new LineBuffers();
-  const logLine = (step: string, line: string): string => `${pc.dim(`[${step}]`)} ${line}\n`;
+  const logLine = (step: string, line: string): string => `${pc.dim(`[${label(step)}]`)} ${line}\n`;
   /** Print step output above the live table (or in sequence, without one). */
   const print = (printed: string[]): void => {
     if (printed.length === 0) return;
@@ -121,7 +124,7 @@ export function showProgress(
             ? ` ${formatMs(view.endedAt - view.startedAt)}`
             : '';
         stream.write(
-          `${MARKS[event.status] ?? ' '} ${event.step} ${event.status}${time}${view.note ? ` (${view.note})` : ''}\n`,
+          `${MARKS[event.status] ?? ' '} ${label(event.step)} ${event.status}${time}${view.note ? ` (${view.note})` : ''}\n`,
         );
       }
     } else if (event.type === 'step-log' && options.logs && event.stream !== 'sluice') {

@@ -10,7 +10,7 @@ export function stepRows(steps: StepRun[]): string[][] {
       : record.status === 'Failed' || record.status === 'Canceled'
         ? (record.error ?? '')
         : '';
-    return [record.stepName, status(record.status), duration(record.startedAt, record.endedAt), note];
+    return [step.displayName, status(record.status), duration(record.startedAt, record.endedAt), note];
   });
 }
 

@@ -33,6 +33,13 @@ abstract class Deliverable {
   asMount(): InputBinding {
     return new InputBinding(this as unknown as DataSource, 'mount');
   }
+  /**
+   * Use this data as a step's input (`as_input`), delivered in place unless `asDownload()` follows;
+   * `name` is the input name the step sees (the data's name when omitted).
+   */
+  asInput(name?: string): InputBinding {
+    return new InputBinding(this as unknown as DataSource, 'mount', name);
+  }
 }
 
 export interface PipelineDataOptions {
@@ -56,6 +63,7 @@ export class PipelineData extends Deliverable {
   constructor(name: string, options: PipelineDataOptions = {}) {
     super();
     this.name = checkDataName(name, 'PipelineData');
+    checkOptionsObject(options, 'PipelineData', "new PipelineData('prepped', { datastore: ds })");
     this.datastore = datastoreName(options.datastore);
     this.outputName = checkDataName(options.outputName ?? name, 'PipelineData output');
   }
@@ -71,10 +79,20 @@ export class PipelineData extends Deliverable {
 }
 
 export interface OutputFileDatasetConfigOptions {
-  name: string;
-  /** `[datastore, 'path/{run-id}']`: `{run-id}` and `{output-name}` are filled in per run. */
-  destination?: readonly [DatastoreLike, string];
+  /**
+   * The output's name. When omitted, the step that produces it names it `<step>_output_<n>` (its n-th
+   * unnamed output), so the name, and with it reuse, is the same on every submission.
+   */
+  name?: string;
+  /**
+   * Where the output is written: `[datastore, 'path/{run-id}']` (`{run-id}` and `{output-name}` are filled
+   * in per run), or a datastore alone for `dataset/{run-id}/{output-name}` on it.
+   */
+  destination?: readonly [DatastoreLike, string] | DatastoreLike;
 }
+
+/** The path an output with a datastore-only destination is written to, as in the original SDK. */
+export const DEFAULT_DESTINATION_PATH = 'dataset/{run-id}/{output-name}';
 
 /** A step output written to a chosen datastore path. */
 export class OutputFileDatasetConfig extends Deliverable {
@@ -83,35 +101,64 @@ export class OutputFileDatasetConfig extends Deliverable {
     return hasBrand(value, 'OutputFileDatasetConfig');
   }
   readonly bindingKind = 'output-dataset' as const;
-  readonly name: string;
-  readonly outputName: string;
+  #name: string | undefined;
   readonly destination: { datastore: string; path: string } | undefined;
   /** Set by `registerOnComplete`: the dataset the output becomes when its step finishes. */
   registration: { name: string; description?: string; tags?: Record<string, string> } | undefined;
 
-  constructor({ name, destination }: OutputFileDatasetConfigOptions) {
+  constructor(options: OutputFileDatasetConfigOptions = {}) {
     super();
-    this.name = checkDataName(name, 'OutputFileDatasetConfig');
-    this.outputName = this.name;
-    if (destination !== undefined) {
-      const [store, path] = destination;
+    checkOptionsObject(
+      options,
+      'OutputFileDatasetConfig',
+      "new OutputFileDatasetConfig({ name: 'prepped', destination: [ds, 'prepped/{run-id}'] })",
+    );
+    const { name, destination } = options;
+    this.#name = name === undefined ? undefined : checkDataName(name, 'OutputFileDatasetConfig');
+    const label = name === undefined ? 'An OutputFileDatasetConfig' : `OutputFileDatasetConfig "${name}"`;
+    if (destination === undefined || destination === null) {
+      this.destination = undefined;
+    } else {
+      const [store, path] = Array.isArray(destination)
+        ? (destination as readonly unknown[])
+        : [destination, DEFAULT_DESTINATION_PATH];
       if (typeof path !== 'string' || path.trim() === '') {
         throw new SluiceError(
           'PIPELINE_INVALID',
-          `OutputFileDatasetConfig "${name}" needs a destination path, e.g. [datastore, 'outputs/{run-id}'].`,
+          `${label} needs a destination path, e.g. [datastore, 'outputs/{run-id}'].`,
         );
       }
-      const storeName = datastoreName(store);
+      const storeName = isDatastoreLike(store) ? datastoreName(store) : undefined;
       if (!storeName) {
         throw new SluiceError(
           'PIPELINE_INVALID',
-          `OutputFileDatasetConfig "${name}" needs a datastore in its destination, e.g. [ws.getDefaultDatastore(), 'outputs/{run-id}'].`,
+          `${label} needs a datastore as its destination: a datastore (ws.getDefaultDatastore()), its name, or [datastore, 'outputs/{run-id}']; got ${describeValue(store)}.`,
         );
       }
       this.destination = { datastore: storeName, path };
-    } else {
-      this.destination = undefined;
     }
+  }
+
+  /** The output's name; an unnamed output gets its name from the step that produces it. */
+  get name(): string {
+    if (this.#name === undefined) {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        'An OutputFileDatasetConfig without a name is used before a step produces it: build the producing step first (it names the output), or give the output a name.',
+      );
+    }
+    return this.#name;
+  }
+  get outputName(): string {
+    return this.name;
+  }
+  /** Whether the output has a name yet. */
+  get named(): boolean {
+    return this.#name !== undefined;
+  }
+  /** @internal the producing step names an unnamed output, once. */
+  _nameOnce(name: string): void {
+    this.#name ??= checkDataName(name, 'OutputFileDatasetConfig');
   }
 
   /**
@@ -147,11 +194,6 @@ export class OutputFileDatasetConfig extends Deliverable {
     }
     this.registration = { ...options };
     return this;
-  }
-
-  /** Use this output as a downstream step's input (delivered in place unless `asDownload()` is used). */
-  asInput(name?: string): InputBinding {
-    return new InputBinding(this, 'mount', name);
   }
 
   toJSON(): Record<string, unknown> {
@@ -201,15 +243,26 @@ export class DataReference extends Deliverable implements ExternalData {
 
   constructor(options: DataReferenceOptions) {
     super();
+    checkOptionsObject(
+      options,
+      'DataReference',
+      "new DataReference({ datastore: ds, pathOnDatastore: 'raw/data.csv', name: 'raw' })",
+    );
     const name = options.name ?? options.dataReferenceName;
     this.name = checkDataName(name, 'DataReference');
-    const store = datastoreName(options.datastore);
+    const store = isDatastoreLike(options.datastore) ? datastoreName(options.datastore) : undefined;
     if (!store) {
-      throw new SluiceError('PIPELINE_INVALID', `DataReference "${name}" needs a datastore.`);
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `DataReference "${name}" needs a datastore: a datastore object (ws.getDefaultDatastore()) or its name.`,
+      );
     }
     this.datastore = store;
     if (typeof options.pathOnDatastore !== 'string') {
-      throw new SluiceError('PIPELINE_INVALID', `DataReference "${name}" needs pathOnDatastore.`);
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `DataReference "${name}" needs pathOnDatastore: the path of the file or folder on the datastore, e.g. 'raw/data.csv'.`,
+      );
     }
     this.pathOnDatastore = options.pathOnDatastore;
   }
@@ -238,12 +291,31 @@ export class InputBinding {
   readonly bindingKind = 'input' as const;
   readonly source: DataSource;
   readonly mode: DeliveryMode;
-  readonly name: string;
+  readonly #name: string | undefined;
 
   constructor(source: DataSource, mode: DeliveryMode, name?: string) {
+    if (!isProducedData(source) && !isExternalData(source)) {
+      throw new SluiceError(
+        'STEP_INVALID',
+        `An input binding needs data to bind: PipelineData, an OutputFileDatasetConfig, a DataReference or a dataset; got ${describeValue(source)}.`,
+      );
+    }
+    if (mode !== 'download' && mode !== 'mount') {
+      throw new SluiceError(
+        'STEP_INVALID',
+        `An input is delivered 'download' or 'mount'; got ${JSON.stringify(mode)}.`,
+      );
+    }
     this.source = source;
     this.mode = mode;
-    this.name = checkDataName(name ?? source.name, 'Input');
+    // an unnamed output is named by its producing step; until then its binding takes the name later
+    const unnamed = source instanceof OutputFileDatasetConfig && !source.named;
+    this.#name = name === undefined && unnamed ? undefined : checkDataName(name ?? source.name, 'Input');
+  }
+
+  /** The input name the consuming step sees. */
+  get name(): string {
+    return this.#name ?? this.source.name;
   }
 
   asDownload(): InputBinding {
@@ -294,6 +366,26 @@ export function toInputBinding(input: InputLike): InputBinding {
     'STEP_INVALID',
     `A step input must be PipelineData, an OutputFileDatasetConfig, a DataReference, a dataset or an input binding; got ${describeValue(input)}.`,
   );
+}
+
+function isDatastoreLike(value: unknown): value is DatastoreLike {
+  return (
+    (typeof value === 'string' && value !== '') ||
+    (typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      typeof (value as { name?: unknown }).name === 'string')
+  );
+}
+
+/** Options must be a plain object; a string or array is a mistake of the caller (say what to pass). */
+export function checkOptionsObject(options: unknown, what: string, example: string): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new SluiceError(
+      'PIPELINE_INVALID',
+      `${what} takes an options object, e.g. ${example}; got ${describeValue(options)}.`,
+    );
+  }
 }
 
 export function describeValue(value: unknown): string {

@@ -1,10 +1,52 @@
 import { BRAND, hasBrand } from './brand.js';
 import { SluiceError } from './errors.js';
 
+/** Packages an environment is expected to provide, in the original SDK's shape. */
+export interface CondaDependencies {
+  condaPackages: string[];
+  pipPackages: string[];
+}
+
+export const CondaDependencies = {
+  /** `CondaDependencies.create(conda_packages, pip_packages)`: recorded and fingerprinted, not installed. */
+  create(
+    options: { condaPackages?: string[]; pipPackages?: string[]; pinSdkVersion?: boolean } = {},
+  ): CondaDependencies {
+    const list = (value: unknown, field: string): string[] => {
+      if (value === undefined) return [];
+      if (!Array.isArray(value) || value.some((entry) => typeof entry !== 'string')) {
+        throw new SluiceError(
+          'PIPELINE_INVALID',
+          `CondaDependencies.create: ${field} must be an array of package names, e.g. ['pandas', 'scikit-learn'].`,
+        );
+      }
+      return [...(value as string[])];
+    };
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        "CondaDependencies.create takes { condaPackages?, pipPackages? }, e.g. { pipPackages: ['pandas'] }.",
+      );
+    }
+    return {
+      condaPackages: list(options.condaPackages, 'condaPackages'),
+      pipPackages: list(options.pipPackages, 'pipPackages'),
+    };
+  },
+};
+
+export interface EnvironmentPython {
+  interpreter: string;
+  /** Accepted for familiarity (`user_managed_dependencies`); Sluice never installs packages. */
+  userManagedDependencies?: boolean;
+  /** Packages the environment is expected to provide (added to `packages` in the definition). */
+  condaDependencies?: CondaDependencies;
+}
+
 export interface EnvironmentOptions {
   name: string;
   version?: string;
-  python?: { interpreter?: string };
+  python?: { interpreter?: string; userManagedDependencies?: boolean; condaDependencies?: CondaDependencies };
   environmentVariables?: Record<string, string>;
   /**
    * Variables whose values are workspace secrets, by secret name: `{ API_KEY: 'api-key' }`. Resolved when the
@@ -28,9 +70,10 @@ export class Environment {
   static [Symbol.hasInstance](value: unknown): boolean {
     return hasBrand(value, 'Environment');
   }
-  readonly name: string;
-  readonly version: string;
-  readonly python: { interpreter: string };
+  /** The name and version may be changed until the environment is first used, as in the original SDK. */
+  name: string;
+  version: string;
+  readonly python: EnvironmentPython;
   readonly environmentVariables: Readonly<Record<string, string>>;
   /** Variable name → workspace secret name. */
   readonly secretEnvironmentVariables: Readonly<Record<string, string>>;
@@ -38,13 +81,28 @@ export class Environment {
 
   constructor(options: EnvironmentOptions) {
     if (!options || typeof options.name !== 'string' || options.name.trim() === '') {
-      throw new SluiceError('PIPELINE_INVALID', 'An Environment needs a name.');
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        "An Environment needs a name, e.g. new Environment({ name: 'train-env', version: '1' }).",
+      );
     }
     this.name = options.name;
+    if (options.version !== undefined && typeof options.version !== 'string') {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `Environment "${options.name}": version must be a string, e.g. '1'; got ${JSON.stringify(options.version)}.`,
+      );
+    }
     this.version = options.version ?? '1';
     this.python = { interpreter: options.python?.interpreter ?? 'python3' };
-    const vars = options.environmentVariables ?? {};
-    const secrets = options.secretEnvironmentVariables ?? {};
+    if (options.python?.userManagedDependencies !== undefined) {
+      this.python.userManagedDependencies = options.python.userManagedDependencies;
+    }
+    if (options.python?.condaDependencies !== undefined) {
+      this.python.condaDependencies = options.python.condaDependencies;
+    }
+    const vars = plainRecord(options.environmentVariables, this.name, 'environmentVariables');
+    const secrets = plainRecord(options.secretEnvironmentVariables, this.name, 'secretEnvironmentVariables');
     const invalid = (problem: string): SluiceError =>
       new SluiceError('PIPELINE_INVALID', `Environment "${this.name}": ${problem}`, {
         details: { environment: this.name },
@@ -79,6 +137,12 @@ export class Environment {
     }
     this.environmentVariables = { ...vars };
     this.secretEnvironmentVariables = { ...secrets };
+    if (
+      options.packages !== undefined &&
+      (!Array.isArray(options.packages) || options.packages.some((entry) => typeof entry !== 'string'))
+    ) {
+      throw invalid("packages must be an array of package names, e.g. ['numpy==2.1'].");
+    }
     this.packages = [...(options.packages ?? [])];
   }
 
@@ -87,15 +151,48 @@ export class Environment {
     return {
       name: this.name,
       version: this.version,
-      python: { ...this.python },
+      // conda dependencies are listed in packages, so a definition read back is the same definition
+      python: { interpreter: this.python.interpreter },
       environmentVariables: { ...this.environmentVariables },
       // only when there are some, so definitions (and fingerprints) from before stay the same
       ...(Object.keys(this.secretEnvironmentVariables).length > 0
         ? { secretEnvironmentVariables: { ...this.secretEnvironmentVariables } }
         : {}),
-      packages: [...this.packages],
+      packages: [
+        ...this.packages,
+        // only when set, so definitions (and fingerprints) from before stay the same
+        ...(this.python.condaDependencies?.condaPackages ?? []),
+        ...(this.python.condaDependencies?.pipPackages ?? []),
+      ],
     };
   }
+
+  /** `Environment.get(ws, name, version?)`: an environment registered in the workspace. */
+  static get<E>(
+    workspace: { getEnvironment(name: string, version?: string): E },
+    name: string,
+    version?: string,
+  ): E {
+    if (typeof workspace?.getEnvironment !== 'function') {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `Environment.get needs a workspace first, e.g. Environment.get(ws, ${JSON.stringify(name)}).`,
+      );
+    }
+    return workspace.getEnvironment(name, version);
+  }
+}
+
+function plainRecord(value: unknown, environment: string, field: string): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SluiceError(
+      'PIPELINE_INVALID',
+      `Environment "${environment}": ${field} must be an object of name → value, e.g. { LOG_LEVEL: 'info' }.`,
+      { details: { environment } },
+    );
+  }
+  return value as Record<string, string>;
 }
 
 /** A reference to an environment registered in the workspace. */
@@ -106,16 +203,45 @@ export interface EnvironmentReference {
 
 export interface RunConfigurationOptions {
   environment?: Environment | EnvironmentReference;
+  /** The compute target of steps that name none themselves. */
+  target?: string | { readonly name: string };
 }
 
-/** How a step is run: today, which environment. */
+/** The environment a new RunConfiguration starts with: python3, nothing else; rename it to keep it apart. */
+export const DEFAULT_ENVIRONMENT_NAME = 'sluice-default';
+
+/**
+ * How a step is run: the environment, and the compute target for steps that name none. As in the original
+ * SDK, a new one holds an environment to adjust in place (`runConfig.environment.name = 'MyEnvironment'`).
+ */
 export class RunConfiguration {
   readonly [BRAND] = 'RunConfiguration';
   static [Symbol.hasInstance](value: unknown): boolean {
     return hasBrand(value, 'RunConfiguration');
   }
-  readonly environment: Environment | EnvironmentReference | undefined;
+  environment: Environment | EnvironmentReference;
+  target: string | { readonly name: string } | undefined;
   constructor(options: RunConfigurationOptions = {}) {
-    this.environment = options.environment;
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        'RunConfiguration takes an options object, e.g. new RunConfiguration({ environment, target }).',
+      );
+    }
+    const environment: unknown = options.environment;
+    if (
+      environment !== undefined &&
+      !(environment instanceof Environment) &&
+      (typeof environment !== 'object' ||
+        environment === null ||
+        typeof (environment as { name?: unknown }).name !== 'string')
+    ) {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `RunConfiguration: environment must be an Environment or { name, version? } of a registered one; got ${JSON.stringify(environment)}.`,
+      );
+    }
+    this.environment = options.environment ?? new Environment({ name: DEFAULT_ENVIRONMENT_NAME });
+    this.target = options.target;
   }
 }

@@ -9,6 +9,7 @@ export {
 } from './parameters.js';
 export type { ParameterType, ParameterValue, PipelineParameterOptions } from './parameters.js';
 export {
+  DEFAULT_DESTINATION_PATH,
   DataReference,
   InputBinding,
   OutputFileDatasetConfig,
@@ -31,9 +32,20 @@ export type {
   PipelineDataOptions,
   ProducedData,
 } from './bindings.js';
-export { Environment, RunConfiguration, SECRET_PREFIX } from './environment.js';
-export type { EnvironmentOptions, EnvironmentReference, RunConfigurationOptions } from './environment.js';
-export { Step, canonicalArgument, defineStep } from './step.js';
+export {
+  CondaDependencies,
+  DEFAULT_ENVIRONMENT_NAME,
+  Environment,
+  RunConfiguration,
+  SECRET_PREFIX,
+} from './environment.js';
+export type {
+  EnvironmentOptions,
+  EnvironmentPython,
+  EnvironmentReference,
+  RunConfigurationOptions,
+} from './environment.js';
+export { Step, canonicalArgument, defineStep, stepDisplayName, stepId } from './step.js';
 export type {
   ComputeTargetLike,
   DefineStepOptions,

@@ -21,7 +21,14 @@ export class PipelineParameter<T extends ParameterValue = ParameterValue> {
   readonly defaultValue: T;
   readonly type: ParameterType;
 
-  constructor({ name, defaultValue }: PipelineParameterOptions<T>) {
+  constructor(options: PipelineParameterOptions<T>) {
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'PARAMETER_INVALID',
+        `PipelineParameter takes { name, defaultValue }, e.g. new PipelineParameter({ name: 'pipeline_arg', defaultValue: 'default_val' }); got ${JSON.stringify(options) ?? String(options)}.`,
+      );
+    }
+    const { name, defaultValue } = options;
     if (typeof name !== 'string' || !PARAMETER_NAME.test(name)) {
       throw new SluiceError(
         'PARAMETER_INVALID',
@@ -60,6 +67,9 @@ export function isPipelineParameter(value: unknown): value is PipelineParameter 
  * parsed; anything else must already have the parameter's type.
  */
 export function coerceParameterValue(parameter: PipelineParameter, value: unknown): ParameterValue {
+  if (!isPipelineParameter(parameter)) {
+    throw new SluiceError('PARAMETER_INVALID', 'coerceParameterValue takes a PipelineParameter first.');
+  }
   const fail = (): never => {
     throw new SluiceError(
       'PARAMETER_TYPE',
@@ -91,6 +101,18 @@ export function resolveParameterValues(
   definitions: ReadonlyMap<string, PipelineParameter>,
   supplied: Readonly<Record<string, unknown>> = {},
 ): Record<string, ParameterValue> {
+  if (!(definitions instanceof Map)) {
+    throw new SluiceError(
+      'PARAMETER_INVALID',
+      "resolveParameterValues takes the pipeline's parameters: pipeline.parameters.",
+    );
+  }
+  if (typeof supplied !== 'object' || supplied === null || Array.isArray(supplied)) {
+    throw new SluiceError(
+      'PARAMETER_INVALID',
+      `Parameter values are an object of name → value, e.g. { learning_rate: 0.5 }; got ${JSON.stringify(supplied)}.`,
+    );
+  }
   for (const name of Object.keys(supplied)) {
     if (!definitions.has(name)) {
       const known = [...definitions.keys()];

@@ -31,7 +31,10 @@ export type DataSpec =
   | { id: string; kind: 'external'; bindingKind: string; spec: Record<string, unknown> };
 
 export interface StepSpec {
+  /** The step's id. */
   name: string;
+  /** The step's name as given, where it differs from its id. */
+  displayName?: string;
   kind: string;
   inputs: Array<{ data: string; name: string; mode: DeliveryMode }>;
   outputs: string[];
@@ -62,6 +65,9 @@ export interface ToSpecOptions {
 
 /** Turn a pipeline into plain JSON. Fails with PIPELINE_INVALID for a step config that is not data. */
 export function pipelineToSpec(pipeline: Pipeline, options: ToSpecOptions = {}): PipelineSpec {
+  if (!(pipeline instanceof Pipeline)) {
+    throw new SluiceError('PIPELINE_INVALID', 'pipelineToSpec takes a Pipeline: new Pipeline({ steps }).');
+  }
   const ids = new Map<DataSource, string>();
   const data: DataSpec[] = [];
   const idOf = (source: DataSource): string => {
@@ -103,6 +109,9 @@ export function pipelineToSpec(pipeline: Pipeline, options: ToSpecOptions = {}):
     const source = options.sourceDigest?.(step);
     return {
       name,
+      ...(step.displayName !== undefined && step.displayName !== name
+        ? { displayName: step.displayName }
+        : {}),
       kind: step.kind,
       inputs: step.inputs.map((input) => ({ data: idOf(input.source), name: input.name, mode: input.mode })),
       outputs: step.outputs.map((output) => idOf(output)),
@@ -237,7 +246,8 @@ export function pipelineFromSpec(spec: PipelineSpec, options: FromSpecOptions): 
       defineStep({
         kind: step.kind,
         plugin,
-        name: step.name,
+        name: step.displayName ?? step.name,
+        id: step.name,
         inputs,
         outputs: step.outputs.map((id) => dataOf(id) as PipelineData | OutputFileDatasetConfig),
         ...(step.computeTarget ? { computeTarget: step.computeTarget } : {}),

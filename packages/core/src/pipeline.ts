@@ -24,7 +24,15 @@ export interface PipelineEdge {
 }
 
 export interface PipelineGraphJson {
-  nodes: Array<{ name: string; kind: string; inputs: string[]; outputs: string[]; computeTarget?: string }>;
+  nodes: Array<{
+    name: string;
+    /** The step's name as given, where it differs from its id (`name`). */
+    displayName?: string;
+    kind: string;
+    inputs: string[];
+    outputs: string[];
+    computeTarget?: string;
+  }>;
   edges: PipelineEdge[];
 }
 
@@ -54,24 +62,15 @@ export class Pipeline {
     }
     this.name = options.name ?? 'pipeline';
     this.description = options.description ?? '';
-    const steps = flattenSteps(options.steps);
-    if (steps.length === 0) {
+    const given = flattenSteps(options.steps);
+    if (given.length === 0) {
       throw new SluiceError('PIPELINE_EMPTY', `Pipeline "${this.name}" has no steps; give it at least one.`);
     }
+    const steps = uniqueIds(given);
     this.steps = Object.freeze(steps);
 
     const byName = new Map<string, StepDefinition>();
-    for (const step of steps) {
-      const other = byName.get(step.name);
-      if (other && other !== step) {
-        throw new SluiceError(
-          'STEP_NAME_DUPLICATE',
-          `Two steps are named "${step.name}"; step names must be unique within a pipeline.`,
-          { details: { step: step.name } },
-        );
-      }
-      byName.set(step.name, step);
-    }
+    for (const step of steps) byName.set(step.name, step);
 
     const parameters = new Map<string, PipelineParameter>();
     for (const step of steps) {
@@ -208,6 +207,9 @@ export class Pipeline {
           kind: step.kind,
           inputs: step.inputs.map((input) => input.name),
           outputs: step.outputs.map((output) => output.outputName),
+          ...(step.displayName !== undefined && step.displayName !== name
+            ? { displayName: step.displayName }
+            : {}),
           ...(step.computeTarget ? { computeTarget: step.computeTarget } : {}),
         };
       }),
@@ -231,4 +233,56 @@ function flattenSteps(list: StepList): StepDefinition[] {
   };
   list.forEach(visit);
   return steps;
+}
+
+/**
+ * Give every step an id unique within the pipeline. Two steps with the same name are a mistake; two whose
+ * different names give the same id (`"Hello World"`, `"Hello_World"`) keep their names, and the later one's
+ * id gets a suffix (`Hello_World_2`), in the order the steps are given, so it is the same every time.
+ */
+function uniqueIds(steps: StepDefinition[]): StepDefinition[] {
+  const shown = new Map<string, StepDefinition>();
+  for (const step of steps) {
+    const display = step.displayName ?? step.name;
+    if (shown.has(display)) {
+      throw new SluiceError(
+        'STEP_NAME_DUPLICATE',
+        `Two steps are named "${display}"; step names must be unique within a pipeline: give one another name.`,
+        { details: { step: display } },
+      );
+    }
+    shown.set(display, step);
+  }
+  const taken = new Set(steps.filter((step) => step.displayName === undefined).map((step) => step.name));
+  const used = new Set<string>();
+  const renamed = new Map<StepDefinition, StepDefinition>();
+  const ids = new Map<StepDefinition, string>();
+  for (const step of steps) {
+    let id = step.name;
+    if (used.has(id) || (step.displayName !== undefined && taken.has(id))) {
+      let n = 2;
+      while (used.has(`${step.name}_${n}`) || taken.has(`${step.name}_${n}`)) n += 1;
+      id = `${step.name}_${n}`;
+    }
+    used.add(id);
+    ids.set(step, id);
+  }
+  const copy = (step: StepDefinition): StepDefinition => {
+    const known = renamed.get(step);
+    if (known) return known;
+    const id = ids.get(step) ?? step.name;
+    const runAfter = step.runAfter.map((before) => (ids.has(before) ? copy(before) : before));
+    const changed = id !== step.name || runAfter.some((before, i) => before !== step.runAfter[i]);
+    const result = changed
+      ? (Object.freeze(
+          Object.assign(Object.create(Object.getPrototypeOf(step) as object) as object, step, {
+            name: id,
+            runAfter: Object.freeze(runAfter),
+          }),
+        ) as StepDefinition)
+      : step;
+    renamed.set(step, result);
+    return result;
+  };
+  return steps.map(copy);
 }

@@ -186,7 +186,7 @@ export class RunQueue {
     let status;
     try {
       if (this.#closed) this.#stop(run);
-      status = await run.waitForCompletion();
+      status = await run.waitForCompletion({ raiseOnError: false });
     } finally {
       this.#live.delete(run);
     }

@@ -49,6 +49,7 @@ export type {
   TabularRecord,
   Transformation,
 } from './dataset-table.js';
+import { requireWorkspace } from './checks.js';
 
 /** Bumped only if the way dataset identities are computed changes. */
 export const DATASET_IDENTITY_FORMAT = 'sluice-dataset/1';
@@ -1104,6 +1105,7 @@ function fromRecord(record: DatasetRecord, ws: Workspace): FileDataset | Tabular
 }
 
 function getDataset(ws: Workspace, name: string, version?: number | 'latest'): FileDataset | TabularDataset {
+  requireWorkspace(ws, 'Dataset.get', `Dataset.get(ws, 'iris')`);
   if (typeof name !== 'string' || name === '') {
     throw invalid(`Dataset.get() needs a dataset name; got ${describe(name)}.`);
   }

@@ -5,12 +5,14 @@ import {
   DataReference,
   SluiceError,
   type ContentIdentity,
-  type Datastore,
+  type Datastore as DatastoreContract,
   type DatastoreEntry,
   type TransferOptions,
   type UploadOptions,
 } from '@sluice/core';
 import { normaliseStorePath } from './local-datastore.js';
+import { requireWorkspace } from './checks.js';
+import type { Workspace } from './workspace.js';
 
 export interface UploadFilesOptions extends UploadOptions {
   /** The folder on the datastore the files go into (default: the root). */
@@ -18,10 +20,10 @@ export interface UploadFilesOptions extends UploadOptions {
 }
 
 /** A workspace datastore: the provider's store plus the conveniences of the original SDK. */
-export class WorkspaceDatastore implements Datastore {
-  readonly #store: Datastore;
+export class WorkspaceDatastore implements DatastoreContract {
+  readonly #store: DatastoreContract;
 
-  constructor(store: Datastore) {
+  constructor(store: DatastoreContract) {
     this.#store = store;
   }
 
@@ -32,7 +34,7 @@ export class WorkspaceDatastore implements Datastore {
     return this.#store.kind;
   }
   /** The provider's datastore object. */
-  get inner(): Datastore {
+  get inner(): DatastoreContract {
     return this.#store;
   }
 
@@ -88,6 +90,18 @@ export class WorkspaceDatastore implements Datastore {
    * written, so a conflict or a target that leaves the store leaves the datastore untouched.
    */
   async uploadFiles(files: readonly string[], options: UploadFilesOptions = {}): Promise<string[]> {
+    if (!Array.isArray(files) || files.some((file) => typeof file !== 'string')) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `uploadFiles takes a list of file paths, e.g. ds.uploadFiles(['iris.csv'], { targetPath: 'train-dataset' }); got ${JSON.stringify(files) ?? String(files)}.`,
+      );
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        'uploadFiles takes (files, { targetPath?, overwrite? }) as its second argument.',
+      );
+    }
     const target = normaliseStorePath(this.name, options.targetPath ?? '');
     const plan: Array<{ local: string; path: string }> = [];
     const seen = new Set<string>();
@@ -161,3 +175,22 @@ export class WorkspaceDatastore implements Datastore {
     });
   }
 }
+
+/**
+ * `Datastore(ws, name)` of the original SDK: `Datastore.get(ws, 'workspaceblobstore')` is a registered
+ * datastore (DATASTORE_NOT_FOUND when there is none); `Datastore.getDefault(ws)` the default one.
+ */
+export const Datastore = {
+  get(workspace: Workspace, name: string): WorkspaceDatastore {
+    return requireWorkspace(workspace, 'Datastore.get', `Datastore.get(ws, 'workspaceblobstore')`).datastore(
+      name,
+    );
+  },
+  getDefault(workspace: Workspace): WorkspaceDatastore {
+    return requireWorkspace(
+      workspace,
+      'Datastore.getDefault',
+      'Datastore.getDefault(ws)',
+    ).getDefaultDatastore();
+  },
+};

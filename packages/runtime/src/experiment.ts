@@ -8,10 +8,12 @@ import {
   pipelineToSpec,
   type PipelineSpec,
   isExternalData,
-  type Pipeline,
+  Pipeline,
   type PipelineGraphJson,
 } from '@sluice/core';
 import { checkStepArguments } from './arguments.js';
+import { loadOptional } from './optional.js';
+import { requireWorkspace } from './checks.js';
 import { checkSecretReferences } from './secrets.js';
 import { RunEvents, type RunEventListener } from './events.js';
 import { isResolvableData } from './resolvable-data.js';
@@ -71,6 +73,7 @@ export class Experiment {
   readonly name: string;
 
   constructor(workspace: Workspace, name: string) {
+    requireWorkspace(workspace, 'new Experiment', `new Experiment(ws, 'Compare_Models_Exp')`);
     if (typeof name !== 'string' || !EXPERIMENT_NAME.test(name)) {
       throw new SluiceError(
         'PIPELINE_INVALID',
@@ -88,6 +91,18 @@ export class Experiment {
    * background: `await run.waitForCompletion()`.
    */
   async submit(pipeline: Pipeline, options: SubmitOptions = {}): Promise<PipelineRun> {
+    if (!(pipeline instanceof Pipeline)) {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        'Experiment.submit takes a Pipeline, e.g. experiment.submit(new Pipeline({ steps: [train] })); build one from the steps first.',
+      );
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        'Experiment.submit takes (pipeline, options?), e.g. { parameters: { learning_rate: 0.5 } }.',
+      );
+    }
     const ws = await this.workspace.ready();
     const parameters = resolveParameterValues(pipeline.parameters, options.parameters ?? {});
     const runId = options.runId ?? newRunId(this.name);
@@ -187,16 +202,36 @@ export class Experiment {
 
   /** The experiment's runs, newest first. */
   listRuns(limit?: number): PipelineRun[] {
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `listRuns(limit) takes a whole number of runs ≥ 1; got ${JSON.stringify(limit) ?? String(limit)}.`,
+      );
+    }
     return this.workspace.store
       .listRuns({ experiment: this.name, ...(limit ? { limit } : {}) })
       .map((record) => new PipelineRun(this.workspace, record.id));
   }
 }
 
+/** The package `publishPipeline` loads when it is called; runtime never imports it statically. */
+const PUBLISH_PACKAGE = '@sluice/publish';
+
+/** What `publishPipeline` resolves: `@sluice/publish`'s PublishedPipeline (its members beyond these too). */
+export interface PublishedPipelineInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly version: string | null;
+}
+
 export interface WaitOptions {
   /** Print step status changes (and, with 'logs', step output) to stdout as they happen. */
   showOutput?: boolean | 'logs';
-  /** Throw RUN_FAILED / RUN_CANCELED when the run does not finish (default false: return the status). */
+  /**
+   * Throw RUN_FAILED / RUN_CANCELED when the run does not finish (default true, as the original SDK's
+   * `raise_on_error=True`); false returns the status ('Failed', 'Canceled') instead.
+   */
   raiseOnError?: boolean;
   /** For runs executing in another process: how often to look at the store. */
   pollIntervalMs?: number;
@@ -221,6 +256,7 @@ export class PipelineRun {
 
   /** Look a run up by id (or unique prefix, or `latest`). */
   static get(workspace: Workspace, id: string): PipelineRun {
+    requireWorkspace(workspace, 'PipelineRun.get', `PipelineRun.get(ws, 'latest')`);
     return new PipelineRun(workspace, workspace.store.resolveRun(id).id);
   }
 
@@ -263,7 +299,9 @@ export class PipelineRun {
   }
 
   async waitForCompletion(options: WaitOptions = {}): Promise<RunStatus> {
-    const off = options.showOutput ? this.on(printer(options.showOutput === 'logs')) : undefined;
+    const names = new Map(options.showOutput ? displayNames(this.#record()) : []);
+    const label = (step: string): string => names.get(step) ?? step;
+    const off = options.showOutput ? this.on(printer(options.showOutput === 'logs', label)) : undefined;
     let status: RunStatus;
     try {
       if (this.#done) {
@@ -282,7 +320,7 @@ export class PipelineRun {
       const record = this.#record();
       process.stdout.write(`Run ${this.id}: ${status}${record.error ? ` (${record.error})` : ''}\n`);
     }
-    if (options.raiseOnError && status !== 'Finished') {
+    if ((options.raiseOnError ?? true) && status !== 'Finished') {
       const record = this.#record();
       throw new SluiceError(
         status === 'Canceled' ? 'RUN_CANCELED' : 'RUN_FAILED',
@@ -291,6 +329,22 @@ export class PipelineRun {
       );
     }
     return status;
+  }
+
+  /**
+   * Publish the pipeline this run ran (`pipeline_run.publish_pipeline(name, description, version)`), with
+   * the sources its steps ran from. Needs the optional `@sluice/publish` package (PLUGIN_NOT_INSTALLED
+   * names it when missing); resolves its `PublishedPipeline`.
+   */
+  async publishPipeline(options: {
+    name: string;
+    description?: string;
+    version?: string;
+  }): Promise<PublishedPipelineInfo> {
+    const publish = await loadOptional<{
+      publishRun(ws: Workspace, run: PipelineRun, options: unknown): Promise<PublishedPipelineInfo>;
+    }>(PUBLISH_PACKAGE, 'pipelineRun.publishPipeline()');
+    return publish.publishRun(this.workspace, this, options);
   }
 
   /**
@@ -316,8 +370,13 @@ export class PipelineRun {
     return this.workspace.store.getStepRuns(this.id).map((record) => new StepRun(this.workspace, record.id));
   }
 
+  /** A step run by the step's id or its name as given (`"Hello World"`). */
   findStepRun(name: string): StepRun {
-    const record = this.workspace.store.getStepRuns(this.id).find((candidate) => candidate.stepName === name);
+    const records = this.workspace.store.getStepRuns(this.id);
+    const byDisplay = displayNames(this.#record()).find(([, display]) => display === name)?.[0];
+    const record =
+      records.find((candidate) => candidate.stepName === name) ??
+      records.find((candidate) => candidate.stepName === byDisplay);
     if (!record) {
       throw new SluiceError('STEP_RUN_NOT_FOUND', `Run ${this.id} has no step "${name}".`, {
         details: { run: this.id, step: name },
@@ -389,7 +448,10 @@ export class OutputData {
 
 /** Why a step ran or was reused, in words. */
 export interface StepExplanation {
+  /** The step's id. */
   step: string;
+  /** The step's name as given, where it differs from its id. */
+  displayName?: string;
   stepRunId: string;
   status: StepStatus;
   decision: 'REUSED' | 'RAN' | 'NOT RUN';
@@ -412,8 +474,16 @@ export class StepRun {
     if (!record) throw new SluiceError('STEP_RUN_NOT_FOUND', `No step run "${this.id}".`);
     return record;
   }
+  /** The step's id. */
   get name(): string {
     return this.record.stepName;
+  }
+  /** The step's name as given (`"Hello World"`); its id when that is the same. */
+  get displayName(): string {
+    const record = this.record;
+    const run = this.workspace.store.getRun(record.runId);
+    const names = run ? new Map(displayNames(run)) : new Map<string, string>();
+    return names.get(record.stepName) ?? record.stepName;
   }
   get status(): StepStatus {
     return this.record.status;
@@ -498,7 +568,13 @@ export class StepRun {
     const store = this.workspace.store;
     const record = this.record;
     const run = store.getRun(record.runId)!;
-    const base = { step: record.stepName, stepRunId: record.id, status: record.status };
+    const displayName = new Map(displayNames(run)).get(record.stepName);
+    const base = {
+      step: record.stepName,
+      ...(displayName ? { displayName } : {}),
+      stepRunId: record.id,
+      status: record.status,
+    };
     const waited = record.waitedFor ? store.getStepRun(record.waitedFor) : undefined;
     if (record.status === 'Reused' && record.reusedFrom) {
       const source = store.getStepRun(record.reusedFrom);
@@ -575,15 +651,21 @@ const STATUS_MARK: Partial<Record<StepStatus, string>> = {
   Skipped: '–',
 };
 
-function printer(logs: boolean): RunEventListener {
+/** Step id → name as given, for the steps whose name differs from their id. */
+function displayNames(record: PipelineRunRecord): Array<[string, string]> {
+  const graph = record.graph as PipelineGraphJson | null;
+  return (graph?.nodes ?? []).flatMap((node) => (node.displayName ? [[node.name, node.displayName]] : []));
+}
+
+function printer(logs: boolean, label: (step: string) => string): RunEventListener {
   return (event) => {
     if (event.type === 'step-status') {
       const mark = STATUS_MARK[event.status] ?? ' ';
       const extra = event.reusedFrom ? ` (from ${event.reusedFrom})` : event.error ? ` (${event.error})` : '';
-      process.stdout.write(`${mark} ${event.step.padEnd(24)} ${event.status}${extra}\n`);
+      process.stdout.write(`${mark} ${label(event.step).padEnd(24)} ${event.status}${extra}\n`);
     } else if (event.type === 'step-log' && logs && event.stream !== 'sluice') {
       for (const line of event.text.split('\n'))
-        if (line) process.stdout.write(`  [${event.step}] ${line}\n`);
+        if (line) process.stdout.write(`  [${label(event.step)}] ${line}\n`);
     }
   };
 }

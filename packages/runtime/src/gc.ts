@@ -38,7 +38,7 @@ const ACTIVE = ['NotStarted', 'Running'];
 
 /** Parse durations such as `30d`, `12h`, `90m`, `2w`, `45s` into milliseconds. */
 export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim());
+  const match = typeof text === 'string' ? /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim()) : null;
   if (!match) {
     throw new SluiceError(
       'PARAMETER_TYPE',

@@ -7,15 +7,22 @@ export {
 } from './workspace.js';
 export type { CreateWorkspaceOptions, DatastoreConfiguration, WorkspaceConfig } from './workspace.js';
 export { WORKSPACE_SCHEMA } from './config-schema.js';
-export { WorkspaceDatastore } from './datastore.js';
+export { Datastore, WorkspaceDatastore } from './datastore.js';
 export type { UploadFilesOptions } from './datastore.js';
 export { LocalDatastore, localDatastoreProvider, normaliseStorePath } from './local-datastore.js';
 export type { LocalDatastoreOptions } from './local-datastore.js';
 export { LocalComputeTarget, localCompute, localComputeProvider } from './local-compute.js';
 export type { LocalComputeOptions } from './local-compute.js';
-export { ComputeTarget } from './compute-target.js';
+export { AmlCompute, ComputeTarget, ComputeTargetException } from './compute-target.js';
+export type { ProvisioningConfiguration } from './compute-target.js';
 export { Experiment, OutputData, PipelineRun, StepRun } from './experiment.js';
-export type { OutputDestination, StepExplanation, SubmitOptions, WaitOptions } from './experiment.js';
+export type {
+  OutputDestination,
+  PublishedPipelineInfo,
+  StepExplanation,
+  SubmitOptions,
+  WaitOptions,
+} from './experiment.js';
 export { PARTIAL_DIR, pipelineDataPath } from './executor.js';
 export type { CancelOptions } from './executor.js';
 export { collectGarbage, parseDuration } from './gc.js';

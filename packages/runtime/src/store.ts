@@ -663,6 +663,12 @@ export class RunStore {
 
   /** Find a run by id, unique id prefix, or `latest`. */
   resolveRun(idOrPrefix: string): PipelineRunRecord {
+    if (typeof idOrPrefix !== 'string' || idOrPrefix === '') {
+      throw new SluiceError(
+        'RUN_NOT_FOUND',
+        `A run is named by its id, a unique prefix of it, or "latest"; got ${JSON.stringify(idOrPrefix) ?? String(idOrPrefix)}.`,
+      );
+    }
     if (idOrPrefix === 'latest' || idOrPrefix === '@') {
       const row = this.#sql(
         'SELECT * FROM pipeline_runs ORDER BY created_at DESC, rowid DESC LIMIT 1',

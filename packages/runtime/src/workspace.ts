@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  DEFAULT_ENVIRONMENT_NAME,
   Environment,
   PluginRegistry,
   SluiceError,
@@ -116,7 +117,13 @@ export class Workspace {
 
   /** Create a workspace in `dir` (created if needed). */
   static create(dir: string, options: CreateWorkspaceOptions = {}): Workspace {
-    const root = resolve(dir);
+    const root = resolve(folderArgument(dir, 'Workspace.create'));
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        "Workspace.create takes (dir, options?), e.g. Workspace.create('./ws', { name: 'ml' }).",
+      );
+    }
     const file = join(root, WORKSPACE_CONFIG_FILE);
     if (existsSync(file)) {
       if (options.existOk) return Workspace.open(root);
@@ -139,7 +146,7 @@ export class Workspace {
 
   /** Open the workspace in `dir`. */
   static open(dir: string): Workspace {
-    const root = resolve(dir);
+    const root = resolve(folderArgument(dir, 'Workspace.open'));
     const file = join(root, WORKSPACE_CONFIG_FILE);
     if (!existsSync(file)) {
       throw new SluiceError(
@@ -153,7 +160,15 @@ export class Workspace {
 
   /** Find the workspace by searching from `path` (default: the current folder) up to the root. */
   static fromConfig(options: { path?: string } = {}): Workspace {
-    const start = resolve(options.path ?? process.cwd());
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        "Workspace.fromConfig takes { path? }, e.g. Workspace.fromConfig({ path: './ws' }).",
+      );
+    }
+    const start = resolve(
+      options.path === undefined ? process.cwd() : folderArgument(options.path, 'Workspace.fromConfig'),
+    );
     let dir = start;
     for (;;) {
       if (existsSync(join(dir, WORKSPACE_CONFIG_FILE))) return Workspace.open(dir);
@@ -235,6 +250,12 @@ export class Workspace {
 
   /** A registered datastore by name. */
   datastore(name: string): WorkspaceDatastore {
+    if (typeof name !== 'string' || name === '') {
+      throw new SluiceError(
+        'DATASTORE_NOT_FOUND',
+        `A datastore is named by a string, e.g. ws.datastore('workspaceblobstore'); got ${JSON.stringify(name) ?? String(name)}.`,
+      );
+    }
     const cached = this.#datastores.get(name);
     if (cached) return cached;
     const entry = this.#config.datastores[name];
@@ -254,12 +275,40 @@ export class Workspace {
     return Object.keys(this.#config.datastores);
   }
 
+  /**
+   * The datastores by name (`ws.datastores` of the original SDK): `'name' in ws.datastores`,
+   * `ws.datastores[name]`. Each is opened when first read.
+   */
+  get datastores(): Readonly<Record<string, WorkspaceDatastore>> {
+    const record = Object.create(null) as Record<string, WorkspaceDatastore>;
+    for (const name of this.listDatastores()) {
+      Object.defineProperty(record, name, { enumerable: true, get: () => this.datastore(name) });
+    }
+    return Object.freeze(record);
+  }
+
   /** Register (or replace) a datastore under a name, saved in the workspace config. */
   registerDatastore(
     name: string,
     configuration: DatastoreConfiguration,
     options: { setDefault?: boolean } = {},
   ): WorkspaceDatastore {
+    if (typeof name !== 'string' || name === '') {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `registerDatastore needs the datastore's name as a string, e.g. ws.registerDatastore('images', { provider: 'local', options: { path: './images' } }); got ${JSON.stringify(name) ?? String(name)}.`,
+      );
+    }
+    if (
+      typeof configuration !== 'object' ||
+      configuration === null ||
+      typeof (configuration as { provider?: unknown }).provider !== 'string'
+    ) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `registerDatastore('${name}', configuration): the configuration names its provider, e.g. { provider: 'local', options: { path: './images' } }.`,
+      );
+    }
     // the store is created first, so a configuration it refuses is never saved
     const store = this.#createDatastore(name, configuration);
     this.#updateConfig((config) => {
@@ -376,8 +425,26 @@ export class Workspace {
     }));
   }
 
+  /**
+   * The compute targets by name (`ws.compute_targets` of the original SDK): `name in ws.computeTargets`,
+   * then `ws.computeTargets[name]`, which a step's `computeTarget` takes.
+   */
+  get computeTargets(): Readonly<Record<string, { readonly name: string; readonly provider: string }>> {
+    const record = Object.create(null) as Record<string, { name: string; provider: string }>;
+    for (const target of this.listComputeTargets()) record[target.name] = Object.freeze(target);
+    return Object.freeze(record);
+  }
+
   /** The live compute target of a name (one instance per workspace, so its limits are shared). */
   getComputeTarget(name: string): Promise<ComputeTarget> {
+    if (typeof name !== 'string' || name === '') {
+      return Promise.reject(
+        new SluiceError(
+          'COMPUTE_NOT_FOUND',
+          `A compute target is named by a string, e.g. ComputeTarget.get(ws, 'cpu-cluster'); got ${JSON.stringify(name) ?? String(name)}.`,
+        ),
+      );
+    }
     const cached = this.#computeTargets.get(name);
     if (cached) return cached;
     const entry = this.#config.computeTargets[name];
@@ -417,10 +484,17 @@ export class Workspace {
     return new Environment(found.definition as ConstructorParameters<typeof Environment>[0]);
   }
 
-  /** Resolve a run configuration's environment: an object is used (and registered), a reference looked up. */
+  /**
+   * Resolve a run configuration's environment: an object is used (and registered, unless it is a new
+   * RunConfiguration's unnamed default, which each step keeps as its own), a reference looked up.
+   */
   resolveEnvironment(environment: Environment | EnvironmentReference | undefined): Environment | undefined {
     if (environment === undefined) return undefined;
-    if (environment instanceof Environment) return this.registerEnvironment(environment);
+    if (environment instanceof Environment) {
+      return environment.name === DEFAULT_ENVIRONMENT_NAME
+        ? environment
+        : this.registerEnvironment(environment);
+    }
     return this.getEnvironment(environment.name, environment.version);
   }
 
@@ -599,4 +673,14 @@ function writeIgnoreFile(root: string): void {
   const file = join(root, WORKSPACE_DATA_DIR, '.gitignore');
   mkdirSync(dirname(file), { recursive: true });
   if (!existsSync(file)) writeFileSync(file, '# run store, snapshots, logs and local datastores\n*\n');
+}
+
+function folderArgument(dir: unknown, caller: string): string {
+  if (typeof dir !== 'string' || dir === '') {
+    throw new SluiceError(
+      'OPTION_INVALID',
+      `${caller} needs the workspace folder as a string, e.g. ${caller}('./workspace'); got ${JSON.stringify(dir) ?? String(dir)}.`,
+    );
+  }
+  return dir;
 }

@@ -12,8 +12,10 @@ import { PLACEHOLDER_NAME } from './script.js';
 
 export interface AdlaStepOptions extends Omit<
   StepBaseOptions,
-  'runConfig' | 'computeTarget' | 'sourceDirectory'
+  'name' | 'runConfig' | 'computeTarget' | 'sourceDirectory'
 > {
+  /** The step's name as people read it; the script's name when omitted. */
+  name?: string;
   /** The U-SQL script (`.usql`), relative to `sourceDirectory`. */
   scriptName: string;
   /** The folder holding the script; snapshotted and hashed for reuse. */
@@ -40,7 +42,9 @@ export class AdlaStep extends Step<AdlaStepConfig> {
   declare readonly sourceDirectory: string;
 
   constructor(options: AdlaStepOptions) {
-    const { name, scriptName, sourceDirectory, runtimeVersion } = options;
+    const { scriptName, sourceDirectory, runtimeVersion } = options;
+    // named after its script when no name is given, as in the original SDK
+    const name = options.name ?? (typeof scriptName === 'string' ? scriptName : 'AdlaStep');
     checkScriptName(name, scriptName);
     if (typeof sourceDirectory !== 'string' || sourceDirectory.trim() === '') {
       throw new SluiceError(

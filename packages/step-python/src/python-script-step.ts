@@ -2,7 +2,9 @@ import path from 'node:path';
 import { SluiceError, defineStep, type StepArgument, type StepBaseOptions, Step } from '@sluice/core';
 import { pythonScriptStep, type PythonScriptConfig } from './plugin.js';
 
-export interface PythonScriptStepOptions extends StepBaseOptions {
+export interface PythonScriptStepOptions extends Omit<StepBaseOptions, 'name'> {
+  /** The step's name as people read it (spaces are fine); the script's name when omitted. */
+  name?: string;
   /** The script to run, relative to `sourceDirectory`. */
   scriptName: string;
   /** The folder holding the script and everything it imports; snapshotted and hashed for reuse. */
@@ -23,8 +25,16 @@ export class PythonScriptStep extends Step<PythonScriptConfig> {
   declare readonly sourceDirectory: string;
 
   constructor(options: PythonScriptStepOptions) {
-    const { name, scriptName, sourceDirectory, timeoutSeconds } = options;
-    checkScriptName(name, scriptName);
+    if (typeof options !== 'object' || options === null) {
+      throw new SluiceError(
+        'STEP_INVALID',
+        "PythonScriptStep takes an options object, e.g. new PythonScriptStep({ scriptName: 'train.py', sourceDirectory: './src' }).",
+      );
+    }
+    const { scriptName, sourceDirectory, timeoutSeconds } = options;
+    // named after its script when no name is given, as in the original SDK
+    const name = options.name ?? (typeof scriptName === 'string' ? scriptName : undefined);
+    checkScriptName(name ?? 'PythonScriptStep', scriptName);
     if (typeof sourceDirectory !== 'string' || sourceDirectory.trim() === '') {
       throw new SluiceError(
         'STEP_INVALID',
@@ -48,6 +58,12 @@ export class PythonScriptStep extends Step<PythonScriptConfig> {
       );
     }
 
+    if (options.arguments !== undefined && !Array.isArray(options.arguments)) {
+      throw new SluiceError(
+        'STEP_INVALID',
+        `Step "${name}": arguments must be an array, e.g. ['--input', data, '--rate', rate].`,
+      );
+    }
     const args = Object.freeze([...(options.arguments ?? [])]);
     const resolvedSourceDirectory = path.resolve(sourceDirectory);
     const step = defineStep<PythonScriptConfig>({

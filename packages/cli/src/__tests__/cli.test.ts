@@ -232,4 +232,32 @@ export default function () {
     const json = JSON.parse((await inProcess('show', first, '--json')).stdout);
     expect(json.steps[0].outputs[0].published).toMatchObject({ path: 'shared/latest', current: false });
   });
+
+  it('shows a step by the name it was given ("Hello World"), in run, show, explain and logs', async () => {
+    writeFileSync(
+      join(dir, 'hello.mjs'),
+      `
+import { Pipeline, PipelineData } from '@sluice/core';
+import { PythonScriptStep } from '@sluice/step-python';
+const src = new URL('./src', import.meta.url).pathname;
+export const experimentName = 'cli-hello';
+export default function () {
+  return new Pipeline({ name: 'hello', steps: [
+    new PythonScriptStep({ name: 'Hello World', scriptName: 'step.py', sourceDirectory: src, arguments: ['--rate', '1', '--out', new PipelineData('greeting')] }),
+  ]});
+}
+`,
+    );
+    const ran = cli('run', '../hello.mjs', '--logs');
+    expect(ran.status).toBe(0);
+    expect(ran.stdout).toMatch(/Hello World Finished/);
+    expect(ran.stdout).toContain('[Hello World] wrote seed');
+    const shown = (await inProcess('show', 'latest')).stdout;
+    expect(shown).toMatch(/^✔ Finished Hello World$/m); // the graph
+    expect(shown).toMatch(/^Hello World │█+│/m); // the timeline
+    expect(shown).toMatch(/^Hello World +✔ Finished/m); // the table
+    expect((await inProcess('explain', 'latest')).stdout).toMatch(/^ {2}Hello World {2}RAN/m);
+    expect((await inProcess('explain', 'latest', 'Hello World')).stdout).toContain('Hello World');
+    expect((await inProcess('logs', 'latest', 'Hello_World')).stdout).toContain('── Hello World stdout');
+  });
 });

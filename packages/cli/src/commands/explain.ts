@@ -6,7 +6,8 @@ import { status } from '../format.js';
 
 function printExplanations(io: CliIO, run: PipelineRunRecord, explanations: StepExplanation[]): void {
   io.stdout.write(`${pc.bold(`Run ${run.id}`)} (${run.pipelineName}, ${status(run.status)})\n`);
-  const width = Math.max(...explanations.map((e) => e.step.length));
+  const label = (e: StepExplanation): string => e.displayName ?? e.step;
+  const width = Math.max(...explanations.map((e) => label(e).length));
   for (const explanation of explanations) {
     const decision =
       explanation.decision === 'REUSED'
@@ -14,7 +15,7 @@ function printExplanations(io: CliIO, run: PipelineRunRecord, explanations: Step
         : explanation.decision === 'RAN'
           ? pc.yellow('RAN   ')
           : pc.dim('NOT RUN');
-    let head = `  ${explanation.step.padEnd(width)}  ${decision}`;
+    let head = `  ${label(explanation).padEnd(width)}  ${decision}`;
     if (explanation.reusedFrom) {
       head += `  from ${explanation.reusedFrom.stepRunId} ${pc.dim(`(run ${explanation.reusedFrom.runId})`)}`;
       io.stdout.write(`${head}\n`);
@@ -31,7 +32,7 @@ export function register(program: Command, { io }: CommandContext): void {
     .command('explain')
     .description('say why each step ran or was reused, naming what changed since the last run of that step')
     .argument('[run]', 'run id, unique prefix, or "latest"', 'latest')
-    .argument('[step]', 'only this step')
+    .argument('[step]', 'only this step (its id or its name)')
     .option('--json', 'print JSON')
     .addOption(workspaceOption())
     .action(

@@ -8,7 +8,7 @@ export function register(program: Command, { io }: CommandContext): void {
     .command('logs')
     .description("print a step's stdout and stderr (every step when none is named)")
     .argument('[run]', 'run id, unique prefix, or "latest"', 'latest')
-    .argument('[step]', 'step name')
+    .argument('[step]', 'step id or name')
     .option('--stderr', 'only stderr')
     .option('--stdout', 'only stdout')
     .option('--json', 'print JSON')
@@ -27,6 +27,7 @@ export function register(program: Command, { io }: CommandContext): void {
           for (const step of steps) {
             entries.push({
               step: step.name,
+              ...(step.displayName !== step.name ? { displayName: step.displayName } : {}),
               status: step.status,
               ...(step.reusedFrom ? { reusedFrom: step.reusedFrom } : {}),
               stdout: options.stderr ? undefined : await step.getStdout(),
@@ -41,12 +42,12 @@ export function register(program: Command, { io }: CommandContext): void {
             const from = entry.reusedFrom ? pc.dim(` (reused: logs of ${entry.reusedFrom})`) : '';
             if (entry.stdout !== undefined) {
               io.stdout.write(
-                `${pc.bold(`── ${entry.step} stdout`)}${from}\n${entry.stdout}${entry.stdout.endsWith('\n') || !entry.stdout ? '' : '\n'}`,
+                `${pc.bold(`── ${entry.displayName ?? entry.step} stdout`)}${from}\n${entry.stdout}${entry.stdout.endsWith('\n') || !entry.stdout ? '' : '\n'}`,
               );
             }
             if (entry.stderr !== undefined && (entry.stderr || options.stderr)) {
               io.stdout.write(
-                `${pc.bold(`── ${entry.step} stderr`)}${from}\n${entry.stderr}${entry.stderr.endsWith('\n') || !entry.stderr ? '' : '\n'}`,
+                `${pc.bold(`── ${entry.displayName ?? entry.step} stderr`)}${from}\n${entry.stderr}${entry.stderr.endsWith('\n') || !entry.stderr ? '' : '\n'}`,
               );
             }
           }

@@ -63,7 +63,7 @@ export function register(program: Command, { io }: CommandContext): void {
         const graph = run.getGraph();
         io.stdout.write(`\n${pc.bold('Graph')}\n${drawGraph(graph, graph.statuses)}\n`);
         io.stdout.write(
-          `\n${pc.bold('Timeline')}\n${timeline(steps.map((step) => ({ name: step.name, status: step.status, startedAt: step.record.startedAt, endedAt: step.record.endedAt })))}\n`,
+          `\n${pc.bold('Timeline')}\n${timeline(steps.map((step) => ({ name: step.displayName, status: step.status, startedAt: step.record.startedAt, endedAt: step.record.endedAt })))}\n`,
         );
         io.stdout.write(`\n${table(['STEP', 'STATUS', 'TIME', 'NOTE'], stepRows(steps))}\n`);
         for (const step of steps) {
@@ -71,7 +71,7 @@ export function register(program: Command, { io }: CommandContext): void {
           const outputs = step.getOutputs();
           const git = step.record.git;
           if (!Object.keys(metrics).length && !outputs.length && !git) continue;
-          io.stdout.write(`\n${pc.bold(step.name)}\n`);
+          io.stdout.write(`\n${pc.bold(step.displayName)}\n`);
           for (const [name, value] of Object.entries(metrics))
             io.stdout.write(`  metric  ${name} = ${JSON.stringify(value)}\n`);
           for (const output of outputs) {

@@ -146,7 +146,7 @@ describe('Environment and RunConfiguration', () => {
   it('RunConfiguration holds the environment', () => {
     const env = new Environment({ name: 'e' });
     expect(new RunConfiguration({ environment: env }).environment).toBe(env);
-    expect(new RunConfiguration().environment).toBeUndefined();
+    expect(new RunConfiguration().environment).toMatchObject({ name: 'sluice-default', version: '1' });
     expect(new RunConfiguration({ environment: { name: 'registered', version: '2' } }).environment).toEqual({
       name: 'registered',
       version: '2',

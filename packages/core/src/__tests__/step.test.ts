@@ -8,7 +8,6 @@ import {
   RunConfiguration,
   canonicalArgument,
   defineStep,
-  type StepArgument,
 } from '../index.js';
 import { sluiceErrorOf, step } from './helpers.js';
 
@@ -58,19 +57,28 @@ describe('defineStep', () => {
     );
   });
 
-  it.each([
-    [''],
-    ['has space'],
-    ['-leading-dash'],
-    ['.leading-dot'],
-    ['a/b'],
-    ['ünïcode'],
-    [42],
-    [undefined],
-  ])('rejects the step name %j', (name) => {
+  it.each([[''], ['   '], ['tab\there'], [42], [undefined]])('rejects the step name %j', (name) => {
     const error = sluiceErrorOf(() => defineStep({ kind: 'test', name: name as string, config: {} }));
     expect(error.code).toBe('STEP_INVALID');
-    expect(error.message).toContain(String(JSON.stringify(name)));
+    if (name !== undefined) expect(error.message).toContain(String(JSON.stringify(name)));
+    else expect(error.message).toMatch(/needs a name/);
+  });
+
+  it.each([
+    ['has space', 'has_space'],
+    ['-leading-dash', 'leading-dash'],
+    ['.leading-dot', 'leading-dot'],
+    ['a/b', 'a_b'],
+    ['ünïcode', 'unicode'],
+  ])('keeps the name %j for people and gives the step the id %j', (name, id) => {
+    const defined = defineStep({ kind: 'test', name, config: {} });
+    expect([defined.name, defined.displayName]).toEqual([id, name]);
+  });
+
+  it('refuses an id that is not safe', () => {
+    expect(sluiceErrorOf(() => defineStep({ kind: 'test', name: 'x', id: 'a b', config: {} })).code).toBe(
+      'STEP_INVALID',
+    );
   });
 
   it.each([['a'], ['A1'], ['_x'], ['0lead'], ['prep.v2-final_3']])('accepts the step name %j', (name) => {
@@ -145,34 +153,34 @@ describe('defineStep', () => {
     expect(renamed.outputs.map((o) => o.outputName)).toEqual(['o', 'o2']);
   });
 
-  it('rejects argument data that is not among the inputs or outputs', () => {
-    const d = new PipelineData('prepped');
-    const out = new PipelineData('model');
+  it('adds data given only in the arguments to the inputs and outputs, as the original SDK does', () => {
+    const prepped = new PipelineData('prepped');
+    const results = new OutputFileDatasetConfig({ name: 'results' });
     const r = raw();
-    const cases: Array<[StepArgument, string]> = [
-      [d, 'prepped'],
-      [d.asDownload(), 'prepped'],
-      [r, 'raw'],
-      [r.asMount(), 'raw'],
-      [new OutputFileDatasetConfig({ name: 'metrics' }), 'metrics'],
-    ];
-    for (const [argument, name] of cases) {
-      const error = sluiceErrorOf(() => step('s', { arguments: ['--x', argument], outputs: [out] }));
-      expect(error.code).toBe('STEP_INVALID');
-      expect(error.message).toContain(`"${name}"`);
-      expect(error.message).toContain('Step "s"');
-    }
-    // with other data listed as inputs, the argument must match one of them by its source
-    const others = [new PipelineData('other').asDownload(), raw().asMount()];
-    for (const [argument, name] of cases) {
-      const error = sluiceErrorOf(() => step('s', { inputs: others, arguments: [argument] }));
-      expect(error.code).toBe('STEP_INVALID');
-      expect(error.message).toContain(`"${name}"`);
-    }
-    // data listed as an output may not be passed as an input binding
+    const s = step('s', {
+      arguments: ['--in', prepped.asDownload(), '--raw', r, '--out', results, '--again', results],
+    });
+    expect(s.inputs.map((input) => [input.name, input.mode, input.source])).toEqual([
+      ['prepped', 'download', prepped],
+      ['raw', 'mount', r],
+    ]);
+    expect(s.outputs).toEqual([results]);
+    // data already listed is not added twice; a binding matches a listed input by its source
+    const named = r.asInput('input1');
+    const listed = step('t', { inputs: [named], arguments: ['--raw', named.asDownload()] });
+    expect(listed.inputs).toEqual([named]);
+    // bare produced data that is listed as an input stays an input
+    const consumer = step('u', { inputs: [prepped], arguments: [prepped] });
+    expect(consumer.outputs).toEqual([]);
+    // a step's own output may not be passed as an input binding
+    const out = new PipelineData('model');
     expect(sluiceErrorOf(() => step('s', { arguments: [out.asDownload()], outputs: [out] })).code).toBe(
       'STEP_INVALID',
     );
+    // added data still obeys the name rules
+    expect(
+      sluiceErrorOf(() => step('s', { inputs: [raw()], arguments: [new PipelineData('raw')] })).code,
+    ).toBe('STEP_INVALID');
   });
 
   it('accepts argument data listed among the inputs (by source) or outputs', () => {

@@ -52,7 +52,7 @@ const pipeline = new Pipeline({ name: 'overlap-' + i, steps: [
 ]});
 const ws = Workspace.open(${JSON.stringify(join(dir, 'ws'))});
 const run = await new Experiment(ws, 'overlap').submit(pipeline);
-const status = await run.waitForCompletion();
+const status = await run.waitForCompletion({ raiseOnError: false });
 process.stdout.write(JSON.stringify({ run: run.id, status }));
 await ws.close();`,
     );
@@ -116,7 +116,7 @@ const pipeline = new Pipeline({ name: 'takeover', steps: [
 ]});
 const ws = Workspace.open(${JSON.stringify(join(dir, 'ws'))});
 const run = await new Experiment(ws, 'takeover').submit(pipeline);
-process.stdout.write(JSON.stringify({ run: run.id, status: await run.waitForCompletion() }));
+process.stdout.write(JSON.stringify({ run: run.id, status: await run.waitForCompletion({ raiseOnError: false }) }));
 await ws.close();`,
     );
     const owner = startRunner(runner);

@@ -66,7 +66,7 @@ const pipeline = new Pipeline({ name: 'crash', steps: [
 ]});
 const ws = Workspace.open(dir + '/ws');
 const run = await new Experiment(ws, 'crash').submit(pipeline);
-await run.waitForCompletion();
+await run.waitForCompletion({ raiseOnError: false });
 `,
     );
     const { child, exited } = startRunner(runner);

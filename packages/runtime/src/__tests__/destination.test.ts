@@ -47,7 +47,7 @@ const pipeline = new Pipeline({ name: 'publish', steps: [
 ]});
 const ws = Workspace.open(${JSON.stringify(join(dir, 'ws'))});
 const run = await new Experiment(ws, 'publish').submit(pipeline);
-process.stdout.write(JSON.stringify({ run: run.id, status: await run.waitForCompletion() }));
+process.stdout.write(JSON.stringify({ run: run.id, status: await run.waitForCompletion({ raiseOnError: false }) }));
 await ws.close();`,
     );
     const runners = Array.from({ length: 4 }, (_, i) => startRunner(runner, String(i)));

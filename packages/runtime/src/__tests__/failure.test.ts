@@ -2,7 +2,14 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pipeline, PipelineData } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ComputeTarget, Experiment, Workspace, localCompute, pipelineDataPath } from '../index.js';
+import {
+  ComputeTarget,
+  Experiment,
+  PipelineRun,
+  Workspace,
+  localCompute,
+  pipelineDataPath,
+} from '../index.js';
 import { SCRIPTS, tempDir, writeTree } from './fixtures.js';
 import { nodeStep } from './node-step.js';
 
@@ -47,7 +54,7 @@ describe('failures', () => {
     const pipeline = new Pipeline({ steps: [bad, after] });
     const experiment = new Experiment(ws, 'fail');
     const run = await experiment.submit(pipeline);
-    expect(await run.waitForCompletion()).toBe('Failed');
+    expect(await run.waitForCompletion({ raiseOnError: false })).toBe('Failed');
     expect(run.getSteps().map((s) => s.status)).toEqual(['Failed', 'Skipped']);
     const failed = run.findStepRun('bad');
     expect(failed.record.exitCode).toBe(1);
@@ -63,18 +70,27 @@ describe('failures', () => {
     expect(existsSync(outputsRoot) ? readdirSync(outputsRoot) : []).toEqual([]);
 
     const again = await experiment.submit(pipeline);
-    expect(await again.waitForCompletion()).toBe('Failed');
+    expect(await again.waitForCompletion({ raiseOnError: false })).toBe('Failed');
     expect(again.findStepRun('bad').status).toBe('Failed');
     expect(again.findStepRun('bad').explain().reasons).toEqual([
       'nothing changed, but the earlier run of this step failed and is not reusable',
     ]);
   });
 
-  it('raiseOnError turns a failed run into a coded error', async () => {
+  it('a failed run raises a coded error by default (raise_on_error=True), and only returns Failed when asked', async () => {
     const bad = nodeStep({ name: 'bad', script: 'fail.js', sourceDirectory: src });
     const run = await new Experiment(ws, 'raise').submit(new Pipeline({ steps: [bad] }));
+    await expect(run.waitForCompletion()).rejects.toMatchObject({
+      code: 'RUN_FAILED',
+      details: { run: run.id, status: 'Failed' },
+    });
     await expect(run.waitForCompletion({ raiseOnError: true })).rejects.toMatchObject({ code: 'RUN_FAILED' });
+    expect(await run.waitForCompletion({ raiseOnError: false })).toBe('Failed');
     expect(await run.findStepRun('bad').getStderr()).toContain('something broke');
+    // read back from the store (a run executed elsewhere) it raises the same way
+    await expect(PipelineRun.get(ws, run.id).waitForCompletion()).rejects.toMatchObject({
+      code: 'RUN_FAILED',
+    });
   });
 
   it('continueOnStepFailure keeps independent branches running', async () => {
@@ -95,12 +111,12 @@ describe('failures', () => {
     });
     const pipeline = new Pipeline({ steps: [bad, dependant, other] });
     const stopped = await new Experiment(ws, 'stop').submit(pipeline);
-    await stopped.waitForCompletion();
+    await stopped.waitForCompletion({ raiseOnError: false });
     // without the flag the run stops scheduling after the failure (the independent step may already run)
     expect(stopped.findStepRun('dependant').status).toBe('Skipped');
 
     const run = await new Experiment(ws, 'continue').submit(pipeline, { continueOnStepFailure: true });
-    expect(await run.waitForCompletion()).toBe('Failed');
+    expect(await run.waitForCompletion({ raiseOnError: false })).toBe('Failed');
     expect(run.findStepRun('bad').status).toBe('Failed');
     expect(run.findStepRun('dependant').status).toBe('Skipped');
     // "other" already finished in the first run, so it may be reused here
@@ -116,7 +132,7 @@ describe('failures', () => {
       timeoutSeconds: 1,
     });
     const run = await new Experiment(ws, 'timeout').submit(new Pipeline({ steps: [slow] }));
-    expect(await run.waitForCompletion()).toBe('Failed');
+    expect(await run.waitForCompletion({ raiseOnError: false })).toBe('Failed');
     expect(run.findStepRun('slow').record.error).toBe('timed out');
   });
 

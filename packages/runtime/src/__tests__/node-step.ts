@@ -6,6 +6,7 @@ import {
   defineStep,
   type InputLike,
   type OutputLike,
+  type RunConfiguration,
   type StepArgument,
   type StepDefinition,
   type StepKindPlugin,
@@ -60,6 +61,7 @@ export function nodeStep(options: {
   allowReuse?: boolean;
   runAfter?: StepDefinition[];
   computeTarget?: string;
+  runConfig?: RunConfiguration;
   timeoutSeconds?: number;
 }): StepDefinition<NodeStepConfig> {
   return defineStep({
@@ -73,6 +75,7 @@ export function nodeStep(options: {
     ...(options.allowReuse !== undefined ? { allowReuse: options.allowReuse } : {}),
     ...(options.runAfter ? { runAfter: options.runAfter } : {}),
     ...(options.computeTarget ? { computeTarget: options.computeTarget } : {}),
+    ...(options.runConfig ? { runConfig: options.runConfig } : {}),
     config: {
       script: options.script,
       arguments: options.arguments ?? [],

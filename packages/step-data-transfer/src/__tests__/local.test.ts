@@ -256,7 +256,7 @@ describe('DataTransferStep on local datastores', () => {
       sourceReferenceType: 'file',
     });
     const run = await new Experiment(ws, 'transfer').submit(new Pipeline({ steps: [step] }));
-    expect(await run.waitForCompletion()).toBe('Failed');
+    expect(await run.waitForCompletion({ raiseOnError: false })).toBe('Failed');
     expect(run.findStepRun('copy').record.error).toMatch(
       /sourceReferenceType is 'file' but workspaceblobstore:raw is a directory; set sourceReferenceType: 'directory'/,
     );

@@ -132,7 +132,7 @@ it('hands a notebook wasbs:// addresses of the right container and paths, and it
       ],
     }),
   );
-  await run.waitForCompletion().catch(() => undefined);
+  await run.waitForCompletion({ raiseOnError: false });
   expect(run.status).toBe('Finished');
 
   const account = `${azurite.accountName}.blob.core.windows.net`;
@@ -174,7 +174,7 @@ it('hands abfss:// addresses when the datastore has a hierarchical namespace (AD
       ],
     }),
   );
-  await run.waitForCompletion().catch(() => undefined);
+  await run.waitForCompletion({ raiseOnError: false });
   expect(run.status).toBe('Finished');
   const produced = run.findStepRun('prepare').getOutputData('output').pathOnDatastore;
   const dfs = `${azurite.accountName}.dfs.core.windows.net`;

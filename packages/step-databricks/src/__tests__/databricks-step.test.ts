@@ -194,7 +194,7 @@ describe('DatabricksStep', () => {
     );
   });
 
-  it('tracks pipeline parameters in notebook and script parameters, and checks data in script parameters', () => {
+  it('tracks pipeline parameters in notebook and script parameters, and adds data in script parameters to the inputs', () => {
     const rate = new PipelineParameter({ name: 'rate', defaultValue: 0.1 });
     const notebook = new DatabricksStep({ ...base, notebookParams: { myparam: 'x', rate } });
     expect(notebook.parameters).toEqual([rate]);
@@ -209,16 +209,17 @@ describe('DatabricksStep', () => {
     });
     expect(script.parameters).toEqual([rate]);
     expect(script.sourceDirectory).toBe(dir);
+    // data given only in the script's parameters is an input, as in the original SDK
     const stray = new DataReference({ datastore: 'workspaceblobstore', name: 'stray', pathOnDatastore: 'x' });
-    invalid(
-      {
-        notebookPath: undefined,
-        notebookParams: undefined,
-        pythonScriptPath: 'dbfs:/x.py',
-        pythonScriptParams: [stray],
-      },
-      /argument data "stray" is not among the step's inputs or outputs/,
-    );
+    const onlyInParams = new DatabricksStep({
+      ...base,
+      inputs: [],
+      notebookPath: undefined,
+      notebookParams: undefined,
+      pythonScriptPath: 'dbfs:/x.py',
+      pythonScriptParams: [stray],
+    });
+    expect(onlyInParams.inputs.map((input) => input.name)).toEqual(['stray']);
   });
 });
 

@@ -93,7 +93,7 @@ async function runNotebook(ws: Workspace, pollIntervalSeconds = 0.02): Promise<P
     pollIntervalSeconds,
   });
   const run = await new Experiment(ws, 'entra').submit(new Pipeline({ name: 'entra', steps: [step] }));
-  await run.waitForCompletion().catch(() => undefined);
+  await run.waitForCompletion({ raiseOnError: false });
   return run;
 }
 

@@ -78,7 +78,7 @@ function seedStep(options: Partial<DatabricksStepOptions> = {}): DatabricksStep 
 async function run(steps: DatabricksStep[], parameters?: Record<string, unknown>): Promise<PipelineRun> {
   const pipeline = new Pipeline({ workspace: ws, name: 'databricks', steps });
   const submitted = await new Experiment(ws, 'databricks').submit(pipeline, parameters ? { parameters } : {});
-  await submitted.waitForCompletion();
+  await submitted.waitForCompletion({ raiseOnError: false });
   return submitted;
 }
 
@@ -361,7 +361,7 @@ describe('DatabricksStep when things go wrong', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await pipelineRun.cancel();
-    expect(await pipelineRun.waitForCompletion()).toBe('Canceled');
+    expect(await pipelineRun.waitForCompletion({ raiseOnError: false })).toBe('Canceled');
     const simulated = [...server.runs.values()].at(-1)!;
     const cancels = server.requestsTo('/api/2.1/jobs/runs/cancel');
     expect(cancels.at(-1)?.body).toEqual({ run_id: simulated.runId });

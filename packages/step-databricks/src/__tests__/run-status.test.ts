@@ -53,7 +53,7 @@ function step(notebookPath: string, timeoutSeconds?: number): DatabricksStep {
 
 /** The run's status once it has ended (whether or not waiting raises for a failed run). */
 async function settled(run: PipelineRun): Promise<string> {
-  await run.waitForCompletion().catch(() => undefined);
+  await run.waitForCompletion({ raiseOnError: false });
   return run.status;
 }
 

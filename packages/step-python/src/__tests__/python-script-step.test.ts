@@ -1,6 +1,13 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DataReference, Pipeline, PipelineData, PipelineParameter, type SluiceError } from '@sluice/core';
+import {
+  DataReference,
+  OutputFileDatasetConfig,
+  Pipeline,
+  PipelineData,
+  PipelineParameter,
+  type SluiceError,
+} from '@sluice/core';
 import { PythonScriptStep, type PythonScriptStepOptions } from '../index.js';
 
 const base = { name: 'train', scriptName: 'train.py', sourceDirectory: 'scripts' };
@@ -96,11 +103,35 @@ describe('PythonScriptStep', () => {
   });
 
   it("passes core's checks through: step names and arguments' data", () => {
-    expect(buildError({ name: 'no spaces' }).code).toBe('STEP_INVALID');
+    expect(buildError({ name: ' ' }).code).toBe('STEP_INVALID');
     const raw = new DataReference({ name: 'raw', datastore: 'store', pathOnDatastore: 'raw.csv' });
-    const error = buildError({ arguments: ['--data', raw] });
-    expect(error.code).toBe('STEP_INVALID');
-    expect(error.message).toMatch(/not among the step's inputs or outputs/);
+    expect(buildError({ arguments: ['--data', raw, { not: 'an argument' }] as never }).code).toBe(
+      'STEP_INVALID',
+    );
+  });
+
+  it("takes data given only in the arguments as inputs and outputs (the seed's data preparation step)", () => {
+    const ds = new DataReference({ name: 'raw', datastore: 'store', pathOnDatastore: 'raw.csv' });
+    const dsInput = ds.asInput('input1');
+    const output = new OutputFileDatasetConfig({ name: 'output_data1' });
+    const step = new PythonScriptStep({
+      ...base,
+      arguments: ['--input', dsInput.asDownload(), '--output', output],
+    });
+    expect(step.inputs.map((input) => [input.name, input.mode])).toEqual([['input1', 'download']]);
+    expect(step.outputs).toEqual([output]);
+  });
+
+  it('is named after its script when it has no name, and keeps a name with spaces for people', () => {
+    const unnamed = new PythonScriptStep({ scriptName: 'hello_world.py', sourceDirectory: 'scripts' });
+    expect([unnamed.name, unnamed.displayName]).toEqual(['hello_world.py', undefined]);
+    const hello = new PythonScriptStep({
+      name: 'Hello World',
+      scriptName: 'hello_world.py',
+      sourceDirectory: 'scripts',
+      allowReuse: false,
+    });
+    expect([hello.name, hello.displayName]).toEqual(['Hello_World', 'Hello World']);
   });
 
   it('warns once per process that hashPaths is deprecated', () => {

@@ -1,0 +1,6 @@
+import { defBlobStore } from './datastores.js';
+
+await defBlobStore.uploadFiles(['iris.csv'], {
+  targetPath: 'train-dataset',
+  overwrite: true,
+});
