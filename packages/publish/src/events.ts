@@ -16,6 +16,8 @@ export const WATCH_INTERVAL_MS = 250;
 export const KEEPALIVE_MS = 15_000;
 const LOG_STREAMS = ['stdout', 'stderr', 'sluice'] as const;
 const ENDED_RUN = new Set(['Finished', 'Failed', 'Canceled']);
+/** Step statuses a step reaches by running (so it was Running before, however briefly). */
+const RAN_AND_ENDED = new Set(['Finished', 'Failed', 'Canceled']);
 
 type Listener = (event: StudioEvent) => void;
 
@@ -58,9 +60,12 @@ export class RunWatcher {
   /** Running steps and their log folders, for log growth. */
   #running: RunningStep[] = [];
   #ticking = false;
+  readonly #intervalMs: number;
 
-  constructor(ws: Workspace) {
+  /** `intervalMs`: how often it looks at the store while a client listens (default 250). */
+  constructor(ws: Workspace, options: { intervalMs?: number } = {}) {
     this.#ws = ws;
+    this.#intervalMs = options.intervalMs ?? WATCH_INTERVAL_MS;
   }
 
   /** Receive every event from now on; returns the function that stops it. */
@@ -85,7 +90,7 @@ export class RunWatcher {
     this.#watched = [];
     // the first look is the baseline: what exists now is not news
     this.#look(false);
-    this.#timer = setInterval(() => void this.#tick(), WATCH_INTERVAL_MS);
+    this.#timer = setInterval(() => void this.#tick(), this.#intervalMs);
     this.#timer.unref();
   }
 
@@ -122,6 +127,8 @@ export class RunWatcher {
     const stepsOf = new Map<string, StepRunRecord[]>();
     for (const step of steps) stepsOf.set(step.runId, [...(stepsOf.get(step.runId) ?? []), step]);
     const changed: PipelineRunRecord[] = [];
+    /** Runs that started and ended between two looks: a client is told they ran before it is told they ended. */
+    const startedUnseen = new Set<string>();
     const events: StudioEvent[] = [];
     const running: RunningStep[] = [];
     for (const run of runs) {
@@ -129,10 +136,23 @@ export class RunWatcher {
       const own = stepsOf.get(run.id) ?? [];
       const key = runKey(run, own);
       if (this.#seen.runs.get(run.id) !== key) changed.push(run);
+      const was = this.#seen.runs.get(run.id)?.split('|')[0];
+      if (was !== 'Running' && ENDED_RUN.has(run.status) && run.startedAt) startedUnseen.add(run.id);
       this.#seen.runs.set(run.id, key);
       for (const step of own) {
         if (this.#seen.steps.get(step.id) !== step.status) {
           const reused = step.reusedFrom ? reader.getStepRun(step.reusedFrom) : undefined;
+          // a step that ran and ended between two looks: its Running comes first
+          const before = this.#seen.steps.get(step.id);
+          if (before !== 'Running' && step.startedAt && RAN_AND_ENDED.has(step.status)) {
+            events.push({
+              type: 'step',
+              runId: run.id,
+              step: step.stepName,
+              status: 'Running',
+              reusedFrom: null,
+            });
+          }
           events.push({
             type: 'step',
             runId: run.id,
@@ -159,7 +179,12 @@ export class RunWatcher {
     this.#running = running;
     if (!emit) return;
     const summaries = runSummaries(this.#ws, changed);
-    for (const summary of summaries) this.#send({ type: 'run', run: summary });
+    for (const summary of summaries) {
+      if (startedUnseen.has(summary.id)) {
+        this.#send({ type: 'run', run: { ...summary, status: 'Running', endedAt: null } });
+      }
+      this.#send({ type: 'run', run: summary });
+    }
     for (const event of events) this.#send(event);
   }
 
