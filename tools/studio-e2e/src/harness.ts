@@ -48,7 +48,7 @@ const token = (workspace: string, scope: 'read' | 'submit'): string =>
 
 /**
  * A real workspace as a team would have it: the iris pipeline run three times (all ran, all reused, then a
- * parameter changed), a run whose step fails, a published pipeline behind an endpoint, and two tokens; then a
+ * parameter changed), a step that printed 100 MiB, a run whose step fails, a published pipeline behind an endpoint, and two tokens; then a
  * real `sluice serve` on a free port of 127.0.0.1, serving the studio.
  */
 export async function startStudio(): Promise<Studio> {
@@ -57,6 +57,7 @@ export async function startStudio(): Promise<Studio> {
   sluice(['run', IRIS, '-w', workspace]);
   sluice(['run', IRIS, '-w', workspace]);
   sluice(['run', IRIS, '-w', workspace, '--param', 'learning_rate=0.5']);
+  sluice(['run', join(FIXTURES, 'loud.mjs'), '-w', workspace]);
   sluice(['run', join(FIXTURES, 'failing.mjs'), '-w', workspace], { allowFailure: true });
   sluice([
     'publish',

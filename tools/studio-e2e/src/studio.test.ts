@@ -51,7 +51,7 @@ describe('the studio in Chromium against a real sluice serve', () => {
     const page = await signedIn(studio.readToken);
     const rows = page.getByTestId('run-row');
     await expect.poll(() => rows.count()).toBe(runs.length);
-    expect(runs.length).toBe(4);
+    expect(runs.length).toBe(5);
     // newest first: the failed run was submitted last
     await expect.poll(() => rows.first().textContent()).toMatch(/Failed/);
     const [first, second, third] = irisRuns();
@@ -97,6 +97,37 @@ describe('the studio in Chromium against a real sluice serve', () => {
     await panel.getByTestId('log-search').fill('species');
     await expect.poll(() => panel.locator('mark').count()).toBeGreaterThan(0);
     await screenshot(page, 'step');
+    await page.context().close();
+  });
+
+  it('shows the end of a 100 MiB log without loading it whole', async () => {
+    const loud = runs.find((run) => run.experiment === 'loud')!;
+    const page = await signedIn(studio.readToken);
+    await page.goto(`${studio.url}/#/runs/${loud.id}`);
+    await page.getByTestId('node-talk').click();
+    const panel = page.getByTestId('step-panel');
+    await expect
+      .poll(() => panel.getByTestId('log-view').textContent())
+      .toContain('the last line of a long log');
+    await expect.poll(() => panel.textContent()).toMatch(/of 100(\.0)? MiB loaded/);
+    // the page fetched a few hundred KiB of the log, not 100 MiB
+    const fetched = await page.evaluate(() =>
+      performance
+        .getEntriesByType('resource')
+        .filter((entry) => entry.name.includes('/logs/'))
+        .reduce((sum, entry) => sum + (entry as PerformanceResourceTiming).encodedBodySize, 0),
+    );
+    expect(fetched).toBeGreaterThan(0);
+    expect(fetched).toBeLessThan(2 * 2 ** 20);
+    // the download link serves the whole log
+    const href = await panel.getByRole('link', { name: 'Download' }).getAttribute('href');
+    const whole = await fetch(new URL(href!, `${studio.url}/`), {
+      headers: { authorization: `Bearer ${studio.readToken}` },
+    });
+    expect(Number(whole.headers.get('content-length') ?? (await whole.arrayBuffer()).byteLength)).toBe(
+      100 * 2 ** 20 + 'the last line of a long log\n'.length,
+    );
+    await whole.body?.cancel();
     await page.context().close();
   });
 
