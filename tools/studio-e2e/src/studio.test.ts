@@ -115,7 +115,7 @@ describe('the studio in Chromium against a real sluice serve', () => {
       performance
         .getEntriesByType('resource')
         .filter((entry) => entry.name.includes('/logs/'))
-        .reduce((sum, entry) => sum + (entry as PerformanceResourceTiming).encodedBodySize, 0),
+        .reduce((sum, entry) => sum + (entry as unknown as { encodedBodySize: number }).encodedBodySize, 0),
     );
     expect(fetched).toBeGreaterThan(0);
     expect(fetched).toBeLessThan(2 * 2 ** 20);
