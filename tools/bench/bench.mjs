@@ -3,28 +3,30 @@
 // It never asserts wall-clock times: a missed goal is marked ✗ and the exit code stays 0 (non-zero only when
 // something crashes). See tools/bench/README.md.
 //
-//   node tools/bench/bench.mjs [--only a,b,c,d,e,f,g] [--quick] [--python <interpreter>] [--profile <dir>]
+//   node tools/bench/bench.mjs [--only a,b,c,d,e,f,g,i] [--quick] [--python <interpreter>] [--profile <dir>]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { createRequire } from 'node:module';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { Environment, PipelineData, Pipeline, RunConfiguration, defineStep, hashTree } from '@sluice/core';
+import { Environment, Pipeline, RunConfiguration, hashTree } from '@sluice/core';
 import { ComputeTarget, Experiment, Workspace, localCompute } from '@sluice/runtime';
 import { PythonScriptStep } from '@sluice/step-python';
 import { coldCheckout } from '../cold-checkout.mjs';
 import { measureServeLoad } from './serve-load.mjs';
+import { noopPipeline } from './noop-pipeline.mjs';
 
 // ---------------------------------------------------------------------------------------------------------
 // options
 
-const MEASUREMENTS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+const MEASUREMENTS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'i'];
 
 function parseArgs(argv) {
   const options = {
@@ -64,7 +66,7 @@ function parseArgs(argv) {
 function usage(problem) {
   if (problem) console.error(`bench: ${problem}`);
   console.error(
-    'usage: node tools/bench/bench.mjs [--only a,b,c,d,e,f,g] [--quick] [--python <interpreter>] [--profile <dir>]',
+    'usage: node tools/bench/bench.mjs [--only a,b,c,d,e,f,g,i] [--quick] [--python <interpreter>] [--profile <dir>]',
   );
   process.exit(problem ? 2 : 0);
 }
@@ -100,6 +102,7 @@ const SIZES = options.quick
 // ---------------------------------------------------------------------------------------------------------
 // helpers
 
+const require = createRequire(import.meta.url);
 const root = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
 /** The Azurite instance of (d) while it runs, so a signal can stop it before the temp data is removed. */
 let activeAzurite;
@@ -188,62 +191,6 @@ const results = [];
 
 // ---------------------------------------------------------------------------------------------------------
 // (a) no-op re-run of a generated pipeline, everything reused
-
-/** A tiny step kind: starts `node -e ''` on the compute target and writes one small file as its output. */
-const noopPlugin = {
-  type: 'step',
-  kind: 'bench-noop',
-  name: 'sluice-bench',
-  version: '1.0.0',
-  coreRange: '^0.1.0',
-  reuseVersion: '1',
-  fingerprint: (step) => [{ name: 'index', value: step.config.index }],
-  async execute(ctx) {
-    const result = await ctx.compute.runProcess(
-      {
-        command: process.execPath,
-        args: ['-e', ''],
-        cwd: ctx.workDir,
-        env: { PATH: process.env.PATH ?? '' },
-      },
-      { signal: ctx.signal, onStdout: ctx.logs.stdout, onStderr: ctx.logs.stderr },
-    );
-    if (result.canceled) return { status: 'Canceled' };
-    if (result.exitCode !== 0) return { status: 'Failed', exitCode: result.exitCode, error: 'node failed' };
-    for (const folder of Object.values(ctx.outputs)) {
-      await writeFile(join(folder, 'out.txt'), `${ctx.step.config.index}\n`);
-    }
-    return { status: 'Finished', exitCode: 0 };
-  },
-};
-
-/**
- * `steps` steps: a root, then `chains` chains hanging from it (step i consumes the output of step i - chains,
- * or of the root). Every step has one PipelineData output, so each reuse decision checks the input's digest
- * and the stored output's content.
- */
-function noopPipeline(steps, chains) {
-  const outputs = [];
-  const list = [];
-  for (let i = 0; i < steps; i++) {
-    const name = `s${String(i).padStart(4, '0')}`;
-    const out = new PipelineData(`d${i}`); // output names must be unique within a pipeline
-    const upstream = i === 0 ? undefined : outputs[i <= chains ? 0 : i - chains];
-    outputs.push(out);
-    list.push(
-      defineStep({
-        kind: noopPlugin.kind,
-        plugin: noopPlugin,
-        name,
-        inputs: upstream ? [upstream] : [],
-        outputs: [out],
-        computeTarget: 'bench',
-        config: { index: i },
-      }),
-    );
-  }
-  return new Pipeline({ name: 'bench-noop', steps: list });
-}
 
 async function benchA() {
   const { steps, chains } = SIZES.a;
@@ -1054,6 +1001,64 @@ async function benchG() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// (i) `sluice run` of a no-op on a terminal (a pseudo-terminal made by script(1)) against the same command piped
+
+async function benchI() {
+  const { steps, reps } = options.quick ? { steps: 200, reps: 2 } : { steps: 1000, reps: 3 };
+  log(`\n(i) sluice run of a ${steps}-step no-op, everything reused: on a terminal against piped`);
+  if (spawnSync('script', ['--version']).status !== 0) {
+    log('  skipped: no script(1) (util-linux) to make a pseudo-terminal');
+    return;
+  }
+  const dir = join(root, 'i-ws');
+  const ws = Workspace.create(dir, { name: 'bench-i' });
+  await ComputeTarget.create(ws, 'bench', localCompute({ maxConcurrency: 2 }));
+  await ws.close();
+  const bin = join(dirname(require.resolve('@sluice/cli/package.json')), 'bin', 'sluice.js');
+  const module = join(import.meta.dirname, 'noop-pipeline.mjs');
+  const command = [process.execPath, bin, 'run', module, '-w', dir];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'CI'));
+  Object.assign(env, { SLUICE_BENCH_STEPS: String(steps), TERM: 'xterm-256color' });
+  const quote = (word) => `'${word.replaceAll("'", `'\\''`)}'`;
+  const timed = (pty) => {
+    const start = performance.now();
+    const result = pty
+      ? spawnSync('script', ['-qec', command.map(quote).join(' '), '/dev/null'], { env, encoding: 'utf8' })
+      : spawnSync(command[0], command.slice(1), { env, encoding: 'utf8' });
+    const ms = performance.now() - start;
+    if (result.status !== 0)
+      throw new Error(`sluice run exited ${result.status}:\n${result.stdout}${result.stderr}`);
+    return { ms, output: result.stdout };
+  };
+  progress('  cold run (not timed) ');
+  timed(false);
+  log('done');
+  const piped = [];
+  const terminal = [];
+  let drawn = false;
+  for (let i = 0; i < reps; i++) {
+    piped.push(timed(false).ms);
+    const onTerminal = timed(true);
+    terminal.push(onTerminal.ms);
+    // the table was drawn (cursor movements), not the one-line-per-change output of a pipe
+    drawn ||= onTerminal.output.includes('\x1b[');
+  }
+  const pipedMs = median(piped);
+  const terminalMs = median(terminal);
+  log(`  piped ${fmtMs(pipedMs)}, on a terminal ${fmtMs(terminalMs)} (medians of ${reps})`);
+  results.push({
+    id: 'i',
+    what: `\`sluice run\`, ${steps}-step no-op, on a terminal (pty)`,
+    sluice: fmtMs(terminalMs),
+    baseline: `${fmtMs(pipedMs)} (piped)`,
+    ratio: fmtRatio(terminalMs / pipedMs),
+    goal: '≤ 1.10×',
+    ok: terminalMs / pipedMs <= 1.1 && drawn,
+    note: `${drawn ? 'the live table was drawn' : 'no live table was drawn: not a terminal?'}; 1-minute load average ${loadavg()[0].toFixed(2)}`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // main
 
 function printTable() {
@@ -1091,6 +1096,7 @@ try {
   if (options.only.has('e')) results.push(...(await measureServeLoad({ quick: options.quick })));
   if (options.only.has('f')) await benchF();
   if (options.only.has('g')) await benchG();
+  if (options.only.has('i')) await benchI();
   printTable();
   const loadAfter = loadavg()[0];
   console.log(

@@ -51,10 +51,117 @@ class LineBuffers {
 }
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+const ENDED: ReadonlySet<string> = new Set(['Finished', 'Reused', 'Failed', 'Canceled', 'Skipped']);
+/** How often the live table is redrawn at most (changes in between are drawn together). */
+const FRAME_MS = 100;
+/** How many of the steps that ended last the collapsed table shows. */
+const RECENT = 3;
 
 /**
- * Live progress of a run: a redrawn table of steps on a terminal, one line per change otherwise (CI logs,
- * pipes). With `logs`, step output is printed as it comes.
+ * The live table of a run's steps, kept so that drawing a frame costs O(terminal rows), never O(steps): the
+ * counts by status, the running steps and the failed ones are kept up to date as events come (O(1) each);
+ * when every step fits on the terminal the whole table is drawn, else a summary: the counts, the running
+ * steps, the failed ones and the last few that ended.
+ */
+export class ProgressTable {
+  readonly #views = new Map<string, StepView>();
+  readonly #label: (step: string) => string;
+  readonly #counts = new Map<string, number>();
+  readonly #running = new Set<string>();
+  readonly #failed: string[] = [];
+  readonly #recent: string[] = [];
+  #ended = 0;
+  readonly #width: number;
+
+  constructor(steps: Iterable<[string, StepStatus]>, label: (step: string) => string) {
+    this.#label = label;
+    let width = 0;
+    for (const [name, status] of steps) {
+      this.#views.set(name, { status });
+      this.#count(status, 1);
+      if (ENDED.has(status)) this.#ended += 1;
+      width = Math.max(width, label(name).length);
+    }
+    this.#width = width;
+  }
+
+  get size(): number {
+    return this.#views.size;
+  }
+
+  /** A step's view (created for a step the run did not list). */
+  view(step: string): StepView {
+    let view = this.#views.get(step);
+    if (!view) {
+      view = { status: 'NotStarted' };
+      this.#views.set(step, view);
+      this.#count(view.status, 1);
+    }
+    return view;
+  }
+
+  /** A step changed status: O(1), whatever the number of steps. */
+  update(step: string, status: StepStatus, now: number): StepView {
+    const view = this.view(step);
+    if (view.status !== status) {
+      this.#count(view.status, -1);
+      this.#count(status, 1);
+      if (ENDED.has(status) && !ENDED.has(view.status)) this.#ended += 1;
+      view.status = status;
+    }
+    if (status === 'Running' || status === 'Reused') view.startedAt ??= now;
+    if (status === 'Running') this.#running.add(step);
+    else this.#running.delete(step);
+    if (ENDED.has(status)) {
+      view.endedAt = now;
+      if (status === 'Failed') this.#failed.push(step);
+      this.#recent.push(step);
+      if (this.#recent.length > RECENT) this.#recent.shift();
+    }
+    return view;
+  }
+
+  /** One frame: at most `rows` lines (the whole table when it fits), built from the kept state only. */
+  render(options: { runId: string; elapsedMs: number; frame: number; rows: number; now: number }): string {
+    const header = `${pc.bold(options.runId)}  ${this.#ended}/${this.#views.size} steps  ${formatMs(options.elapsedMs)}`;
+    const line = (name: string): string => {
+      const view = this.#views.get(name)!;
+      const mark = view.status === 'Running' ? pc.yellow(SPINNER[options.frame % SPINNER.length]!) : '';
+      const time =
+        view.startedAt !== undefined ? formatMs((view.endedAt ?? options.now) - view.startedAt) : '';
+      const state = mark ? `${mark} ${pc.yellow(view.status)}` : status(view.status);
+      return `  ${this.#label(name).padEnd(this.#width)}  ${padVisible(state, 12)} ${pc.dim(time)}${view.note ? pc.dim(`  ${view.note}`) : ''}`;
+    };
+    const room = Math.max(3, options.rows - 1);
+    if (this.#views.size <= room) return [header, ...[...this.#views.keys()].map(line)].join('\n');
+    // more steps than rows: the counts, then what a person looks for, as many as fit
+    const counts = [...this.#counts]
+      .filter(([, count]) => count > 0)
+      .map(([state, count]) => `${count} ${state.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}`)
+      .join(', ');
+    const shown: string[] = [];
+    const room2 = room - 1;
+    const add = (names: Iterable<string>): void => {
+      for (const name of names) {
+        if (shown.length >= room2) return;
+        if (!shown.includes(name)) shown.push(name);
+      }
+    };
+    add(this.#failed.slice(0, room2));
+    add(this.#running);
+    add([...this.#recent].reverse());
+    return [header, pc.dim(`  ${counts}`), ...shown.map(line)].join('\n');
+  }
+
+  #count(status: string, by: number): void {
+    this.#counts.set(status, (this.#counts.get(status) ?? 0) + by);
+  }
+}
+
+/**
+ * Live progress of a run: a table of steps redrawn at most every 100 ms on a terminal (a summary when the steps
+ * outnumber its rows), one line per change otherwise (CI logs, pipes). With `logs`, step output is printed as
+ * it comes.
  */
 export function showProgress(
   run: PipelineRun,
@@ -62,30 +169,23 @@ export function showProgress(
 ): () => void {
   const stream = options.stream ?? process.stdout;
   const interactive = options.interactive ?? Boolean(stream.isTTY && !process.env.CI);
-  const steps = new Map<string, StepView>();
-  for (const step of run.getSteps()) steps.set(step.name, { status: step.status });
   // steps are shown by their names as given ("Hello World"), events name them by id
   const labels = new Map(run.getGraph().nodes.map((node) => [node.name, node.displayName ?? node.name]));
   const label = (step: string): string => labels.get(step) ?? step;
+  const table = new ProgressTable(
+    run.getSteps().map((step) => [step.name, step.status] as [string, StepStatus]),
+    label,
+  );
   const started = Date.now();
   let frame = 0;
-  const render = (): string => {
-    const width = Math.max(...[...steps.keys()].map((name) => label(name).length));
-    const lines = [...steps].map(([name, view]) => {
-      const mark = view.status === 'Running' ? pc.yellow(SPINNER[frame % SPINNER.length]!) : '';
-      const time =
-        view.startedAt !== undefined ? formatMs((view.endedAt ?? Date.now()) - view.startedAt) : '';
-      const state = mark ? `${mark} ${pc.yellow(view.status)}` : status(view.status);
-      return `  ${label(name).padEnd(width)}  ${padVisible(state, 12)} ${pc.dim(time)}${view.note ? pc.dim(`  ${view.note}`) : ''}`;
+  const render = (): string =>
+    table.render({
+      runId: run.id,
+      elapsedMs: Date.now() - started,
+      frame,
+      rows: stream.rows ?? 24,
+      now: Date.now(),
     });
-    const done = [...steps.values()].filter((view) =>
-      ['Finished', 'Reused', 'Failed', 'Canceled', 'Skipped'].includes(view.status),
-    ).length;
-    return [
-      `${pc.bold(run.id)}  ${done}/${steps.size} steps  ${formatMs(Date.now() - started)}`,
-      ...lines,
-    ].join('\n');
-  };
   const logUpdate = interactive ? createLogUpdate(stream) : undefined;
   const unfinished = new LineBuffers();
   const logLine = (step: string, line: string): string => `${pc.dim(`[${label(step)}]`)} ${line}\n`;
@@ -98,27 +198,24 @@ export function showProgress(
       logUpdate(render());
     } else stream.write(printed.join(''));
   };
+  // a terminal is redrawn on a clock, not per event: a burst of a thousand changes is one frame
   const timer = interactive
     ? setInterval(() => {
         frame += 1;
         logUpdate!(render());
-      }, 100)
+      }, FRAME_MS)
     : undefined;
+  if (logUpdate) logUpdate(render());
   const off = run.on((event: RunEvent) => {
     if (event.type === 'step-status') {
-      const view = steps.get(event.step) ?? { status: event.status };
-      view.status = event.status;
-      if (event.status === 'Running' || event.status === 'Reused') view.startedAt ??= Date.now();
-      if (['Finished', 'Reused', 'Failed', 'Canceled', 'Skipped'].includes(event.status)) {
-        view.endedAt = Date.now();
+      const view = table.update(event.step, event.status, Date.now());
+      if (ENDED.has(event.status)) {
         // what the step printed last without a newline, before the line that says it ended
         print(unfinished.flush(event.step).map((line) => logLine(event.step, line)));
       }
       if (event.reusedFrom) view.note = `from ${event.reusedFrom}`;
       if (event.error && event.status !== 'Skipped') view.note = event.error;
-      steps.set(event.step, view);
-      if (logUpdate) logUpdate(render());
-      else {
+      if (!logUpdate) {
         const time =
           view.startedAt !== undefined && view.endedAt !== undefined
             ? ` ${formatMs(view.endedAt - view.startedAt)}`
