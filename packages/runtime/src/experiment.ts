@@ -367,7 +367,11 @@ export class PipelineRun {
   }
 
   getSteps(): StepRun[] {
-    return this.workspace.store.getStepRuns(this.id).map((record) => new StepRun(this.workspace, record.id));
+    // the names as given, read once for all steps (each step reading the run's graph again is quadratic)
+    const names = new Map(displayNames(this.#record()));
+    return this.workspace.store
+      .getStepRuns(this.id)
+      .map((record) => new StepRun(this.workspace, record.id, names.get(record.stepName) ?? record.stepName));
   }
 
   /** A step run by the step's id or its name as given (`"Hello World"`). */
@@ -464,9 +468,12 @@ export interface StepExplanation {
 export class StepRun {
   readonly workspace: Workspace;
   readonly id: string;
-  constructor(workspace: Workspace, id: string) {
+  readonly #displayName: string | undefined;
+  /** `displayName`: the step's name as given, when the caller knows it (else read from the run). */
+  constructor(workspace: Workspace, id: string, displayName?: string) {
     this.workspace = workspace;
     this.id = id;
+    this.#displayName = displayName;
   }
 
   get record(): StepRunRecord {
@@ -480,6 +487,7 @@ export class StepRun {
   }
   /** The step's name as given (`"Hello World"`); its id when that is the same. */
   get displayName(): string {
+    if (this.#displayName !== undefined) return this.#displayName;
     const record = this.record;
     const run = this.workspace.store.getRun(record.runId);
     const names = run ? new Map(displayNames(run)) : new Map<string, string>();

@@ -1,5 +1,5 @@
 import { Environment, Pipeline, RunConfiguration, SluiceError } from '@sluice/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   AmlCompute,
   ComputeTarget,
@@ -86,6 +86,13 @@ describe('names a user of the original SDK looks for', () => {
     expect(run.getGraph().nodes).toEqual([
       expect.objectContaining({ name: 'Say_hello', displayName: 'Say hello', computeTarget: 'aml-compute' }),
     ]);
+    // the steps of a run know their names as given: one read of the run for all of them, not one per look
+    const reads = vi.spyOn(ws.store, 'getRun');
+    const steps = run.getSteps();
+    expect(steps.map((each) => each.displayName)).toEqual(['Say hello']);
+    expect(steps.map((each) => each.displayName)).toEqual(['Say hello']);
+    expect(reads).toHaveBeenCalledTimes(1);
+    reads.mockRestore();
   });
 
   it('an optional package that is not installed is named in a coded error', async () => {
