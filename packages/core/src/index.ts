@@ -31,7 +31,7 @@ export type {
   PipelineDataOptions,
   ProducedData,
 } from './bindings.js';
-export { Environment, RunConfiguration, SECRET_PREFIX } from './environment.js';
+export { Environment, RunConfiguration, SECRET_PREFIX, checkResources } from './environment.js';
 export type { EnvironmentOptions, EnvironmentReference, RunConfigurationOptions } from './environment.js';
 export { Step, canonicalArgument, defineStep } from './step.js';
 export type {
@@ -58,6 +58,7 @@ export type {
   JsonSchema,
   PluginBase,
   PluginContext,
+  ComputeResources,
   ProcessJob,
   ProcessResult,
   ProcessRunHooks,
