@@ -119,7 +119,9 @@ write_config() {
     echo "ProctrackType=proctrack/linuxproc"
     echo "TaskPlugin=task/none"
     echo "SelectType=select/cons_tres"
-    echo "SelectTypeParameters=CR_Core"
+    echo "SelectTypeParameters=CR_Core_Memory"
+    # a job that names no memory gets 2 GB per CPU (8 CPUs fit a node), and is killed above what it has
+    echo "DefMemPerCPU=2048"
     echo "SchedulerParameters=batch_sched_delay=0"
     echo "ReturnToService=2"
     echo "MailProg=/bin/true"
@@ -140,6 +142,8 @@ write_config() {
     if [ "$ACCOUNTING" = 1 ]; then
       echo "AccountingStorageType=accounting_storage/slurmdbd"
       echo "AccountingStorageHost=$CONTROLLER_ADDR"
+      # the munge socket for the connection to slurmdbd
+      echo "AccountingStoragePass=$DIR/munge/munge.socket"
     else
       echo "AccountingStorageType=accounting_storage/none"
     fi
@@ -164,13 +168,13 @@ database_up() {
   local data="$DIR/mysql"
   if [ ! -d "$data/mysql" ]; then
     install -d -o mysql -g mysql "$data"
-    mariadb-install-db --user=mysql --datadir="$data" --auth-root-authentication-method=socket >/dev/null
+    mariadb-install-db --user=mysql --datadir="$data" --auth-root-authentication-method=socket >/dev/null 2>&1
   fi
   install -d -o mysql -g mysql /run/mysqld
-  if ! running "$DIR/run/mariadb.pid"; then
+  if ! running "$data/mariadb.pid"; then
     # no network: slurmdbd (root) reaches it on the default socket, authenticated by its user id
-    (mariadbd --user=mysql --datadir="$data" --skip-networking --pid-file="$DIR/run/mariadb.pid" \
-      --log-error="$DIR/log/mariadb.log" >/dev/null 2>&1 &)
+    (mariadbd --user=mysql --datadir="$data" --skip-networking --pid-file="$data/mariadb.pid" \
+      --log-error="$data/mariadb.log" >/dev/null 2>&1 &)
     for _ in $(seq 100); do
       mariadb -e 'select 1' >/dev/null 2>&1 && break
       sleep 0.2
@@ -191,9 +195,11 @@ LogFile=$DIR/log/slurmdbd.log
 CONF
   chmod 600 "$DIR/slurmdbd.conf"
   if ! running "$DIR/run/slurmdbd.pid"; then
-    in_namespace "$CONTROLLER_NS" slurmdbd -f "$DIR/slurmdbd.conf"
-    for _ in $(seq 100); do
-      sacctmgr -n list cluster >/dev/null 2>&1 && break
+    # slurmdbd reads slurmdbd.conf from the folder of SLURM_CONF
+    in_namespace "$CONTROLLER_NS" slurmdbd
+    local deadline=$((SECONDS + 30))
+    until sacctmgr -n list cluster >/dev/null 2>&1; do
+      [ "$SECONDS" -lt "$deadline" ] || die "slurmdbd did not answer within 30 s; see $DIR/log/slurmdbd.log"
       sleep 0.2
     done
   fi
@@ -243,7 +249,7 @@ up() {
 down() {
   need_root
   if running "$DIR/run/slurmctld.pid"; then scontrol shutdown >/dev/null 2>&1 || true; fi
-  for file in "$DIR"/run/slurmd-*.pid "$DIR/run/slurmctld.pid" "$DIR/run/slurmdbd.pid" "$DIR/run/mariadb.pid" \
+  for file in "$DIR"/run/slurmd-*.pid "$DIR/run/slurmctld.pid" "$DIR/run/slurmdbd.pid" "$DIR/mysql/mariadb.pid" \
     "$DIR/munge/munged.pid"; do
     [ -e "$file" ] && stop_pidfile "$file"
   done

@@ -212,7 +212,12 @@ export class SlurmComputeTarget implements ComputeTarget {
   #follow(id: string, job: ProcessJob, spool: string, hooks: ProcessRunHooks): Promise<ProcessResult> {
     return new Promise<ProcessResult>((resolve, reject) => {
       const stdout = new Tail(join(spool, 'stdout'), (chunk) => hooks.onStdout?.(chunk));
-      const stderr = new Tail(join(spool, 'stderr'), (chunk) => hooks.onStderr?.(chunk));
+      // without cgroups, Slurm's accounting kills a job over its memory: FAILED by SIGKILL, with this line
+      let overMemory = false;
+      const stderr = new Tail(join(spool, 'stderr'), (chunk) => {
+        overMemory ||= /exceeded (job )?memory limit/i.test(chunk.toString('latin1'));
+        hooks.onStderr?.(chunk);
+      });
       let started = false;
       let finished = false;
       let canceled = false;
@@ -267,7 +272,8 @@ export class SlurmComputeTarget implements ComputeTarget {
             ),
           );
         } else if (state !== 'COMPLETED' && !canceled && !timedOut) {
-          hooks.onStderr?.(Buffer.from(`slurm: job ${id} ${explain(info)}\n`));
+          const seen = overMemory ? { ...info, state: 'OUT_OF_MEMORY' } : info;
+          hooks.onStderr?.(Buffer.from(`slurm: job ${id} ${explain(seen)}\n`));
         }
         // a job Slurm ended (cancel, time limit, memory, node) did not exit on its own, whatever code it shows
         const ended = state !== 'COMPLETED' && state !== 'FAILED';

@@ -42,6 +42,13 @@ const SCRIPTS: Record<string, string> = {
     '\n',
   ),
   'sleep.py': ['import time', 'print("sleeping", flush=True)', 'time.sleep(600)'].join('\n'),
+  'hungry.py': [
+    'import time',
+    'block = bytearray(400 * 1024 * 1024)',
+    'block[::4096] = b"x" * len(block[::4096])',
+    'time.sleep(10)',
+    'print("survived")',
+  ].join('\n'),
 };
 
 let root: string;
@@ -162,6 +169,24 @@ describe.skipIf(!SLURM_CONF)('Steps on a real Slurm cluster', { timeout: 240_000
     expect(run.status).toBe('Canceled');
     expect(target.calls.scancel).toBe(1);
     expect(jobStates(`sluice:${run.id}:sleep`)).toEqual(['CANCELLED']);
+    await ws.close();
+  });
+
+  it.concurrent('reports a job Slurm killed for using more memory than it asked for', async () => {
+    const { ws, submit } = await workspace();
+    const hungry = step('hungry', {
+      computeTarget: 'cluster',
+      runConfig: new RunConfiguration({ resources: { memory: '50M' } }),
+    });
+    const run = await submit(new Pipeline({ steps: [hungry] }));
+    await run.waitForCompletion({ raiseOnError: false });
+    const stepRun = run.findStepRun('hungry');
+    expect(run.status).toBe('Failed');
+    expect(stepRun.record.error).toContain('SIGKILL');
+    const stderr = await stepRun.getStderr();
+    expect(stderr).toContain('exceeded memory limit');
+    expect(stderr).toContain('killed by Slurm: out of memory at 50M; raise memory');
+    expect(await stepRun.getStdout()).not.toContain('survived');
     await ws.close();
   });
 
