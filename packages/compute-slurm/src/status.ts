@@ -83,7 +83,6 @@ export class StatusPoller {
     if (this.#timer) clearTimeout(this.#timer);
     this.#due = due;
     this.#timer = setTimeout(() => void this.#poll(), due - Date.now());
-    this.#timer.unref?.();
   }
 
   async #poll(): Promise<void> {
