@@ -1,6 +1,6 @@
 /** Both ways of reading job states, on the real cluster: sacct (accounting) and squeue/scontrol. */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProcessJob } from '@sluice/core';
@@ -70,6 +70,30 @@ describe.skipIf(!SLURM_CONF)('Job states', () => {
       }
     });
   }
+
+  it('fails with COMPUTE_FILESYSTEM_NOT_SHARED when the node cannot see the step folder', async () => {
+    // the job may not start for 3 s; the folder is gone by then, as on a node that does not mount it
+    const slurm = await slurmComputeProvider().createTarget(
+      'not-shared',
+      { slurmConf: SLURM_CONF!, sbatchArgs: ['--begin=now+3'], pollIntervalMs: 200, maxPollIntervalMs: 1000 },
+      { workspaceDir: root, secret: () => undefined },
+    );
+    const cwd = join(root, 'vanishing');
+    await mkdir(cwd);
+    try {
+      const running = (slurm as SlurmComputeTarget).runProcess({ ...job("console.log('ran')"), cwd });
+      while ((slurm as SlurmComputeTarget).calls.sbatch === 0) await new Promise((r) => setTimeout(r, 50));
+      await rm(cwd, { recursive: true });
+      await expect(running).rejects.toMatchObject({
+        code: 'COMPUTE_FILESYSTEM_NOT_SHARED',
+        message: expect.stringMatching(
+          /cannot see the step's folder .*vanishing.*filesystem every node mounts/,
+        ),
+      });
+    } finally {
+      await slurm.close?.();
+    }
+  });
 
   it("chooses sacct when the cluster keeps accounting, else squeue ('auto')", async () => {
     const slurm = await target('auto');
