@@ -233,7 +233,7 @@ export class StatusPoller {
         reason,
         nodes,
         timeLimit,
-        memory: memory === '0' || memory === '' ? undefined : memory,
+        memory: memory && /^[1-9]\d*[KMGT]?$/.test(memory) ? memory : undefined,
       });
     }
     return infos;

@@ -153,6 +153,7 @@ export class SlurmComputeTarget implements ComputeTarget {
     try {
       await writeFile(join(spool, 'run.sh'), processScript(job), { mode: 0o600 });
       const id = await this.#submit(job, spool);
+      hooks.onSubmit?.({ id });
       return await this.#follow(id, job, spool, hooks);
     } finally {
       await rm(spool, { recursive: true, force: true });
@@ -272,7 +273,10 @@ export class SlurmComputeTarget implements ComputeTarget {
             ),
           );
         } else if (state !== 'COMPLETED' && !canceled && !timedOut) {
-          const seen = overMemory ? { ...info, state: 'OUT_OF_MEMORY' } : info;
+          // the memory the job asked for is known here; what sacct shows for it is not always readable
+          const memory = { ...this.#settings.defaults, ...job.resources }.memory ?? info.memory;
+          const seen =
+            overMemory || state === 'OUT_OF_MEMORY' ? { ...info, state: 'OUT_OF_MEMORY', memory } : info;
           hooks.onStderr?.(Buffer.from(`slurm: job ${id} ${explain(seen)}\n`));
         }
         // a job Slurm ended (cancel, time limit, memory, node) did not exit on its own, whatever code it shows

@@ -61,6 +61,11 @@ export interface ProcessRunHooks {
    * (the runtime records them so that a runner killed with the step still running does not leave it behind).
    */
   onSpawn?(process: { pid: number; processGroup: number }): void;
+  /**
+   * Called on targets that hand the process to a scheduler as a job (Slurm, …), once it is submitted, with
+   * the scheduler's job id (the runtime writes it to the step's log).
+   */
+  onSubmit?(job: { id: string }): void;
   onStdout?(chunk: Buffer): void;
   onStderr?(chunk: Buffer): void;
 }

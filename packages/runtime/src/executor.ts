@@ -904,6 +904,10 @@ export class RunExecution {
                   this.#recordProcess(plan.stepRunId, spawned, info);
                   hooks.onSpawn?.(spawned);
                 },
+                onSubmit: (submitted) => {
+                  info(`submitted to ${compute.name} (${compute.kind}) as job ${submitted.id}`);
+                  hooks.onSubmit?.(submitted);
+                },
               });
             } finally {
               for (const group of groups) this.#forgetProcess(plan.stepRunId, group);

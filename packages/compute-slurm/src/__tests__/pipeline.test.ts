@@ -128,6 +128,11 @@ describe.skipIf(!SLURM_CONF)('Steps on a real Slurm cluster', { timeout: 240_000
       expect(run.status, await run.findStepRun('total').getStderr()).toBe('Finished');
       const onCluster = await run.findStepRun('total').getStdout();
       expect(onCluster).toMatch(/^node n\d job \d+$/m);
+      const job = /job (\d+)$/m.exec(onCluster)![1];
+      // the job id is recorded with the step run, in its log
+      expect(await run.findStepRun('total').getSluiceLog()).toContain(
+        `submitted to cluster (slurm) as job ${job}`,
+      );
       expect(await run.findStepRun('report').getStdout()).toContain('total is 10');
       expect(target.calls.sbatch).toBe(1);
       const { squeue, sacct, scontrol } = target.calls;
@@ -185,7 +190,7 @@ describe.skipIf(!SLURM_CONF)('Steps on a real Slurm cluster', { timeout: 240_000
     expect(stepRun.record.error).toContain('SIGKILL');
     const stderr = await stepRun.getStderr();
     expect(stderr).toContain('exceeded memory limit');
-    expect(stderr).toContain('killed by Slurm: out of memory at 50M; raise memory');
+    expect(stderr, stderr).toContain('killed by Slurm: out of memory at 50M; raise memory');
     expect(await stepRun.getStdout()).not.toContain('survived');
     await ws.close();
   });
