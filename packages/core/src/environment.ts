@@ -1,5 +1,6 @@
 import { BRAND, hasBrand } from './brand.js';
 import { SluiceError } from './errors.js';
+import type { ComputeResources } from './plugins.js';
 
 /** Packages an environment is expected to provide, in the original SDK's shape. */
 export interface CondaDependencies {
@@ -205,14 +206,20 @@ export interface RunConfigurationOptions {
   environment?: Environment | EnvironmentReference;
   /** The compute target of steps that name none themselves. */
   target?: string | { readonly name: string };
+  /**
+   * What the step asks of a cluster scheduler (e.g. Slurm): CPUs, memory, GPUs, a time limit, node features.
+   * Overrides the compute target's defaults; local compute ignores it. Not part of the step's fingerprint.
+   */
+  resources?: ComputeResources;
 }
 
 /** The environment a new RunConfiguration starts with: python3, nothing else; rename it to keep it apart. */
 export const DEFAULT_ENVIRONMENT_NAME = 'sluice-default';
 
 /**
- * How a step is run: the environment, and the compute target for steps that name none. As in the original
- * SDK, a new one holds an environment to adjust in place (`runConfig.environment.name = 'MyEnvironment'`).
+ * How a step is run: the environment, the compute target for steps that name none, and what it asks of a
+ * cluster scheduler. As in the original SDK, a new one holds an environment to adjust in place
+ * (`runConfig.environment.name = 'MyEnvironment'`).
  */
 export class RunConfiguration {
   readonly [BRAND] = 'RunConfiguration';
@@ -221,6 +228,7 @@ export class RunConfiguration {
   }
   environment: Environment | EnvironmentReference;
   target: string | { readonly name: string } | undefined;
+  readonly resources: Readonly<ComputeResources> | undefined;
   constructor(options: RunConfigurationOptions = {}) {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw new SluiceError(
@@ -243,5 +251,51 @@ export class RunConfiguration {
     }
     this.environment = options.environment ?? new Environment({ name: DEFAULT_ENVIRONMENT_NAME });
     this.target = options.target;
+    this.resources = options.resources === undefined ? undefined : checkResources(options.resources);
   }
+}
+
+const RESOURCE_CHECKS: Record<keyof ComputeResources, [(value: unknown) => boolean, string]> = {
+  cpus: [(value) => Number.isInteger(value) && (value as number) > 0, 'a whole number of CPUs above 0'],
+  gpus: [(value) => Number.isInteger(value) && (value as number) >= 0, 'a whole number of GPUs (0 or more)'],
+  memory: [
+    (value) => typeof value === 'string' && /^[0-9]+[KMGT]?$/i.test(value),
+    "an amount like '500M' or '4G'",
+  ],
+  time: [
+    (value) =>
+      (Number.isInteger(value) && (value as number) > 0) ||
+      (typeof value === 'string' && /^(\d+-)?\d+(:\d{1,2}){0,2}$/.test(value)),
+    "minutes (a whole number) or a Slurm time like '30:00', '02:00:00' or '1-00:00:00'",
+  ],
+  constraint: [
+    (value) => typeof value === 'string' && value.trim() !== '',
+    "node features like 'avx2&bigmem'",
+  ],
+};
+
+/** Check compute resources, with a coded error naming the wrong one and what it should be. */
+export function checkResources(
+  resources: ComputeResources,
+  where = 'RunConfiguration resources',
+): ComputeResources {
+  if (resources === null || typeof resources !== 'object' || Array.isArray(resources)) {
+    throw new SluiceError('OPTION_INVALID', `${where} must be an object like { cpus: 2, memory: '4G' }.`);
+  }
+  for (const [key, value] of Object.entries(resources)) {
+    const check = RESOURCE_CHECKS[key as keyof ComputeResources];
+    if (!check) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `${where}: unknown resource "${key}"; known: ${Object.keys(RESOURCE_CHECKS).join(', ')}.`,
+      );
+    }
+    if (value !== undefined && !check[0](value)) {
+      throw new SluiceError(
+        'OPTION_INVALID',
+        `${where}: ${key} must be ${check[1]}, not ${JSON.stringify(value)}.`,
+      );
+    }
+  }
+  return Object.freeze({ ...resources });
 }

@@ -38,6 +38,7 @@ export {
   Environment,
   RunConfiguration,
   SECRET_PREFIX,
+  checkResources,
 } from './environment.js';
 export type {
   EnvironmentOptions,
@@ -70,6 +71,7 @@ export type {
   JsonSchema,
   PluginBase,
   PluginContext,
+  ComputeResources,
   ProcessJob,
   ProcessResult,
   ProcessRunHooks,

@@ -22,6 +22,19 @@ export interface PluginBase {
 // ---------------------------------------------------------------------------------------------------------
 // Compute
 
+/** What a step asks of a cluster scheduler; local compute ignores it. */
+export interface ComputeResources {
+  /** CPUs for the step's process. */
+  cpus?: number;
+  /** Memory, e.g. `'500M'` or `'4G'`. */
+  memory?: string;
+  gpus?: number;
+  /** A time limit: minutes, or a Slurm time such as `'30:00'`, `'02:00:00'`, `'1-00:00:00'`. */
+  time?: number | string;
+  /** Node features the scheduler must match, e.g. `'avx2&bigmem'`. */
+  constraint?: string;
+}
+
 /** A process to run on a compute target. */
 export interface ProcessJob {
   command: string;
@@ -30,6 +43,13 @@ export interface ProcessJob {
   env: Readonly<Record<string, string>>;
   /** Kill the process after this many milliseconds. */
   timeoutMs?: number;
+  /** What the step asks of a cluster scheduler (its run configuration's `resources`; set by the runtime). */
+  resources?: Readonly<ComputeResources>;
+  /**
+   * The run and step the process belongs to (set by the runtime), for targets that name their jobs or find
+   * them again after the runner restarts.
+   */
+  step?: { readonly runId: string; readonly stepName: string; readonly stepRunId: string };
 }
 
 export interface ProcessRunHooks {
@@ -41,6 +61,11 @@ export interface ProcessRunHooks {
    * (the runtime records them so that a runner killed with the step still running does not leave it behind).
    */
   onSpawn?(process: { pid: number; processGroup: number }): void;
+  /**
+   * Called on targets that hand the process to a scheduler as a job (Slurm, …), once it is submitted, with
+   * the scheduler's job id (the runtime writes it to the step's log).
+   */
+  onSubmit?(job: { id: string }): void;
   onStdout?(chunk: Buffer): void;
   onStderr?(chunk: Buffer): void;
 }

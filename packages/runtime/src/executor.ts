@@ -22,6 +22,7 @@ import {
   type Environment,
   type FingerprintPart,
   type ParameterValue,
+  type ProcessJob,
   type Pipeline,
   type ProducedData,
   type ResolvedInput,
@@ -884,8 +885,15 @@ export class RunExecution {
       const runProcess: ComputeTarget['runProcess'] = compute.runProcess
         ? async (job, hooks = {}) => {
             const groups: number[] = [];
+            // a cluster scheduler gets what the step asks for, and the run and step its job belongs to
+            const resources = job.resources ?? step.runConfig?.resources;
+            const labelled: ProcessJob = {
+              ...job,
+              ...(resources ? { resources } : {}),
+              step: job.step ?? { runId: this.#runId, stepName: step.name, stepRunId: plan.stepRunId },
+            };
             try {
-              return await compute.runProcess!(job, {
+              return await compute.runProcess!(labelled, {
                 ...hooks,
                 onStart: () => {
                   this.#setStatus(step.name, 'Running');
@@ -895,6 +903,10 @@ export class RunExecution {
                   groups.push(spawned.processGroup);
                   this.#recordProcess(plan.stepRunId, spawned, info);
                   hooks.onSpawn?.(spawned);
+                },
+                onSubmit: (submitted) => {
+                  info(`submitted to ${compute.name} (${compute.kind}) as job ${submitted.id}`);
+                  hooks.onSubmit?.(submitted);
                 },
               });
             } finally {

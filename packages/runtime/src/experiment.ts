@@ -45,6 +45,11 @@ export interface SubmitOptions {
   runSource?: string;
   /** Who or what submitted the run (a token's subject, `schedule:<name>`, a user name); shown in run records. */
   submittedBy?: string;
+  /**
+   * The compute target steps that name none run on (default `local`), e.g. a cluster: the same pipeline runs
+   * there with no change to its code.
+   */
+  defaultComputeTarget?: string;
 }
 
 const EXPERIMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
@@ -121,7 +126,9 @@ export class Experiment {
       if (step.plugin) ws.registry.ensure(step.plugin);
       const plugin = ws.registry.step(step.kind);
       checkStepArguments(step, plugin, parameters);
-      const compute = await ws.getComputeTarget(step.computeTarget ?? DEFAULT_COMPUTE);
+      const compute = await ws.getComputeTarget(
+        step.computeTarget ?? options.defaultComputeTarget ?? DEFAULT_COMPUTE,
+      );
       if (plugin.computeKinds && !plugin.computeKinds.includes(compute.kind)) {
         throw new SluiceError(
           'STEP_INVALID',

@@ -163,6 +163,7 @@ describe('mistakes in what the user gives', () => {
     [['run', 'empty.mjs'], 'PIPELINE_FILE_INVALID', /it exported nothing/],
     [['init', 'pipeline.mjs'], 'WORKSPACE_NOT_FOUND', /a file is in the way/],
     [['run', 'pipeline.mjs', '-p', 'size=3'], 'PARAMETER_UNKNOWN', /no parameter "size"/],
+    [['run', 'pipeline.mjs', '-c', 'cluster'], 'COMPUTE_NOT_FOUND', /No compute target "cluster"/],
   ])('sluice %j → %s', async (args, code, message) => {
     const [command, file, ...rest] = args as [string, string, ...string[]];
     const workspace = command === 'init' ? [] : ['-w', join(dir, 'ws')];

@@ -29,6 +29,10 @@ export function register(program: Command, { io, result }: CommandContext): void
     .option('-t, --tag <name=value>', 'tag the run (repeatable)', collectPair, {})
     .option('--logs', 'print step output as it comes')
     .option('--json', 'print the finished run as JSON instead of a table')
+    .option(
+      '-c, --compute <name>',
+      "the workspace's compute target for steps that name none (default: local), e.g. a Slurm cluster",
+    )
     .addOption(workspaceOption())
     .action(
       async (
@@ -41,6 +45,7 @@ export function register(program: Command, { io, result }: CommandContext): void
           tag: Record<string, string>;
           logs?: boolean;
           json?: boolean;
+          compute?: string;
           workspace?: string;
         },
       ) => {
@@ -56,6 +61,7 @@ export function register(program: Command, { io, result }: CommandContext): void
             tags: options.tag,
             runSource: 'CLI',
             ...(user ? { submittedBy: user } : {}),
+            ...(options.compute ? { defaultComputeTarget: options.compute } : {}),
           });
           const stop = options.json
             ? () => undefined
