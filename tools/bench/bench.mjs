@@ -184,8 +184,22 @@ async function profiled(name, fn) {
     mkdirSync(options.profile, { recursive: true });
     const file = join(options.profile, `${name}.cpuprofile`);
     await writeFile(file, JSON.stringify(profile));
-    log(`  profile written: ${file}`);
+    log(`  profile written: ${file}; where the time went (self time):`);
+    for (const [where, ms] of topFunctions(profile, 5)) log(`    ${fmtMs(ms).padStart(10)}  ${where}`);
   }
+}
+
+/** The `count` functions of a V8 CPU profile with the most self time, as [where, ms]. */
+function topFunctions(profile, count) {
+  const byNode = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  profile.samples.forEach((id, index) => {
+    const { functionName, url, lineNumber } = byNode.get(id).callFrame;
+    const file = url ? relative(process.cwd(), url.replace(/^file:\/\//, '')) : '';
+    const where = `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`;
+    self.set(where, (self.get(where) ?? 0) + (profile.timeDeltas[index] ?? 0) / 1000);
+  });
+  return [...self].sort((a, b) => b[1] - a[1]).slice(0, count);
 }
 
 const results = [];
