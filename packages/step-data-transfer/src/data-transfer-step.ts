@@ -45,7 +45,6 @@ export interface DataTransferStepOptions {
 const plugin = dataTransferStep();
 
 /** Step names as `defineStep` accepts them. */
-const STEP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** Wildcards in a dataset path. */
 const GLOB = /[*?]/;
 
@@ -63,10 +62,11 @@ export class DataTransferStep extends Step<DataTransferConfig> {
       );
     }
     const { name } = options;
-    if (typeof name !== 'string' || !STEP_NAME.test(name)) {
+    // any name core takes ("Copy raw data" too): core keeps it for display and derives the step's id
+    if (typeof name !== 'string' || name.trim() === '') {
       throw new SluiceError(
         'STEP_INVALID',
-        `Step name ${JSON.stringify(name)} is not valid: use letters, digits, '_', '.', '-'.`,
+        `Step name ${JSON.stringify(name)} is not valid: give a non-empty name, e.g. 'copy_raw'.`,
       );
     }
     const sourceType = checkReferenceType(name, 'sourceReferenceType', options.sourceReferenceType);

@@ -201,8 +201,12 @@ describe('DataTransferStep', () => {
     });
   });
 
-  it('refuses a bad step name with the step error code', () => {
-    refused({ name: 'no spaces', sourceDataReference: raw }, /Step name "no spaces" is not valid/);
+  it('takes a name with spaces as its display name, and refuses an empty one with the step error code', () => {
+    const step = new DataTransferStep({ name: 'Copy raw data', sourceDataReference: raw });
+    expect(step.name).toBe('Copy_raw_data');
+    expect(step.displayName).toBe('Copy raw data');
+    expect(step.outputs[0]!.name).toBe('Copy_raw_data_output');
+    refused({ name: ' ', sourceDataReference: raw }, /Step name " " is not valid/);
   });
 });
 
