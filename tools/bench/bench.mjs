@@ -7,7 +7,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
@@ -957,9 +957,13 @@ async function benchF() {
 async function benchG() {
   const { steps, reps } = options.quick ? { steps: 300, reps: 2 } : { steps: 1000, reps: 3 };
   log(`\n(g) the studio's run page in Chromium: a ${steps}-step run's graph against a 10-step run's`);
+  const { CHROMIUM, launchChromium } = await import('../chromium.mjs');
+  if (!existsSync(CHROMIUM)) {
+    log(`  skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set SLUICE_CHROMIUM)`);
+    return;
+  }
   const { serve, createToken } = await import('@sluice/publish');
   const { studioAssets } = await import('@sluice/studio');
-  const { launchChromium } = await import('./chromium.mjs');
   const dir = join(root, 'g-ws');
   const ws = Workspace.create(dir, { name: 'bench-g' });
   let server;

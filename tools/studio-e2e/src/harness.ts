@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+export { launchChromium } from '../../chromium.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -14,9 +15,6 @@ export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 export const IRIS = fileURLToPath(new URL('../../../examples/iris/pipeline.ts', import.meta.url));
 /** Where the suite saves its screenshots (a CI artifact). */
 export const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
-
-/** Debian's Chromium; `.ci/run` installs it (apt package `chromium`). */
-export const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Run `sluice …` to its end; a non-zero exit throws with the output, unless `allowFailure`. */
 export function sluice(args: readonly string[], options: { allowFailure?: boolean } = {}): string {
@@ -113,24 +111,6 @@ export async function startStudio(): Promise<Studio> {
       await exited;
     },
   };
-}
-
-/** Debian's Chromium, headless, as root on a closed network (the flags keep it from calling out). */
-export function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`No Chromium at ${CHROMIUM}: install Debian's package (apt-get install chromium).`);
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
 }
 
 /** Sign in through the studio's form with a token. */
