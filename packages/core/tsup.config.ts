@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
+  // keep `node:` on built-in imports: a bare 'stream' can be taken for a package by a consumer's bundler
+  removeNodeProtocol: false,
 });
