@@ -75,6 +75,8 @@ export type {
   ProcessJob,
   ProcessResult,
   ProcessRunHooks,
+  SubmittedJob,
+  SubmittedJobState,
   ResolvedInput,
   StepExecutionContext,
   StepExecutionResult,

@@ -67,6 +67,7 @@ export type {
   LeaseHolder,
   MetricRecord,
   OutputRecord,
+  RemoteJobRecord,
   PipelineRunRecord,
   RanReason,
   RunStatus,
