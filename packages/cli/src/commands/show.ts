@@ -70,8 +70,14 @@ export function register(program: Command, { io }: CommandContext): void {
           const metrics = step.getMetrics();
           const outputs = step.getOutputs();
           const git = step.record.git;
-          if (!Object.keys(metrics).length && !outputs.length && !git) continue;
+          const job = step.record.remoteJob;
+          if (!Object.keys(metrics).length && !outputs.length && !git && !job) continue;
           io.stdout.write(`\n${pc.bold(step.displayName)}\n`);
+          if (job) {
+            const adopted =
+              job.origin !== step.record.id ? ` (re-attached; submitted by step run ${job.origin})` : '';
+            io.stdout.write(`  job     ${job.id} on ${job.target}${pc.dim(adopted)}\n`);
+          }
           for (const [name, value] of Object.entries(metrics))
             io.stdout.write(`  metric  ${name} = ${JSON.stringify(value)}\n`);
           for (const output of outputs) {
