@@ -57,8 +57,11 @@ export interface MaterialisedEnvironment {
 
 export interface MaterialiseOptions {
   signal?: AbortSignal;
-  /** Hears what is happening, a line at a time: waiting for another build, building, pip's output. */
-  onProgress?: (line: string) => void;
+  /**
+   * Hears what is happening, a line at a time: `status` lines (waiting for another build, each build
+   * command, built) and the commands' `output`.
+   */
+  onProgress?: (line: string, kind: 'status' | 'output') => void;
   /** Who builds, as the run store's lease names it: a step run's id (default: this process). */
   holder?: string;
   /** Build it again even when it is in the cache (new versions of unpinned packages). */
@@ -288,7 +291,8 @@ export async function materialiseEnvironment(
   environment: Environment,
   options: MaterialiseOptions = {},
 ): Promise<MaterialisedEnvironment> {
-  const progress = options.onProgress ?? (() => {});
+  const progress = (line: string, kind: 'status' | 'output' = 'status'): void =>
+    options.onProgress?.(line, kind);
   const label = `${environment.name}:${environment.version}`;
   if (environment.inherits) {
     const found = await probeInterpreter(environment);
@@ -369,7 +373,7 @@ async function build(
     base: Probe | undefined;
     conda: string | undefined;
     signal: AbortSignal;
-    progress: (line: string) => void;
+    progress: (line: string, kind?: 'status' | 'output') => void;
   },
 ): Promise<MaterialisedEnvironment> {
   const { root, key, base, conda, signal, progress } = context;
@@ -392,7 +396,7 @@ async function build(
       env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1', PIP_PROGRESS_BAR: 'off' },
       onLine: (line) => {
         log.write(`${line}\n`);
-        if (line.trim()) progress(`  ${line}`);
+        if (line.trim()) progress(line, 'output');
       },
     }).catch((error: unknown) => {
       if (signal.aborted) throw error;
@@ -694,16 +698,13 @@ export async function pruneEnvironments(
     }
     const recent =
       Math.max(Date.parse(hit.record.builtAt), lastUsed.get(key) ?? 0) >= (options.usedSince ?? Infinity);
-    if (active.has(key) || recent || (kept.has(key) && !options.all)) {
+    if (active.has(key) || (!options.all && (recent || kept.has(key)))) {
       if (target) current.add(target);
       continue;
     }
     // unlinked first: from now on a step builds it anew rather than finding it half removed
     if (!options.dryRun) await rm(join(root, key), { force: true });
-    await remove(
-      hit.folder,
-      kept.has(key) ? 'environment removed on request' : 'environment no kept run used',
-    );
+    await remove(hit.folder, options.all ? 'environment removed on request' : 'environment no kept run used');
   }
   for (const entry of entries) {
     const match = /^([0-9a-f]{32})\.[0-9a-f]{12}$/.exec(entry);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, createWriteStream, type WriteStream } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -477,17 +477,24 @@ export class RunExecution {
    */
   async #materialise(plan: StepPlan): Promise<FingerprintPart> {
     const environment = pythonEnvironmentOf(plan.environment);
+    const workDir = join(this.#ws.dataDir, 'runs', this.#runId, plan.step.name);
     try {
       const materialised = await materialiseEnvironment(this.#ws, environment, {
         signal: this.#stepSignal(plan.step.name),
         holder: plan.stepRunId,
-        onProgress: (line) => this.#log(plan.step.name, 'sluice', `${line}\n`),
+        onProgress: (line, kind) => {
+          this.#log(plan.step.name, 'sluice', `${line}\n`);
+          if (kind !== 'status') return;
+          this.#events.emit({ type: 'step-progress', runId: this.#runId, step: plan.step.name, text: line });
+          // the step's own log says what it waited for and what was built (pip's output is the build log)
+          mkdirSync(workDir, { recursive: true });
+          appendFileSync(join(workDir, 'sluice.txt'), this.#mask.text(`${elapsed()} ${line}\n`));
+        },
       });
       recordEnvironmentUse(this.#ws, plan.stepRunId, materialised);
       this.#pythons.set(plan.step.name, materialisedPython(materialised));
       return environmentPart(environment, materialised);
     } catch (error) {
-      const workDir = join(this.#ws.dataDir, 'runs', this.#runId, plan.step.name);
       await keepBuildLogWithStep(this.#ws, plan.stepRunId, workDir, error);
       throw error;
     }

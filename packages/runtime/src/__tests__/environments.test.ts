@@ -54,8 +54,12 @@ async function runStep(
   workspace: Workspace,
   definition: StepDefinition,
   experiment = 'env',
+  onProgress?: (text: string) => void,
 ): Promise<ReturnType<Awaited<ReturnType<Experiment['submit']>>['findStepRun']>> {
   const run = await new Experiment(workspace, experiment).submit(new Pipeline({ steps: [definition] }));
+  run.on((event) => {
+    if (event.type === 'step-progress') onProgress?.(event.text);
+  });
   await run.waitForCompletion({ raiseOnError: false });
   return run.findStepRun(definition.name);
 }
@@ -63,8 +67,18 @@ async function runStep(
 describe('a built environment', () => {
   it('is built once from a local wheelhouse, and its step imports the wheel', async () => {
     const environment = offline('tiny', ['tinypkg']);
-    const first = await runStep(ws, step('greet', PRINT_VERSION, environment));
+    const progress: string[] = [];
+    const first = await runStep(ws, step('greet', PRINT_VERSION, environment), 'env', (text) =>
+      progress.push(text),
+    );
     expect(first.status).toBe('Finished');
+    // progress while it was built
+    expect(progress).toEqual([
+      'environment tiny:1: python -m venv',
+      'environment tiny:1: pip install tinypkg',
+      'environment tiny:1: pip freeze',
+      expect.stringMatching(/^environment tiny:1 built in [\d.]+ s \(1 packages\)$/),
+    ]);
     expect(await first.getStdout()).toBe('tinypkg 1.0\n');
     const used = stepRunEnvironment(ws, first.id);
     expect(used).toMatchObject({ name: 'tiny', version: '1', lock: { packages: ['tinypkg==1.0'] } });
@@ -166,7 +180,7 @@ import { Experiment, Workspace } from ${JSON.stringify(runtimeDist)};
 import { pythonCodeStep } from ${JSON.stringify(pythonStepModule)};
 const ws = Workspace.open(${JSON.stringify(dir)});
 const environment = new Environment({ name: 'shared', pip: ['tinypkg'], findLinks: [${JSON.stringify(wheels)}], noIndex: true });
-const step = pythonCodeStep(defineStep, { name: ${JSON.stringify(name)}, code: ${JSON.stringify(PRINT_VERSION)}, environment, runConfiguration: RunConfiguration });
+const step = pythonCodeStep(defineStep, { name: ${JSON.stringify(name)}, code: ${JSON.stringify(`${PRINT_VERSION}  # ${name}`)}, environment, runConfiguration: RunConfiguration });
 const run = await new Experiment(ws, ${JSON.stringify(name)}).submit(new Pipeline({ steps: [step] }));
 const status = await run.waitForCompletion();
 const stepRun = run.findStepRun(${JSON.stringify(name)});
@@ -232,6 +246,12 @@ describe('building across processes', () => {
       ]);
       expect(buildFolders(cacheEntries(workspace))).toHaveLength(1);
       expect(await listEnvironments(workspace)).toMatchObject([{ name: 'shared', uses: 2 }]);
+      // one built it, the other said in its log that it waited
+      const logs = results.map((result) => result.log);
+      expect(logs.filter((log) => log.includes('environment shared:1 built in'))).toHaveLength(1);
+      expect(
+        logs.filter((log) => /waiting for environment shared:1: run \S+ \(pid \d+/.test(log)),
+      ).toHaveLength(1);
     } finally {
       await workspace.close();
     }
