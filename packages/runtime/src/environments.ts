@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import {
   copyFile,
+  open,
   mkdir,
   readFile,
   readdir,
@@ -13,7 +14,7 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { basename, delimiter, join } from 'node:path';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import {
   DEFAULT_ENVIRONMENT_NAME,
   Environment,
@@ -194,10 +195,12 @@ async function probe(interpreter: string, environment: Environment, packages: bo
 }
 
 /**
- * An inherited interpreter's probe is kept while the folders its distributions live in are unchanged
- * (installing or removing one adds or removes a folder there), so steps do not start Python each time.
+ * An interpreter's probe is kept while the folders its distributions live in are unchanged (installing or
+ * removing one adds or removes a folder there), so steps do not start Python each time: in memory, and in
+ * the workspace for the next process (`environments/probes/`), unless the interpreter is a script (a
+ * pyenv shim may start another Python tomorrow, so it is probed once per process).
  */
-const inherited = new Map<string, { probe: Probe; stamps: string }>();
+const probed = new Map<string, { probe: Probe; stamps: string }>();
 
 async function stamps(paths: readonly string[]): Promise<string> {
   const times = await Promise.all(
@@ -211,15 +214,69 @@ async function stamps(paths: readonly string[]): Promise<string> {
   return times.join('\n');
 }
 
-/** The interpreter's version, executable and distributions, probed again only when they may have changed. */
-async function probeInterpreter(environment: Environment): Promise<Probe> {
-  const key = environment.python.interpreter;
-  const known = inherited.get(key);
-  if (known && (await stamps([known.probe.executable, ...(known.probe.paths ?? [])])) === known.stamps) {
-    return known.probe;
+const probeStamps = (found: Probe): Promise<string> => stamps([found.executable, ...(found.paths ?? [])]);
+
+/** The file a command runs (searched on PATH unless it names a folder), if there is one. */
+async function commandFile(command: string): Promise<string | undefined> {
+  const candidates = command.includes('/')
+    ? [resolve(command)]
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, command));
+  for (const candidate of candidates) {
+    const info = await stat(candidate).catch(() => undefined);
+    if (info?.isFile() && info.mode & 0o111) return candidate;
   }
-  const found = await probe(key, environment, true);
-  inherited.set(key, { probe: found, stamps: await stamps([found.executable, ...(found.paths ?? [])]) });
+  return undefined;
+}
+
+/** Whether a file is a script (`#!`), which may run another program each time. */
+async function isScript(file: string): Promise<boolean> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return true;
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer.toString('latin1') === '#!';
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The interpreter's version, executable and distributions, probed again only when they may have changed. */
+async function probeInterpreter(ws: Workspace, environment: Environment): Promise<Probe> {
+  const command = environment.python.interpreter;
+  const file = await commandFile(command);
+  // what the interpreter sees besides its files: where it looks for modules
+  const key = JSON.stringify([file ?? command, process.env.PYTHONPATH ?? '', process.env.PYTHONHOME ?? '']);
+  const known = probed.get(key);
+  if (known && (await probeStamps(known.probe)) === known.stamps) return known.probe;
+  const persist = file !== undefined && !(await isScript(file));
+  const saved = join(ws.dataDir, ENVIRONMENTS_DIR, 'probes', `${digestValue(key).slice(0, 32)}.json`);
+  if (persist && !known) {
+    const kept = await readFile(saved, 'utf8').then(
+      (text) => JSON.parse(text) as { probe: Probe; stamps: string },
+      () => undefined,
+    );
+    if (kept && (await probeStamps(kept.probe)) === kept.stamps) {
+      probed.set(key, kept);
+      return kept.probe;
+    }
+  }
+  const found = await probe(command, environment, true);
+  const entry = { probe: found, stamps: await probeStamps(found) };
+  probed.set(key, entry);
+  if (persist) {
+    // written aside and renamed: a reader finds the whole file or none
+    const partial = `${saved}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    try {
+      await mkdir(dirname(saved), { recursive: true });
+      await writeFile(partial, JSON.stringify(entry));
+      await rename(partial, saved);
+    } catch {
+      await rm(partial, { force: true });
+    }
+  }
   return found;
 }
 
@@ -233,18 +290,14 @@ function checkVersion(environment: Environment, version: string): void {
   );
 }
 
-/** conda, or a drop-in for it, on PATH (or named by CONDA_EXE / MAMBA_EXE). */
+/** conda, or a drop-in for it: named by MAMBA_EXE / CONDA_EXE, else micromamba, mamba or conda on PATH. */
 async function findConda(): Promise<string | undefined> {
   const named = [process.env.MAMBA_EXE, process.env.CONDA_EXE].filter((path): path is string =>
     Boolean(path),
   );
-  const onPath = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter(Boolean)
-    .flatMap((dir) => ['micromamba', 'mamba', 'conda'].map((name) => join(dir, name)));
-  for (const candidate of [...named, ...onPath]) {
-    const info = await stat(candidate).catch(() => undefined);
-    if (info?.isFile() && info.mode & 0o111) return candidate;
+  for (const command of [...named, 'micromamba', 'mamba', 'conda']) {
+    const file = await commandFile(command);
+    if (file) return file;
   }
   return undefined;
 }
@@ -295,7 +348,7 @@ export async function materialiseEnvironment(
     options.onProgress?.(line, kind);
   const label = `${environment.name}:${environment.version}`;
   if (environment.inherits) {
-    const found = await probeInterpreter(environment);
+    const found = await probeInterpreter(ws, environment);
     checkVersion(environment, found.version);
     return {
       key: digestValue({ build: environment.buildDefinition(), executable: found.executable }).slice(0, 32),
@@ -317,7 +370,7 @@ export async function materialiseEnvironment(
     );
   }
   // a conda environment brings its own Python; a virtual environment is made from the given one
-  const base = useConda ? undefined : await probeInterpreter(environment);
+  const base = useConda ? undefined : await probeInterpreter(ws, environment);
   if (base) checkVersion(environment, base.version);
   const key = digestValue({
     build: environment.buildDefinition(),

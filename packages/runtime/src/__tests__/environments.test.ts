@@ -142,6 +142,37 @@ describe('a built environment', () => {
     expect(used.lock.packages).toContain(`pip==${pip}`);
   });
 
+  it('an inherited interpreter whose distributions change re-runs its step, naming the package', async () => {
+    const venv = join(root, 'inherited-venv');
+    execFileSync('python3', ['-m', 'venv', '--without-pip', venv]);
+    const environment = new Environment({
+      name: 'own',
+      python: { interpreter: join(venv, 'bin', 'python') },
+    });
+    const code = 'import sys; print(sys.prefix)';
+    const first = await runStep(ws, step('own', code, environment), 'own');
+    expect(first.status).toBe('Finished');
+    expect(stepRunEnvironment(ws, first.id)?.lock.packages).toEqual([]);
+    expect((await runStep(ws, step('own', code, environment), 'own')).status).toBe('Reused');
+    // a distribution installed into it (with the runner's pip) is noticed without a rebuild
+    execFileSync('python3', [
+      '-m',
+      'pip',
+      '--python',
+      join(venv, 'bin', 'python'),
+      'install',
+      '--no-index',
+      '--find-links',
+      wheels,
+      'tinypkg',
+    ]);
+    const after = await runStep(ws, step('own', code, environment), 'own');
+    expect(after.status).toBe('Finished');
+    expect(after.explain().reasons).toEqual(['environment: tinypkg 1.0 added']);
+    // the probe is kept in the workspace for the next process
+    expect(readdirSync(join(ws.dataDir, ENVIRONMENTS_DIR, 'probes')).length).toBeGreaterThan(0);
+  });
+
   it('is refused with a coded error when it needs conda and none is installed', async () => {
     const spec = join(root, 'conda.yml');
     writeFileSync(spec, 'dependencies:\n  - python=3.11\n  - scikit-learn\n  - pip:\n    - tinypkg\n');
