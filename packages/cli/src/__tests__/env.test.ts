@@ -42,7 +42,7 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('sluice env, show and gc with environments', () => {
+describe('sluice env, show and gc with environments', { timeout: 300_000 }, () => {
   it('builds, lists, shows per step and prunes environments', async () => {
     const run = await sluice('run', join(dir, 'pipeline.mjs'));
     expect(run.code).toBe(0);

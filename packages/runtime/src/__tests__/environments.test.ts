@@ -64,7 +64,7 @@ async function runStep(
   return run.findStepRun(definition.name);
 }
 
-describe('a built environment', () => {
+describe('a built environment', { timeout: 300_000 }, () => {
   it('is built once from a local wheelhouse, and its step imports the wheel', async () => {
     const environment = offline('tiny', ['tinypkg']);
     const progress: string[] = [];
@@ -226,7 +226,7 @@ await ws.close();
   return { pid: child.pid!, exited: new Promise((done) => child.once('exit', () => done(text))) };
 }
 
-describe('building across processes', () => {
+describe('building across processes', { timeout: 300_000 }, () => {
   it('a runner killed while it builds leaves no environment a step would use; the next run builds it', async () => {
     const dir = join(root, 'killed');
     const workspace = Workspace.create(dir, { name: 'killed' });
@@ -240,7 +240,7 @@ describe('building across processes', () => {
           buildFolders(readdirSync(cache)).some((folder) =>
             existsSync(join(cache, folder, 'env', 'bin', 'python')),
           ),
-        { tries: 1200 },
+        { tries: 3000 },
       );
       expect(building).toBe(true);
       process.kill(-runner.pid, 'SIGKILL');
@@ -289,7 +289,7 @@ describe('building across processes', () => {
   });
 });
 
-describe('gc and prune', () => {
+describe('gc and prune', { timeout: 300_000 }, () => {
   it('keep the environments kept runs used unless asked', async () => {
     // the newest run uses the first environment (its step is reused, its environment still used)
     expect((await runStep(ws, step('greet', PRINT_VERSION, offline('tiny', ['tinypkg'])), 'gc')).status).toBe(
