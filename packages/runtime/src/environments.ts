@@ -404,7 +404,7 @@ export async function materialiseEnvironment(
       if (hit) return fromRecord(hit.folder, hit.record, false);
     }
     if (claim.tookOver) progress(`an earlier build of environment ${label} was stopped; building it again`);
-    return await build(ws, environment, { root, key, base, conda, signal, progress });
+    return await build(environment, { root, key, base, conda, signal, progress });
   } finally {
     claim.lease.release();
   }
@@ -418,7 +418,6 @@ function pipError(output: string): string {
 }
 
 async function build(
-  ws: Workspace,
   environment: Environment,
   context: {
     root: string;
