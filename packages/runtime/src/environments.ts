@@ -243,12 +243,30 @@ async function isScript(file: string): Promise<boolean> {
   }
 }
 
+/** Checks of an interpreter under way: steps that start together (a wide pipeline) share one. */
+const checking = new Map<string, Promise<Probe>>();
+
 /** The interpreter's version, executable and distributions, probed again only when they may have changed. */
 async function probeInterpreter(ws: Workspace, environment: Environment): Promise<Probe> {
   const command = environment.python.interpreter;
   const file = await commandFile(command);
   // what the interpreter sees besides its files: where it looks for modules
   const key = JSON.stringify([file ?? command, process.env.PYTHONPATH ?? '', process.env.PYTHONHOME ?? '']);
+  let pending = checking.get(key);
+  if (!pending) {
+    pending = checkInterpreter(ws, environment, file, key).finally(() => checking.delete(key));
+    checking.set(key, pending);
+  }
+  return pending;
+}
+
+async function checkInterpreter(
+  ws: Workspace,
+  environment: Environment,
+  file: string | undefined,
+  key: string,
+): Promise<Probe> {
+  const command = environment.python.interpreter;
   const known = probed.get(key);
   if (known && (await probeStamps(known.probe)) === known.stamps) return known.probe;
   const persist = file !== undefined && !(await isScript(file));

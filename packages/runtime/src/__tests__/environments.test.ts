@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,6 +171,19 @@ describe('a built environment', { timeout: 300_000 }, () => {
     expect(after.explain().reasons).toEqual(['environment: tinypkg 1.0 added']);
     // the probe is kept in the workspace for the next process
     expect(readdirSync(join(ws.dataDir, ENVIRONMENTS_DIR, 'probes')).length).toBeGreaterThan(0);
+  });
+
+  it('steps starting together share one look at their interpreter', async () => {
+    // an interpreter that counts how often it is started (a script, so it is not remembered across processes)
+    const counter = join(root, 'started.txt');
+    const interpreter = join(root, 'counting-python');
+    writeFileSync(interpreter, `#!/bin/sh\necho started >> ${JSON.stringify(counter)}\nexec python3 "$@"\n`, {
+      mode: 0o755,
+    });
+    const environment = new Environment({ name: 'counted', python: { interpreter } });
+    const made = await Promise.all(Array.from({ length: 20 }, () => materialiseEnvironment(ws, environment)));
+    expect(new Set(made.map((entry) => entry.lock.python)).size).toBe(1);
+    expect(readFileSync(counter, 'utf8')).toBe('started\n');
   });
 
   it('is refused with a coded error when it needs conda and none is installed', async () => {
