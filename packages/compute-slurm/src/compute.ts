@@ -40,7 +40,17 @@ export interface SlurmComputeOptions {
    * share. Default: `.sluice/slurm` in the workspace. Relative paths are from the workspace folder.
    */
   spoolDir?: string;
+  /**
+   * Submit steps that become ready together and ask for the same resources as one job array (one `sbatch`
+   * call for many steps; controllers rate-limit their RPCs): `true`, or `{ windowMs, maxSize }` — how long
+   * a job waits for others to join (default 200 ms, restarted by each one that joins) and the most tasks
+   * an array holds (default 1000; keep it below the cluster's `MaxArraySize`). Default: a job per step.
+   */
+  jobArrays?: boolean | { windowMs?: number; maxSize?: number };
 }
+
+const ARRAY_WINDOW_MS = 200;
+const ARRAY_MAX_SIZE = 1000;
 
 const RESOURCES_SCHEMA: JsonSchema = {
   type: 'object',
@@ -74,6 +84,19 @@ export const SLURM_COMPUTE_OPTIONS_SCHEMA: JsonSchema = {
     pollIntervalMs: { type: 'integer', minimum: 100 },
     maxPollIntervalMs: { type: 'integer', minimum: 100 },
     spoolDir: { type: 'string', minLength: 1 },
+    jobArrays: {
+      oneOf: [
+        { type: 'boolean' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            windowMs: { type: 'integer', minimum: 0 },
+            maxSize: { type: 'integer', minimum: 1 },
+          },
+        },
+      ],
+    },
   },
 };
 
@@ -128,6 +151,21 @@ function checkOptions(where: string, options: SlurmComputeOptions): SlurmCompute
     );
   }
   if (options.defaults !== undefined) checkResources(options.defaults, `${where}: defaults`);
+  const arrays = options.jobArrays;
+  if (arrays !== undefined && typeof arrays !== 'boolean') {
+    const ok =
+      arrays !== null &&
+      typeof arrays === 'object' &&
+      !Array.isArray(arrays) &&
+      Object.keys(arrays).every((key) => key === 'windowMs' || key === 'maxSize') &&
+      (arrays.windowMs === undefined || (Number.isInteger(arrays.windowMs) && arrays.windowMs >= 0)) &&
+      (arrays.maxSize === undefined || (Number.isInteger(arrays.maxSize) && arrays.maxSize >= 1));
+    if (!ok) {
+      throw invalid(
+        `jobArrays must be true, false or { windowMs: 200, maxSize: 1000 } (whole numbers), not ${JSON.stringify(arrays)}.`,
+      );
+    }
+  }
   return JSON.parse(JSON.stringify(options)) as SlurmComputeOptions;
 }
 
@@ -158,6 +196,12 @@ export function slurmComputeProvider(): ComputeProviderPlugin<SlurmComputeOption
         pollIntervalMs: saved.pollIntervalMs,
         maxPollIntervalMs: saved.maxPollIntervalMs,
         spoolDir,
+        jobArrays: saved.jobArrays
+          ? {
+              windowMs: (saved.jobArrays === true ? undefined : saved.jobArrays.windowMs) ?? ARRAY_WINDOW_MS,
+              maxSize: (saved.jobArrays === true ? undefined : saved.jobArrays.maxSize) ?? ARRAY_MAX_SIZE,
+            }
+          : undefined,
       });
     },
   };

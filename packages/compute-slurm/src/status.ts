@@ -23,8 +23,9 @@ interface Watch {
   last: string;
 }
 
-const SQUEUE_FORMAT = 'JobID:|,State:|,Reason:|,exit_code:|,NodeList:|,TimeLimit:|,MinMemory:|';
-const SACCT_FIELDS = 'JobIDRaw,State,ExitCode,Reason,NodeList,Timelimit,ReqMem';
+// JobArrayID and JobID name a task of a job array as `<array>_<task>`, a job of its own by its number
+const SQUEUE_FORMAT = 'JobArrayID:|,State:|,Reason:|,exit_code:|,NodeList:|,TimeLimit:|,MinMemory:|';
+const SACCT_FIELDS = 'JobID,State,ExitCode,Reason,NodeList,Timelimit,ReqMem';
 /** Queries that fail in a row before every watched job fails with the error. */
 const FAILURES_TOLERATED = 5;
 /** A job sacct has not recorded after this long is looked up with squeue instead. */
@@ -59,9 +60,12 @@ export class StatusPoller {
     return this.#mode;
   }
 
-  /** Follow a job until the returned function is called. */
-  watch(id: string, onInfo: Listener, onError: FailureListener): () => void {
-    this.#watches.set(id, { onInfo, onError, since: Date.now(), last: '' });
+  /**
+   * Follow a job until the returned function is called; `since` is when it was submitted (default now: a
+   * job an earlier runner submitted is looked for in accounting from then on).
+   */
+  watch(id: string, onInfo: Listener, onError: FailureListener, since = Date.now()): () => void {
+    this.#watches.set(id, { onInfo, onError, since, last: '' });
     // a new job is looked at soon, whatever the back-off had reached
     this.#interval = this.#options.minIntervalMs;
     this.#schedule();
@@ -117,17 +121,20 @@ export class StatusPoller {
     this.#schedule();
   }
 
-  /** The states of these jobs, with one query (a second only for jobs the first does not know). */
-  async query(ids: readonly string[]): Promise<Map<string, JobInfo>> {
+  /**
+   * The states of these jobs, with one query (a second only for jobs the first does not know). `since`:
+   * when jobs that are not being watched were submitted (a job accounting has not recorded a while after
+   * it was submitted is looked up in the queue).
+   */
+  async query(ids: readonly string[], since = Date.now()): Promise<Map<string, JobInfo>> {
     if (ids.length === 0) return new Map();
     if (this.#mode === undefined) this.#mode = (await this.#accountingWorks()) ? 'sacct' : 'squeue';
     if (this.#mode === 'squeue') return this.#fromQueue(ids);
-    const infos = await this.#fromAccounting(ids);
+    const submitted = (id: string): number => this.#watches.get(id)?.since ?? since;
+    const infos = await this.#fromAccounting(ids, Math.min(...ids.map(submitted)));
     const now = Date.now();
     // slurmdbd records a job a moment after it is submitted; one it still lacks after a while is asked for
-    const late = ids.filter(
-      (id) => !infos.has(id) && now - (this.#watches.get(id)?.since ?? now) > SACCT_GRACE_MS,
-    );
+    const late = ids.filter((id) => !infos.has(id) && now - submitted(id) > SACCT_GRACE_MS);
     if (late.length > 0) for (const [id, info] of await this.#fromQueue(late)) infos.set(id, info);
     for (const id of ids) {
       // not recorded yet: still waiting, as far as anyone can tell
@@ -168,8 +175,7 @@ export class StatusPoller {
         .split('|')
         .map((part) => part.trim());
       if (!id || !state) continue;
-      infos.set(id, {
-        id,
+      setEach(infos, id, {
         state: baseState(state),
         ...parseWaitStatus(status),
         reason,
@@ -209,8 +215,7 @@ export class StatusPoller {
     };
   }
 
-  async #fromAccounting(ids: readonly string[]): Promise<Map<string, JobInfo>> {
-    const earliest = Math.min(...ids.map((id) => this.#watches.get(id)?.since ?? Date.now()));
+  async #fromAccounting(ids: readonly string[], earliest: number): Promise<Map<string, JobInfo>> {
     const text = await this.#commands.run('sacct', [
       '-n',
       '-X',
@@ -226,8 +231,7 @@ export class StatusPoller {
     for (const line of text.split('\n')) {
       const [id, state, exit, reason, nodes, timeLimit, memory] = line.split('|');
       if (!id || !state) continue;
-      infos.set(id, {
-        id,
+      setEach(infos, id, {
         state: baseState(state),
         ...parseExitPair(exit),
         reason,
@@ -238,6 +242,27 @@ export class StatusPoller {
     }
     return infos;
   }
+}
+
+/**
+ * Record a state under the job id Slurm printed; tasks of an array not split off yet are printed together,
+ * `12_[3-5,9%4]` (`%4`: at most four at once), and each gets the state.
+ */
+function setEach(infos: Map<string, JobInfo>, printed: string, info: Omit<JobInfo, 'id'>): void {
+  for (const id of expandArrayId(printed)) infos.set(id, { id, ...info });
+}
+
+/** `12_[3-5,9%4]` → `12_3`, `12_4`, `12_5`, `12_9`; any other id as it is. */
+export function expandArrayId(printed: string): string[] {
+  const match = /^(\d+)_\[([\d,-]+)(?:%\d+)?\]$/.exec(printed);
+  if (!match) return [printed];
+  const ids: string[] = [];
+  for (const part of match[2]!.split(',')) {
+    const [from, to = from] = part.split('-').map(Number);
+    // a range is bounded by the array's size, which the cluster caps (MaxArraySize)
+    for (let task = from!; task <= to! && ids.length < 1_000_000; task++) ids.push(`${match[1]}_${task}`);
+  }
+  return ids;
 }
 
 /** A time as Slurm's commands take it, in the local time zone: `2024-05-01T13:45:00`. */

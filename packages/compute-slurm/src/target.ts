@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readFile, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import {
   SECRET_PREFIX,
   SluiceError,
@@ -10,6 +10,8 @@ import {
   type ProcessJob,
   type ProcessResult,
   type ProcessRunHooks,
+  type SubmittedJob,
+  type SubmittedJobState,
 } from '@sluice/core';
 import { SlurmCommandFailed, SlurmCommands, type SlurmCommand } from './commands.js';
 import { explain, phaseOf, signalName, type JobInfo } from './states.js';
@@ -30,6 +32,33 @@ export interface SlurmTargetSettings {
   maxPollIntervalMs?: number | undefined;
   /** Where job scripts and output files go: on the filesystem the nodes share. */
   spoolDir: string;
+  /** Submit jobs that ask for the same resources together as job arrays. */
+  jobArrays?: JobArraySettings | undefined;
+}
+
+/** How jobs are gathered into job arrays. */
+export interface JobArraySettings {
+  /** How long a job waits for others to join its array before it is submitted (ms). */
+  windowMs: number;
+  /** The most tasks one array holds (keep it below the cluster's MaxArraySize). */
+  maxSize: number;
+}
+
+/** A job waiting to be submitted as one task of a job array. */
+interface ArrayTask {
+  readonly resolve: (id: string) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Jobs with the same sbatch options, gathered for one `sbatch --array` call. */
+interface ArrayGroup {
+  readonly dir: string;
+  readonly args: string[];
+  readonly tasks: ArrayTask[];
+  /** Tasks whose files are still being written. */
+  writing: number;
+  timer?: NodeJS.Timeout;
+  flushed?: boolean;
 }
 
 /** A node of the cluster as `sinfo` shows it. */
@@ -79,6 +108,8 @@ export class SlurmComputeTarget implements ComputeTarget {
   readonly #poller: StatusPoller;
   readonly #cancels = new Set<string>();
   #cancelScheduled = false;
+  /** Open job arrays, by their sbatch options. */
+  readonly #arrays = new Map<string, ArrayGroup>();
 
   constructor(name: string, settings: SlurmTargetSettings) {
     this.name = name;
@@ -101,6 +132,7 @@ export class SlurmComputeTarget implements ComputeTarget {
       ...(qos ? { qos } : {}),
       ...(defaults ? { defaults: { ...defaults } } : {}),
       ...(sbatchArgs?.length ? { sbatchArgs: [...sbatchArgs] } : {}),
+      ...(this.#settings.jobArrays ? { jobArrays: { ...this.#settings.jobArrays } } : {}),
       statusMode: this.#poller.mode ?? this.#settings.statusMode ?? 'auto',
     };
   }
@@ -145,16 +177,59 @@ export class SlurmComputeTarget implements ComputeTarget {
 
   async runProcess(job: ProcessJob, hooks: ProcessRunHooks = {}): Promise<ProcessResult> {
     if (hooks.signal?.aborted) return { exitCode: null, signal: null, timedOut: false, canceled: true };
-    const spool = join(
-      this.#settings.spoolDir,
-      `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`,
-    );
-    await mkdir(spool, { recursive: true });
+    const script = processScript(job);
+    const submitted = Date.now();
+    const { spool, id: submitting } = this.#settings.jobArrays
+      ? this.#enqueue(job, script)
+      : this.#submitAlone(job, script);
     try {
-      await writeFile(join(spool, 'run.sh'), processScript(job), { mode: 0o600 });
-      const id = await this.#submit(job, spool);
-      hooks.onSubmit?.({ id });
-      return await this.#follow(id, job, spool, hooks);
+      const id = await submitting;
+      hooks.onSubmit?.({ id, handle: { spool, submitted: String(submitted) } });
+      return await this.#follow(id, job, spool, hooks, submitted);
+    } finally {
+      await rm(spool, { recursive: true, force: true });
+      // the last task of a job array removes the array's folder
+      if (this.#settings.jobArrays) await rmdir(dirname(spool)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * What became of a job an earlier runner submitted: queued or running, finished with exit code 0 (by
+   * its exit file, which outlives the controller's memory of the job), or anything else.
+   */
+  async findJob(job: SubmittedJob): Promise<SubmittedJobState> {
+    const spool = job.handle?.spool;
+    if (!spool || !existsSync(join(spool, 'run.sh'))) {
+      return { state: 'unavailable', detail: 'its job folder is gone' };
+    }
+    const exit = await exitStatus(spool);
+    if (exit !== undefined) {
+      return exit === 0
+        ? { state: 'succeeded', detail: `job ${job.id} finished with exit code 0` }
+        : { state: 'unavailable', detail: `job ${job.id} exited with code ${exit}` };
+    }
+    const since = Number(job.handle?.submitted) || Date.now();
+    const info = (await this.#poller.query([job.id], since)).get(job.id);
+    if (!info) return { state: 'unavailable', detail: `Slurm no longer knows job ${job.id}` };
+    const phase = phaseOf(info.state);
+    if (phase !== 'done') return { state: 'active', detail: `job ${job.id} is ${info.state}` };
+    return info.state === 'COMPLETED' && info.exitCode === 0
+      ? { state: 'succeeded', detail: `job ${job.id} is COMPLETED` }
+      : { state: 'unavailable', detail: `job ${job.id} ${explain(info)}` };
+  }
+
+  /** Follow a job `findJob` found, from its first line of output to its result; its folder goes after. */
+  async attachProcess(
+    job: SubmittedJob,
+    process: ProcessJob,
+    hooks: ProcessRunHooks = {},
+  ): Promise<ProcessResult> {
+    const spool = job.handle?.spool;
+    if (!spool) {
+      throw new SluiceError('COMPUTE_REQUEST_FAILED', `Slurm job ${job.id} has no job folder to follow.`);
+    }
+    try {
+      return await this.#follow(job.id, process, spool, hooks, Number(job.handle?.submitted) || Date.now());
     } finally {
       await rm(spool, { recursive: true, force: true });
     }
@@ -191,16 +266,28 @@ export class SlurmComputeTarget implements ComputeTarget {
     return args;
   }
 
-  async #submit(job: ProcessJob, spool: string): Promise<string> {
+  /** A job of its own: its folder, and its id once it is written and submitted. */
+  #submitAlone(job: ProcessJob, script: string): { spool: string; id: Promise<string> } {
+    const spool = join(this.#settings.spoolDir, uniqueName());
+    const id = (async () => {
+      await mkdir(spool, { recursive: true });
+      await writeFile(join(spool, 'run.sh'), script, { mode: 0o600 });
+      const batch = jobScript(shellQuote(job.cwd), shellQuote(spool), job.cwd);
+      return this.#sbatch(this.sbatchArguments(job, spool), batch, job.command);
+    })();
+    return { spool, id };
+  }
+
+  async #sbatch(args: string[], script: string, what: string): Promise<string> {
     let out: string;
     try {
-      out = await this.commands.run('sbatch', this.sbatchArguments(job, spool), jobScript(job.cwd, spool));
+      out = await this.commands.run('sbatch', args, script);
     } catch (error) {
       if (!(error instanceof SlurmCommandFailed)) throw error;
       throw new SluiceError(
         'COMPUTE_REQUEST_FAILED',
-        `Slurm refused the job for "${job.command}": ${error.stderr.trim()}. Check the target's partition, account, qos, sbatchArgs and the step's resources against what the cluster offers (sinfo, sacctmgr show assoc).`,
-        { cause: error, details: { command: job.command, stderr: error.stderr.trim() } },
+        `Slurm refused the job for "${what}": ${error.stderr.trim()}. Check the target's partition, account, qos, sbatchArgs and the step's resources against what the cluster offers (sinfo, sacctmgr show assoc).`,
+        { cause: error, details: { command: what, stderr: error.stderr.trim() } },
       );
     }
     const id = out.trim().split(';')[0] ?? '';
@@ -210,7 +297,83 @@ export class SlurmComputeTarget implements ComputeTarget {
     return id;
   }
 
-  #follow(id: string, job: ProcessJob, spool: string, hooks: ProcessRunHooks): Promise<ProcessResult> {
+  /**
+   * A task of a job array: the job joins the open array of jobs asking for the same sbatch options (a new
+   * one when there is none, or it is full) and gets the folder `<array folder>/<task index>`; its id,
+   * `<array id>_<index>`, comes once the array is submitted — when no job joined for the window, or full.
+   */
+  #enqueue(job: ProcessJob, script: string): { spool: string; id: Promise<string> } {
+    const { maxSize, windowMs } = this.#settings.jobArrays!;
+    // what differs between jobs of one array is where they run and write, chosen by the task index
+    const args = this.sbatchArguments(job, '').filter(
+      (arg) => !/^--(job-name|chdir|output|error)=/.test(arg),
+    );
+    const key = args.join('\0');
+    let group = this.#arrays.get(key);
+    if (!group) {
+      group = { dir: join(this.#settings.spoolDir, uniqueName()), args, tasks: [], writing: 0 };
+      this.#arrays.set(key, group);
+    }
+    const open = group;
+    const spool = join(open.dir, String(open.tasks.length));
+    // a full array takes no more jobs; it goes as soon as the files of all its tasks are written
+    if (open.tasks.length + 1 >= maxSize) this.#arrays.delete(key);
+    const id = new Promise<string>((resolve, reject) => open.tasks.push({ resolve, reject }));
+    open.writing += 1;
+    void (async () => {
+      try {
+        await mkdir(spool, { recursive: true });
+        await writeFile(join(spool, 'cwd'), job.cwd);
+        await writeFile(join(spool, 'run.sh'), script, { mode: 0o600 });
+      } catch {
+        // the task finds no run.sh on its node and ends with the not-shared exit code, read as a failure
+      } finally {
+        open.writing -= 1;
+      }
+      if (this.#arrays.get(key) !== open) {
+        if (open.writing === 0) void this.#flushArray(open);
+        return;
+      }
+      // the window starts again with each job that joins: jobs that become ready together go together
+      if (open.timer) clearTimeout(open.timer);
+      open.timer = setTimeout(() => {
+        if (this.#arrays.get(key) === open) this.#arrays.delete(key);
+        if (open.writing === 0) void this.#flushArray(open);
+      }, windowMs);
+    })();
+    return { spool, id };
+  }
+
+  async #flushArray(group: ArrayGroup): Promise<void> {
+    if (group.flushed) return;
+    group.flushed = true;
+    if (group.timer) clearTimeout(group.timer);
+    const tasks = group.tasks;
+    const args = [
+      `--array=0-${tasks.length - 1}`,
+      `--job-name=sluice:${this.name}:array`,
+      `--chdir=${group.dir}`,
+      `--output=${join(group.dir, '%a', 'stdout')}`,
+      `--error=${join(group.dir, '%a', 'stderr')}`,
+      ...group.args,
+    ];
+    const folder = `${shellQuote(group.dir)}/"$SLURM_ARRAY_TASK_ID"`;
+    const script = jobScript(`"$(cat ${folder}/cwd)"`, folder, 'its step folder');
+    try {
+      const id = await this.#sbatch(args, script, `a job array of ${tasks.length} steps`);
+      tasks.forEach((task, index) => task.resolve(`${id}_${index}`));
+    } catch (error) {
+      for (const task of tasks) task.reject(error);
+    }
+  }
+
+  #follow(
+    id: string,
+    job: ProcessJob,
+    spool: string,
+    hooks: ProcessRunHooks,
+    submitted: number,
+  ): Promise<ProcessResult> {
     return new Promise<ProcessResult>((resolve, reject) => {
       const stdout = new Tail(join(spool, 'stdout'), (chunk) => hooks.onStdout?.(chunk));
       // without cgroups, Slurm's accounting kills a job over its memory: FAILED by SIGKILL, with this line
@@ -252,8 +415,15 @@ export class SlurmComputeTarget implements ComputeTarget {
         if (timeout) clearTimeout(timeout);
         hooks.signal?.removeEventListener('abort', onAbort);
       };
-      const finish = async (info: JobInfo | undefined): Promise<void> => {
+      const finish = async (known: JobInfo | undefined): Promise<void> => {
         stop();
+        // a job the controller forgot: its exit file still tells how the step's process ended
+        const exit = known ? undefined : await exitStatus(spool);
+        const info: JobInfo | undefined =
+          known ??
+          (exit === undefined
+            ? undefined
+            : { id, state: exit === 0 ? 'COMPLETED' : 'FAILED', exitCode: exit, signal: null });
         const state = info?.state ?? 'UNKNOWN';
         // a job that ran leaves its output; one canceled or refused in the queue never started
         const ran = started || state === 'COMPLETED' || state === 'FAILED' || existsSync(join(spool, 'node'));
@@ -307,6 +477,7 @@ export class SlurmComputeTarget implements ComputeTarget {
           stop();
           reject(error);
         },
+        submitted,
       );
       hooks.signal?.addEventListener('abort', onAbort, { once: true });
       if (hooks.signal?.aborted) onAbort();
@@ -372,17 +543,21 @@ function shellQuote(value: string): string {
  * The batch script Slurm stores: it checks the node sees the step's folder, then runs `run.sh` from the
  * spool folder. The step's variables stay in that file (mode 0600), never in the controller's state.
  */
-function jobScript(cwd: string, spool: string): string {
-  const where = shellQuote(cwd);
-  const folder = shellQuote(spool);
+function jobScript(where: string, folder: string, cwd: string): string {
   return [
     '#!/bin/sh',
     `cd ${where} 2>/dev/null && [ -f ${folder}/run.sh ] || {`,
-    `  echo "sluice: node $(hostname) cannot see ${cwd.replaceAll('"', '\\"')}: the workspace must be on a filesystem every node shares" >&2`,
+    `  echo "sluice: node $(hostname) cannot see ${cwd.replaceAll('"', '\\"').replaceAll('$', '\\$')}: the workspace must be on a filesystem every node shares" >&2`,
     `  exit ${NOT_SHARED_EXIT}`,
     '}',
     `echo "\${SLURMD_NODENAME:-}" > ${folder}/node`,
-    `. ${folder}/run.sh`,
+    `/bin/sh ${folder}/run.sh`,
+    // the exit status outlives the controller's memory of the job, for a runner that re-attaches later
+    'code=$?',
+    `echo "$code" > ${folder}/exit.tmp && mv ${folder}/exit.tmp ${folder}/exit`,
+    // a process killed by a signal ends the job by the same signal, as Slurm would report it
+    'if [ "$code" -gt 128 ]; then trap - TERM INT HUP; kill -$((code - 128)) $$; fi',
+    'exit "$code"',
     '',
   ].join('\n');
 }
@@ -404,6 +579,18 @@ function processScript(job: ProcessJob): string {
     .map(([name, value]) => shellQuote(`${name}=${value}`));
   const command = [job.command, ...job.args].map(shellQuote);
   return `exec /usr/bin/env -i ${[...keep, ...env].join(' ')} ${command.join(' ')}\n`;
+}
+
+/** A fresh folder name for a job's (or a job array's) files. */
+function uniqueName(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The exit code a job's exit file holds, once its process has ended. */
+async function exitStatus(spool: string): Promise<number | undefined> {
+  const text = await readFile(join(spool, 'exit'), 'utf8').catch(() => undefined);
+  const code = text === undefined ? NaN : Number(text.trim());
+  return Number.isInteger(code) ? code : undefined;
 }
 
 /** The signal Slurm ends a job in a state with. */

@@ -76,6 +76,8 @@ export type {
   ProcessJob,
   ProcessResult,
   ProcessRunHooks,
+  SubmittedJob,
+  SubmittedJobState,
   ResolvedInput,
   StepExecutionContext,
   StepExecutionResult,

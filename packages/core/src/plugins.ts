@@ -52,6 +52,20 @@ export interface ProcessJob {
   step?: { readonly runId: string; readonly stepName: string; readonly stepRunId: string };
 }
 
+/**
+ * A job a scheduler accepted: its id, and what the target needs to follow it again from another runner
+ * process (plain strings, stored with the step run; no secrets).
+ */
+export interface SubmittedJob {
+  readonly id: string;
+  readonly handle?: Readonly<Record<string, string>>;
+}
+
+/** What a target can tell of a job an earlier runner submitted (see `ComputeTarget.findJob`). */
+export type SubmittedJobState =
+  | { readonly state: 'active' | 'succeeded'; readonly detail: string }
+  | { readonly state: 'unavailable'; readonly detail: string };
+
 export interface ProcessRunHooks {
   signal?: AbortSignal;
   /** Called when the job leaves the queue and starts. */
@@ -63,9 +77,10 @@ export interface ProcessRunHooks {
   onSpawn?(process: { pid: number; processGroup: number }): void;
   /**
    * Called on targets that hand the process to a scheduler as a job (Slurm, …), once it is submitted, with
-   * the scheduler's job id (the runtime writes it to the step's log).
+   * the scheduler's job id (the runtime writes it to the step's log and records it with the step run, so
+   * that a later runner can re-attach to the job if this one is killed).
    */
-  onSubmit?(job: { id: string }): void;
+  onSubmit?(job: SubmittedJob): void;
   onStdout?(chunk: Buffer): void;
   onStderr?(chunk: Buffer): void;
 }
@@ -83,6 +98,17 @@ export interface ComputeTarget {
   readonly kind: string;
   /** Run a process; available on targets that run processes (local, cluster schedulers). */
   runProcess?(job: ProcessJob, hooks?: ProcessRunHooks): Promise<ProcessResult>;
+  /**
+   * On targets whose jobs outlive the runner (a cluster scheduler): what became of a job an earlier runner
+   * submitted — still queued or running (`active`), finished with exit code 0 and its output still
+   * readable (`succeeded`), or anything else (`unavailable`: failed, canceled, forgotten, its files gone).
+   */
+  findJob?(job: SubmittedJob): Promise<SubmittedJobState>;
+  /**
+   * Follow a job `findJob` found, instead of submitting `process` again: its logs from the start, then its
+   * result, as `runProcess` would give it. `process` is the step's job as it would be submitted now.
+   */
+  attachProcess?(job: SubmittedJob, process: ProcessJob, hooks?: ProcessRunHooks): Promise<ProcessResult>;
   /** Facts worth showing about the target (no secrets). */
   describe(): Record<string, unknown>;
   close?(): Promise<void>;

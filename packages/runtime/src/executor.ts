@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -24,6 +24,7 @@ import {
   type MaterialisedPython,
   type ParameterValue,
   type ProcessJob,
+  type ProcessRunHooks,
   type Pipeline,
   type ProducedData,
   type ResolvedInput,
@@ -55,6 +56,7 @@ import {
   type GitInfo,
   type OutputRecord,
   type RanReason,
+  type RemoteJobRecord,
   type RunStatus,
   type StepStatus,
 } from './store.js';
@@ -126,6 +128,15 @@ export function outputDatastore(output: ProducedData): string | undefined {
 }
 
 const elapsed = (): string => new Date().toISOString();
+
+/** A job an earlier runner submitted for the same fingerprint, which this step run follows instead. */
+interface Adoption {
+  /** The step run whose job it is. */
+  from: string;
+  job: RemoteJobRecord;
+  /** Output name → the folder the job writes it to. */
+  staged: Map<string, string>;
+}
 
 /**
  * Executes one pipeline run: fingerprints each step once its inputs are ready, reuses a finished step run
@@ -406,7 +417,9 @@ export class RunExecution {
           this.#setStatus(step.name, 'Canceled', { error: this.#cancelMessage });
           return;
         }
-        await this.#execute(plan, snapshot, inputTypes, notes, signal);
+        const adoption =
+          reason === 'no-match' ? await this.#findAdoption(plan, fingerprint, notes) : undefined;
+        await this.#execute(plan, snapshot, inputTypes, notes, signal, adoption);
       } finally {
         claim.lease?.release();
       }
@@ -586,6 +599,53 @@ export class RunExecution {
     return claim;
   }
 
+  /**
+   * A job of an earlier run of this fingerprint that is still running or finished successfully, left
+   * behind when its runner was killed: this step run re-attaches to it rather than submitting it again.
+   * Only on targets that can follow such jobs, when every folder the job writes an output to is still there.
+   */
+  async #findAdoption(plan: StepPlan, fingerprint: string, notes: string[]): Promise<Adoption | undefined> {
+    const { compute, step, plugin } = plan;
+    if (!compute.findJob || !compute.attachProcess || plugin.remoteData) return undefined;
+    const store = this.#ws.store;
+    for (const candidate of store.findAdoptableJobs(fingerprint, this.#runId)) {
+      const { job } = candidate;
+      if (job.target !== compute.name) continue;
+      const staged = new Map<string, string>();
+      for (const output of step.outputs) {
+        const datastore = this.#ws.datastore(outputDatastore(output) ?? this.#ws.config.defaultDatastore);
+        staged.set(output.outputName, stagingPath(datastore, job.origin, job.workDir, output.outputName));
+      }
+      const where = `job ${job.id} on ${compute.name}, submitted by step run ${candidate.stepRunId} (its runner ended)`;
+      if ([...staged.values()].some((path) => !existsSync(path))) {
+        this.#note(
+          step.name,
+          notes,
+          `${where} cannot be re-attached: its staged outputs are gone; running the step again`,
+        );
+        continue;
+      }
+      const found = await compute
+        .findJob({ id: job.id, ...(job.handle ? { handle: job.handle } : {}) })
+        .catch((error: unknown) => ({
+          state: 'unavailable' as const,
+          detail: String((error as Error)?.message ?? error),
+        }));
+      if (found.state === 'unavailable') {
+        this.#note(
+          step.name,
+          notes,
+          `${where} cannot be re-attached: ${found.detail}; running the step again`,
+        );
+        continue;
+      }
+      if (!store.adoptJob(candidate.stepRunId, plan.stepRunId)) continue;
+      this.#note(step.name, notes, `re-attaching to ${where}: ${found.detail}; it is not submitted again`);
+      return { from: candidate.stepRunId, job, staged };
+    }
+    return undefined;
+  }
+
   /** A line about the step from Sluice before it executes: reported now, written to its log if it runs. */
   #note(step: string, notes: string[], text: string): void {
     notes.push(`${new Date().toISOString()} ${text}\n`);
@@ -719,6 +779,14 @@ export class RunExecution {
     }
   }
 
+  #recordRemoteJob(stepRunId: string, job: RemoteJobRecord, info: (message: string) => void): void {
+    try {
+      this.#ws.store.recordRemoteJob(stepRunId, job);
+    } catch (error) {
+      info(`cannot record job ${job.id} in the run store: ${(error as Error).message}`);
+    }
+  }
+
   #forgetProcess(stepRunId: string, processGroup: number): void {
     try {
       this.#ws.store.clearStepProcess(stepRunId, processGroup);
@@ -737,6 +805,7 @@ export class RunExecution {
     inputTypes: Map<string, 'file' | 'directory'>,
     notes: readonly string[],
     signal: AbortSignal,
+    adoption?: Adoption,
   ): Promise<void> {
     const { step, plugin } = plan;
     const store = this.#ws.store;
@@ -872,16 +941,18 @@ export class RunExecution {
         const path = committedPath(output, plan.stepRunId, this.#runId);
         locations.outputs[output.outputName] = locate(datastore, path);
         if (remote) continue;
-        const local = datastore.localPath
-          ? datastore.localPath(`${PARTIAL_DIR}/${plan.stepRunId}/${output.outputName}`)
-          : join(workDir, 'outputs', output.outputName);
-        await rm(local, { recursive: true, force: true });
-        await mkdir(local, { recursive: true });
+        // a re-attached job writes where the step run that submitted it staged its outputs
+        const adopted = adoption?.staged.get(output.outputName);
+        const local = adopted ?? stagingPath(datastore, plan.stepRunId, workDir, output.outputName);
+        if (!adopted) {
+          await rm(local, { recursive: true, force: true });
+          await mkdir(local, { recursive: true });
+        }
         staged.push({ output, local, datastore, path, inPlace: Boolean(datastore.localPath) });
         outputs[output.outputName] = local;
       }
       const contextFile = join(workDir, 'context.json');
-      const metricsFile = join(workDir, 'metrics.jsonl');
+      const metricsFile = join(adoption?.job.workDir ?? workDir, 'metrics.jsonl');
       const parameters: Record<string, ParameterValue> = {};
       for (const parameter of step.parameters) parameters[parameter.name] = this.#parameters[parameter.name]!;
       await writeFile(
@@ -925,6 +996,7 @@ export class RunExecution {
         return String(argument);
       };
       const compute = plan.compute;
+      let adoptionUsed = false;
       // The step sees its compute target itself (with whatever client it offers), except that starting a
       // process also marks the step Running, and the process group is recorded while it runs.
       const runProcess: ComputeTarget['runProcess'] = compute.runProcess
@@ -937,23 +1009,48 @@ export class RunExecution {
               ...(resources ? { resources } : {}),
               step: job.step ?? { runId: this.#runId, stepName: step.name, stepRunId: plan.stepRunId },
             };
+            const follow = adoption && !adoptionUsed;
+            adoptionUsed = true;
+            const runHooks: ProcessRunHooks = {
+              ...hooks,
+              onStart: () => {
+                this.#setStatus(step.name, 'Running');
+                hooks.onStart?.();
+              },
+              onSpawn: (spawned) => {
+                groups.push(spawned.processGroup);
+                this.#recordProcess(plan.stepRunId, spawned, info);
+                hooks.onSpawn?.(spawned);
+              },
+              onSubmit: (submitted) => {
+                info(`submitted to ${compute.name} (${compute.kind}) as job ${submitted.id}`);
+                this.#recordRemoteJob(
+                  plan.stepRunId,
+                  {
+                    target: compute.name,
+                    id: submitted.id,
+                    ...(submitted.handle ? { handle: { ...submitted.handle } } : {}),
+                    origin: plan.stepRunId,
+                    workDir,
+                  },
+                  info,
+                );
+                hooks.onSubmit?.(submitted);
+              },
+            };
             try {
-              return await compute.runProcess!(labelled, {
-                ...hooks,
-                onStart: () => {
-                  this.#setStatus(step.name, 'Running');
-                  hooks.onStart?.();
-                },
-                onSpawn: (spawned) => {
-                  groups.push(spawned.processGroup);
-                  this.#recordProcess(plan.stepRunId, spawned, info);
-                  hooks.onSpawn?.(spawned);
-                },
-                onSubmit: (submitted) => {
-                  info(`submitted to ${compute.name} (${compute.kind}) as job ${submitted.id}`);
-                  hooks.onSubmit?.(submitted);
-                },
-              });
+              if (follow) {
+                const { job } = adoption;
+                // this step run now holds the job: if this runner is killed too, the next one finds it here
+                this.#recordRemoteJob(plan.stepRunId, job, info);
+                info(`following job ${job.id} on ${compute.name} (submitted by step run ${adoption.from})`);
+                return await compute.attachProcess!(
+                  { id: job.id, ...(job.handle ? { handle: job.handle } : {}) },
+                  labelled,
+                  runHooks,
+                );
+              }
+              return await compute.runProcess!(labelled, runHooks);
             } finally {
               for (const group of groups) this.#forgetProcess(plan.stepRunId, group);
             }
@@ -1113,6 +1210,21 @@ export class RunExecution {
       );
     }
   }
+}
+
+/**
+ * Where a step run writes an output until it is committed: beside its destination on a local datastore
+ * (committed by rename), else in the step run's folder (committed by upload).
+ */
+function stagingPath(
+  datastore: WorkspaceDatastore,
+  stepRunId: string,
+  workDir: string,
+  output: string,
+): string {
+  return datastore.localPath
+    ? datastore.localPath(`${PARTIAL_DIR}/${stepRunId}/${output}`)
+    : join(workDir, 'outputs', output);
 }
 
 /** Copy a file or folder to another path of the same store, replacing what is there as a whole. */

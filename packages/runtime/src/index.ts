@@ -82,6 +82,7 @@ export type {
   LeaseHolder,
   MetricRecord,
   OutputRecord,
+  RemoteJobRecord,
   PipelineRunRecord,
   RanReason,
   RunStatus,

@@ -81,6 +81,25 @@ export interface StepRunRecord {
   git: GitInfo | null;
   /** The step run of another run this one waited for because it was executing the same fingerprint. */
   waitedFor: string | null;
+  /** The scheduler job the step's process ran as, on targets that submit jobs (Slurm, …). */
+  remoteJob: RemoteJobRecord | null;
+  /** The step run of a later run that re-attached to this one's job after its runner ended. */
+  adoptedBy: string | null;
+}
+
+/**
+ * A job a compute target's scheduler accepted for a step run: enough for a later runner to follow it again
+ * (`ComputeTarget.findJob` / `attachProcess`) and to find what it writes.
+ */
+export interface RemoteJobRecord {
+  /** The compute target's name. */
+  target: string;
+  id: string;
+  handle?: Record<string, string>;
+  /** The step run whose staging folders the job writes its outputs to (the one that submitted it). */
+  origin: string;
+  /** That step run's folder (its logs, context and metrics file). */
+  workDir: string;
 }
 
 /** Who holds a lease: a step run, in a runner process on a host. */
@@ -154,7 +173,7 @@ export interface MetricRecord {
   loggedAt: string;
 }
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -310,6 +329,10 @@ const MIGRATIONS: Record<number, string> = {
     ALTER TABLE pipeline_runs ADD COLUMN submitted_by TEXT;
     CREATE INDEX pipeline_runs_experiment ON pipeline_runs(experiment, created_at);
   `,
+  6: `
+    ALTER TABLE step_runs ADD COLUMN remote_job TEXT;
+    ALTER TABLE step_runs ADD COLUMN adopted_by TEXT;
+  `,
 };
 
 const now = (): string => new Date().toISOString();
@@ -394,6 +417,8 @@ function toStepRun(row: Row): StepRunRecord {
     snapshot: (row.snapshot as string | null) ?? null,
     git: parse(row.git as string | null, null),
     waitedFor: (row.waited_for as string | null) ?? null,
+    remoteJob: parse(row.remote_job as string | null | undefined, null),
+    adoptedBy: (row.adopted_by as string | null | undefined) ?? null,
   };
 }
 
@@ -1257,6 +1282,39 @@ export class RunStore {
       `INSERT OR REPLACE INTO step_processes (step_run_id, process_group, host, started, recorded_at)
        VALUES (?, ?, ?, ?, ?)`,
     ).run(stepRunId, processGroup, hostname(), started ?? null, now());
+  }
+
+  /** Record the scheduler job a step run's process was submitted as. */
+  recordRemoteJob(stepRunId: string, job: RemoteJobRecord): void {
+    this.#sql('UPDATE step_runs SET remote_job = ? WHERE id = ?').run(json(job), stepRunId);
+  }
+
+  /**
+   * Step runs with this fingerprint, of runs that are over, whose scheduler job was left behind when their
+   * runner ended (recovery marked them Canceled) and that no later step run re-attached to yet: newest first.
+   */
+  findAdoptableJobs(
+    fingerprint: string,
+    excludeRunId: string,
+  ): Array<{ stepRunId: string; job: RemoteJobRecord }> {
+    const rows = this.#sql(
+      `SELECT s.id, s.remote_job FROM step_runs s JOIN pipeline_runs r ON r.id = s.run_id
+         WHERE s.fingerprint = ? AND s.status = 'Canceled' AND s.remote_job IS NOT NULL AND s.adopted_by IS NULL
+           AND s.run_id != ? AND r.status NOT IN ('Running', 'NotStarted')
+         ORDER BY s.created_at DESC LIMIT 5`,
+    ).all(fingerprint, excludeRunId) as Row[];
+    return rows.map((row) => ({
+      stepRunId: row.id as string,
+      job: JSON.parse(row.remote_job as string) as RemoteJobRecord,
+    }));
+  }
+
+  /** Mark a step run's job as taken over by another step run; false when another one took it first. */
+  adoptJob(stepRunId: string, by: string): boolean {
+    return (
+      this.#sql('UPDATE step_runs SET adopted_by = ? WHERE id = ? AND adopted_by IS NULL').run(by, stepRunId)
+        .changes === 1
+    );
   }
 
   clearStepProcess(stepRunId: string, processGroup: number): void {

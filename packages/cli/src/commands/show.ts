@@ -74,9 +74,15 @@ export function register(program: Command, { io }: CommandContext): void {
           const metrics = step.getMetrics();
           const outputs = step.getOutputs();
           const git = step.record.git;
+          const job = step.record.remoteJob;
           const environment = stepRunEnvironment(ws, step.id);
-          if (!Object.keys(metrics).length && !outputs.length && !git && !environment) continue;
+          if (!Object.keys(metrics).length && !outputs.length && !git && !job && !environment) continue;
           io.stdout.write(`\n${pc.bold(step.displayName)}\n`);
+          if (job) {
+            const adopted =
+              job.origin !== step.record.id ? ` (re-attached; submitted by step run ${job.origin})` : '';
+            io.stdout.write(`  job     ${job.id} on ${job.target}${pc.dim(adopted)}\n`);
+          }
           if (environment) {
             const { packages, python } = environment.lock;
             const shown = packages.slice(0, LOCK_SHOWN).join(' ');

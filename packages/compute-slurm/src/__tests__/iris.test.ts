@@ -40,5 +40,14 @@ describe.skipIf(!SLURM_CONF)('The iris example', { timeout: 180_000 }, () => {
       ['train', 'Finished', 'cluster'],
       ['compare', 'Finished', 'cluster'],
     ]);
+    // `sluice show` names each step's Slurm job
+    const shown = await promisify(execFile)(
+      process.execPath,
+      [CLI, 'show', 'latest', '-w', join(dir, 'ws')],
+      {
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
+    expect(shown.stdout.match(/^ {2}job {5}\d+ on cluster$/gm)).toHaveLength(3);
   });
 });

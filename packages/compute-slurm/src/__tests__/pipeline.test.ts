@@ -3,16 +3,15 @@
  * namespaces on this machine): PythonScriptSteps submitted with sbatch, nothing mocked.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Pipeline, PipelineData, RunConfiguration } from '@sluice/core';
 import { ComputeTarget, Experiment, Workspace, type PipelineRun } from '@sluice/runtime';
 import { PythonScriptStep } from '@sluice/step-python';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SlurmComputeTarget } from '../index.js';
 import { slurmCompute, slurmComputeProvider, type SlurmComputeOptions } from '../index.js';
-import { SKIP_REASON, SLURM_CONF } from './cluster.js';
+import { SKIP_REASON, SLURM_CONF, scriptFolder } from './cluster.js';
 
 const SCRIPTS: Record<string, string> = {
   'prepare.py': [
@@ -51,25 +50,14 @@ const SCRIPTS: Record<string, string> = {
   ].join('\n'),
 };
 
-let root: string;
-let sources: string;
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'sluice-slurm-pipeline-'));
-  sources = join(root, 'src');
-  await mkdir(sources);
-  for (const [name, code] of Object.entries(SCRIPTS)) await writeFile(join(sources, name), `${code}\n`);
-});
-afterAll(async () => {
-  if (root) await rm(root, { recursive: true, force: true });
-});
+const folder = scriptFolder('sluice-slurm-pipeline-', SCRIPTS);
 
 let workspaces = 0;
 /** A fresh workspace with a Slurm compute target named `cluster`. */
 async function workspace(
   options: SlurmComputeOptions = {},
 ): Promise<{ ws: Workspace; target: SlurmComputeTarget; submit(p: Pipeline): Promise<PipelineRun> }> {
-  const ws = Workspace.create(join(root, `ws${++workspaces}`));
+  const ws = Workspace.create(join(folder.root, `ws${++workspaces}`));
   ws.registry.use(slurmComputeProvider());
   const target = await ComputeTarget.create(
     ws,
@@ -88,7 +76,12 @@ function step(
   name: string,
   options: Partial<ConstructorParameters<typeof PythonScriptStep>[0]> = {},
 ): PythonScriptStep {
-  return new PythonScriptStep({ name, scriptName: `${name}.py`, sourceDirectory: sources, ...options });
+  return new PythonScriptStep({
+    name,
+    scriptName: `${name}.py`,
+    sourceDirectory: folder.sources,
+    ...options,
+  });
 }
 
 /** The Slurm state of the jobs of a step, by job name. */
@@ -232,12 +225,12 @@ describe.skipIf(!SLURM_CONF)('A Slurm compute target', () => {
   });
 
   it('fails with COMPUTE_UNAVAILABLE, naming SLURM_CONF, when the controller cannot be reached', async () => {
-    const missing = await workspace({ slurmConf: join(root, 'no-such', 'slurm.conf') });
+    const missing = await workspace({ slurmConf: join(folder.root, 'no-such', 'slurm.conf') });
     await expect(missing.target.status()).rejects.toMatchObject({
       code: 'COMPUTE_UNAVAILABLE',
       message: expect.stringContaining('set SLURM_CONF'),
     });
-    const refused = join(root, 'refused.conf');
+    const refused = join(folder.root, 'refused.conf');
     const conf = await readFile(SLURM_CONF!, 'utf8');
     await writeFile(
       refused,
@@ -256,7 +249,7 @@ describe.skipIf(!SLURM_CONF)('A Slurm compute target', () => {
 
   it('fails with COMPUTE_NOT_INSTALLED, saying what to install, when sbatch is not on PATH', async () => {
     const path = process.env.PATH;
-    process.env.PATH = join(root, 'empty-bin');
+    process.env.PATH = join(folder.root, 'empty-bin');
     try {
       const { ws, target } = await workspace();
       await expect(target.status()).rejects.toMatchObject({
