@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { OutputFileDatasetConfig, Pipeline, PipelineData, PipelineParameter } from '@sluice/core';
+import {
+  Environment,
+  OutputFileDatasetConfig,
+  Pipeline,
+  PipelineData,
+  PipelineParameter,
+  RunConfiguration,
+} from '@sluice/core';
 import { Dataset, type Workspace } from '@sluice/runtime';
 import { PythonScriptStep } from '@sluice/step-python';
 
@@ -27,11 +34,21 @@ export default async function irisPipeline({ workspace }: { workspace: Workspace
   const model = new PipelineData('model');
   const report = new PipelineData('report');
   const learningRate = new PipelineParameter({ name: 'learning_rate', defaultValue: 0.1 });
+  // The scripts need Python 3's standard library only, so the steps run python3 as it is (nothing to build);
+  // its version and installed distributions are recorded with each step run and are part of its fingerprint.
+  const runConfig = new RunConfiguration({
+    environment: new Environment({
+      name: 'iris',
+      python: { interpreter: 'python3', version: '3' },
+      inherit: true,
+    }),
+  });
 
   const prepare = new PythonScriptStep({
     name: 'prepare',
     scriptName: 'prepare.py',
     sourceDirectory: SOURCE_DIRECTORY,
+    runConfig,
     inputs: [irisData],
     outputs: [preppedData],
     arguments: ['--output_dir', preppedData, '--test_fraction', 0.2, '--seed', 42],
@@ -41,6 +58,7 @@ export default async function irisPipeline({ workspace }: { workspace: Workspace
     name: 'train',
     scriptName: 'train.py',
     sourceDirectory: SOURCE_DIRECTORY,
+    runConfig,
     inputs: [preppedData.asInput()],
     outputs: [model],
     arguments: [
@@ -59,6 +77,7 @@ export default async function irisPipeline({ workspace }: { workspace: Workspace
     name: 'compare',
     scriptName: 'compare.py',
     sourceDirectory: SOURCE_DIRECTORY,
+    runConfig,
     inputs: [preppedData.asInput(), model],
     outputs: [report],
     arguments: ['--data_dir', preppedData, '--model_dir', model, '--output_dir', report],

@@ -3,6 +3,7 @@ import pc from 'picocolors';
 import { isSluiceError } from '@sluice/core';
 import { commandHint, errorLine, type CliIO, type CommandContext } from './context.js';
 import * as datasets from './commands/datasets.js';
+import * as env from './commands/env.js';
 import * as explain from './commands/explain.js';
 import * as gc from './commands/gc.js';
 import * as init from './commands/init.js';
@@ -19,7 +20,7 @@ import pkg from '../package.json' with { type: 'json' };
 export type { CliIO } from './context.js';
 
 /** The commands, in the order `sluice --help` lists them; each module adds its command with `register`. */
-const COMMANDS = [init, run, runs, show, logs, explain, datasets, gc, publish, token, serve, studio];
+const COMMANDS = [init, run, runs, show, logs, explain, datasets, env, gc, publish, token, serve, studio];
 
 /** The `sluice` command-line program. */
 export function createProgram(

@@ -224,6 +224,10 @@ export function showProgress(
           `${MARKS[event.status] ?? ' '} ${label(event.step)} ${event.status}${time}${view.note ? ` (${view.note})` : ''}\n`,
         );
       }
+    } else if (event.type === 'step-progress') {
+      // e.g. an environment being built: the step's note until it runs, a line of its own without a table
+      table.view(event.step).note = event.text;
+      if (!logUpdate) stream.write(`  ${label(event.step)}: ${event.text}\n`);
     } else if (event.type === 'step-log' && options.logs && event.stream !== 'sluice') {
       print(unfinished.add(event.step, event.stream, event.text).map((line) => logLine(event.step, line)));
     }

@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import type * as Yaml from 'yaml';
 import { BRAND, hasBrand } from './brand.js';
 import { SluiceError } from './errors.js';
 import type { ComputeResources } from './plugins.js';
@@ -38,16 +42,35 @@ export const CondaDependencies = {
 
 export interface EnvironmentPython {
   interpreter: string;
+  /** The Python version the environment needs (`'3.11'` matches 3.11.x); checked when it is built. */
+  version?: string;
   /** Accepted for familiarity (`user_managed_dependencies`); Sluice never installs packages. */
   userManagedDependencies?: boolean;
   /** Packages the environment is expected to provide (added to `packages` in the definition). */
   condaDependencies?: CondaDependencies;
 }
 
-export interface EnvironmentOptions {
+/** Where pip finds packages; default: pip's own configuration (`PIP_INDEX_URL`, pip.conf), else PyPI. */
+export interface PipIndexOptions {
+  /** `--index-url`: the package index instead of PyPI. */
+  indexUrl?: string;
+  /** `--extra-index-url`, each: more indexes to look in. */
+  extraIndexUrls?: string[];
+  /** `--find-links`, each: folders of wheels (a local wheelhouse) or pages linking to them. */
+  findLinks?: string[];
+  /** `--no-index`: use no index at all, only `findLinks` (offline machines). */
+  noIndex?: boolean;
+}
+
+export interface EnvironmentOptions extends PipIndexOptions {
   name: string;
   version?: string;
-  python?: { interpreter?: string; userManagedDependencies?: boolean; condaDependencies?: CondaDependencies };
+  python?: {
+    interpreter?: string;
+    version?: string;
+    userManagedDependencies?: boolean;
+    condaDependencies?: CondaDependencies;
+  };
   environmentVariables?: Record<string, string>;
   /**
    * Variables whose values are workspace secrets, by secret name: `{ API_KEY: 'api-key' }`. Resolved when the
@@ -57,6 +80,22 @@ export interface EnvironmentOptions {
   secretEnvironmentVariables?: Record<string, string>;
   /** Packages the environment is expected to provide (recorded and fingerprinted; not installed by Sluice). */
   packages?: string[];
+  /** Requirements pip installs into the environment when it is built, e.g. `['scikit-learn==1.4.2']`. */
+  pip?: string[];
+  /** A pip requirements file, read now: its text is part of the definition (see `requirements`). */
+  requirementsFile?: string;
+  /** The text of a pip requirements file (what `requirementsFile` reads; kept by `toJSON`). */
+  requirements?: string;
+  /** Conda packages (not Python itself, not pip's), installed with conda or micromamba when it is built. */
+  condaPackages?: string[];
+  /** Conda channels to install `condaPackages` from, e.g. `['conda-forge']`. */
+  condaChannels?: string[];
+  /**
+   * Run in the interpreter as it is (nothing built or installed; its version and installed distributions
+   * are recorded and fingerprinted). Default: true when the environment has no pip, requirements or conda
+   * packages, else false (a virtual environment is built).
+   */
+  inherit?: boolean;
 }
 
 /** Variables that hold the runner's workspace secrets (`SLUICE_SECRET_<NAME>`); never passed to a step. */
@@ -79,6 +118,15 @@ export class Environment {
   /** Variable name → workspace secret name. */
   readonly secretEnvironmentVariables: Readonly<Record<string, string>>;
   readonly packages: readonly string[];
+  /** Requirements pip installs when the environment is built. */
+  readonly pip: readonly string[];
+  /** The text of the environment's pip requirements file, if it has one. */
+  readonly requirements: string | undefined;
+  readonly condaPackages: readonly string[];
+  readonly condaChannels: readonly string[];
+  readonly index: Readonly<PipIndexOptions>;
+  /** As given; see `inherits` for what applies. */
+  readonly inherit: boolean | undefined;
 
   constructor(options: EnvironmentOptions) {
     if (!options || typeof options.name !== 'string' || options.name.trim() === '') {
@@ -96,6 +144,7 @@ export class Environment {
     }
     this.version = options.version ?? '1';
     this.python = { interpreter: options.python?.interpreter ?? 'python3' };
+    if (options.python?.version !== undefined) this.python.version = options.python.version;
     if (options.python?.userManagedDependencies !== undefined) {
       this.python.userManagedDependencies = options.python.userManagedDependencies;
     }
@@ -145,6 +194,117 @@ export class Environment {
       throw invalid("packages must be an array of package names, e.g. ['numpy==2.1'].");
     }
     this.packages = [...(options.packages ?? [])];
+    const strings = (value: unknown, field: string, example: string): string[] => {
+      if (value === undefined) return [];
+      if (!Array.isArray(value) || value.some((entry) => typeof entry !== 'string' || entry.trim() === '')) {
+        throw invalid(`${field} must be an array of strings, e.g. ${example}.`);
+      }
+      return [...(value as string[])];
+    };
+    const text = (value: unknown, field: string): string | undefined => {
+      if (value !== undefined && (typeof value !== 'string' || value.trim() === '')) {
+        throw invalid(`${field} must be a non-empty string.`);
+      }
+      return value as string | undefined;
+    };
+    text(options.python?.interpreter, 'python.interpreter');
+    text(options.python?.version, "python.version (e.g. '3.11')");
+    this.pip = strings(options.pip, 'pip', "['scikit-learn==1.4.2']");
+    if (options.requirementsFile !== undefined && options.requirements !== undefined) {
+      throw invalid('give requirementsFile or requirements (its text), not both.');
+    }
+    this.requirements =
+      options.requirementsFile !== undefined
+        ? readEnvironmentFile(text(options.requirementsFile, 'requirementsFile')!, this.name, 'requirements')
+        : text(options.requirements, 'requirements');
+    this.condaPackages = strings(options.condaPackages, 'condaPackages', "['pandas=2.2']");
+    this.condaChannels = strings(options.condaChannels, 'condaChannels', "['conda-forge']");
+    // a local wheelhouse is the same folder wherever the step is run from
+    const findLinks = strings(options.findLinks, 'findLinks', "['./wheels']").map((entry) =>
+      entry.includes('://') ? entry : resolve(entry),
+    );
+    const extraIndexUrls = strings(
+      options.extraIndexUrls,
+      'extraIndexUrls',
+      "['https://example.org/simple']",
+    );
+    if (options.noIndex !== undefined && typeof options.noIndex !== 'boolean') {
+      throw invalid('noIndex must be true or false.');
+    }
+    this.index = {
+      ...(text(options.indexUrl, 'indexUrl') === undefined ? {} : { indexUrl: options.indexUrl }),
+      ...(extraIndexUrls.length > 0 ? { extraIndexUrls } : {}),
+      ...(findLinks.length > 0 ? { findLinks } : {}),
+      ...(options.noIndex ? { noIndex: true } : {}),
+    };
+    if (options.inherit !== undefined && typeof options.inherit !== 'boolean') {
+      throw invalid('inherit must be true or false.');
+    }
+    this.inherit = options.inherit;
+    if (this.inherit === true && this.#installs) {
+      throw invalid(
+        'inherit: true runs the interpreter as it is, so nothing can be installed into it; drop inherit to have the pip/conda packages installed into a built environment, or drop the packages.',
+      );
+    }
+  }
+
+  /** Whether anything is installed when the environment is built. */
+  get #installs(): boolean {
+    return this.pip.length > 0 || this.requirements !== undefined || this.condaPackages.length > 0;
+  }
+
+  /**
+   * Whether steps run in the interpreter as it is (true), or in an environment built for them (false):
+   * `inherit` when given, else true exactly when nothing is to be installed.
+   */
+  get inherits(): boolean {
+    return this.inherit ?? !this.#installs;
+  }
+
+  /**
+   * What building the environment depends on (the interpreter, what is installed and from where), not its
+   * name or variables: environments with the same build share one.
+   */
+  buildDefinition(): Record<string, unknown> {
+    return {
+      python: {
+        interpreter: this.python.interpreter,
+        ...(this.python.version ? { version: this.python.version } : {}),
+      },
+      inherit: this.inherits,
+      pip: [...this.pip],
+      ...(this.requirements === undefined ? {} : { requirements: this.requirements }),
+      ...(this.condaPackages.length > 0
+        ? { conda: { packages: [...this.condaPackages], channels: [...this.condaChannels] } }
+        : {}),
+      index: { ...this.index },
+    };
+  }
+
+  /** `Environment.from_pip_requirements(name, file_path)`: pip installs the requirements file's packages. */
+  static fromPipRequirements(name: string, file: string): Environment {
+    return new Environment({ name, requirementsFile: file });
+  }
+
+  /**
+   * `Environment.from_conda_specification(name, file_path)`: the `pip:` packages and the `python=` pin of a
+   * conda environment file; its other packages are installed with conda or micromamba when one is found.
+   */
+  static fromCondaSpecification(name: string, file: string): Environment {
+    const text = readEnvironmentFile(file, name, 'conda specification');
+    let spec: unknown;
+    try {
+      // loaded only here: reading YAML is rare, and the parser should not slow every program's start
+      const yaml = createRequire(import.meta.url)('yaml') as typeof Yaml;
+      spec = yaml.parse(text);
+    } catch (error) {
+      throw new SluiceError(
+        'PIPELINE_INVALID',
+        `Environment "${name}": ${file} is not valid YAML (${(error as Error).message}); a conda environment file lists "dependencies:", e.g. - python=3.11 and - pip: [numpy==2.1].`,
+        { cause: error, details: { environment: name, file } },
+      );
+    }
+    return new Environment({ name, ...condaSpecification(spec, name, file) });
   }
 
   /** The definition as data: secret variables appear by secret name, never by value. */
@@ -165,6 +325,16 @@ export class Environment {
         ...(this.python.condaDependencies?.condaPackages ?? []),
         ...(this.python.condaDependencies?.pipPackages ?? []),
       ],
+      // only when set, so definitions (and fingerprints) from before stay the same
+      ...(this.python.version === undefined
+        ? {}
+        : { python: { interpreter: this.python.interpreter, version: this.python.version } }),
+      ...(this.pip.length > 0 ? { pip: [...this.pip] } : {}),
+      ...(this.requirements === undefined ? {} : { requirements: this.requirements }),
+      ...(this.condaPackages.length > 0 ? { condaPackages: [...this.condaPackages] } : {}),
+      ...(this.condaChannels.length > 0 ? { condaChannels: [...this.condaChannels] } : {}),
+      ...this.index,
+      ...(this.inherit === undefined ? {} : { inherit: this.inherit }),
     };
   }
 
@@ -182,6 +352,77 @@ export class Environment {
     }
     return workspace.getEnvironment(name, version);
   }
+}
+
+function readEnvironmentFile(file: string, environment: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new SluiceError(
+      'PIPELINE_INVALID',
+      `Environment "${environment}": cannot read the ${what} file ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give the path of an existing file (relative paths are from ${process.cwd()}).`,
+      { cause: error, details: { environment, file } },
+    );
+  }
+}
+
+/** A conda package name and its version pin (`python=3.11`, `python==3.11.4`, `python 3.11`). */
+const CONDA_PIN = /^([A-Za-z0-9_.-]+)\s*(?:(==?|\s)\s*([0-9][^\s]*))?$/;
+
+/** The options a conda environment file gives: python version, conda packages and channels, pip packages. */
+function condaSpecification(
+  spec: unknown,
+  name: string,
+  file: string,
+): Pick<EnvironmentOptions, 'python' | 'pip' | 'condaPackages' | 'condaChannels'> {
+  const invalid = (problem: string): SluiceError =>
+    new SluiceError('PIPELINE_INVALID', `Environment "${name}": ${file} ${problem}`, {
+      details: { environment: name, file },
+    });
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) {
+    throw invalid('is not a conda environment file: it has no "dependencies:" list.');
+  }
+  const { dependencies = [], channels = [] } = spec as { dependencies?: unknown; channels?: unknown };
+  if (!Array.isArray(dependencies)) throw invalid('has "dependencies:" that is not a list.');
+  if (!Array.isArray(channels) || channels.some((channel) => typeof channel !== 'string')) {
+    throw invalid('has "channels:" that is not a list of names.');
+  }
+  let version: string | undefined;
+  const pip: string[] = [];
+  const conda: string[] = [];
+  for (const dependency of dependencies as unknown[]) {
+    if (typeof dependency === 'string') {
+      const match = CONDA_PIN.exec(dependency.trim());
+      const package_ = match?.[1]?.toLowerCase();
+      // pip itself is in every built environment
+      if (package_ === 'pip' && !match?.[3]) continue;
+      if (package_ === 'python' && match) {
+        version = match[3];
+        continue;
+      }
+      conda.push(dependency.trim());
+    } else if (
+      dependency &&
+      typeof dependency === 'object' &&
+      Array.isArray((dependency as { pip?: unknown }).pip)
+    ) {
+      for (const requirement of (dependency as { pip: unknown[] }).pip) {
+        if (typeof requirement !== 'string')
+          throw invalid('has a pip: entry that is not a requirement string.');
+        pip.push(requirement);
+      }
+    } else {
+      throw invalid(
+        `has a dependency that is neither a package nor a pip: list: ${JSON.stringify(dependency)}.`,
+      );
+    }
+  }
+  return {
+    ...(version === undefined ? {} : { python: { version: version.replace(/\.\*$/, '') } }),
+    pip,
+    condaPackages: conda,
+    condaChannels: channels as string[],
+  };
 }
 
 function plainRecord(value: unknown, environment: string, field: string): Record<string, string> {

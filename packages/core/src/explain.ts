@@ -54,6 +54,43 @@ function fileWords(
   return words;
 }
 
+/** `name==version` lines (pip freeze) as name → version; other lines (URLs, editable installs) as is. */
+function lockedPackages(value: unknown): Map<string, string> | undefined {
+  const packages = (value as { lock?: { packages?: unknown } } | undefined)?.lock?.packages;
+  if (!Array.isArray(packages)) return undefined;
+  const found = new Map<string, string>();
+  for (const line of packages) {
+    const text = String(line);
+    const match = /^([^=\s@]+)\s*==\s*(.+)$/.exec(text);
+    if (match) found.set(match[1]!.toLowerCase(), match[2]!);
+    else found.set(text, '');
+  }
+  return found;
+}
+
+/** What changed in an environment's resolved lock (`{ lock: { python, packages } }`): its Python and its packages, in words. */
+function lockWords(before: unknown, after: unknown): string[] {
+  const earlier = lockedPackages(before);
+  const later = lockedPackages(after);
+  if (!earlier || !later) return [];
+  const words: string[] = [];
+  const python = (value: unknown): unknown => (value as { lock: { python?: unknown } }).lock.python;
+  if (python(before) !== python(after)) words.push(`Python ${show(python(before))} → ${show(python(after))}`);
+  const changes: string[] = [];
+  for (const [name, version] of later) {
+    const previous = earlier.get(name);
+    if (previous === undefined) changes.push(`${name}${version ? ` ${version}` : ''} added`);
+    else if (previous !== version) changes.push(`${name} ${previous} → ${version}`);
+  }
+  for (const [name, version] of earlier) {
+    if (!later.has(name)) changes.push(`${name}${version ? ` ${version}` : ''} removed`);
+  }
+  changes.sort();
+  words.push(...changes.slice(0, MAX_FILES_NAMED));
+  if (changes.length > MAX_FILES_NAMED) words.push(`and ${changes.length - MAX_FILES_NAMED} more packages`);
+  return words;
+}
+
 function describe(before: FingerprintPart | undefined, after: FingerprintPart | undefined): string {
   const part = (after ?? before)!;
   const name = part.name;
@@ -87,6 +124,8 @@ function describe(before: FingerprintPart | undefined, after: FingerprintPart | 
       };
       const a = label(before?.value);
       const b = label(after?.value);
+      const locked = lockWords(before?.value, after?.value);
+      if (locked.length > 0) return `environment: ${locked.join(', ')}${a === b ? '' : ` (${a} → ${b})`}`;
       return a === b ? `environment ${b} definition changed` : `environment ${a} → ${b}`;
     }
     case 'outputs':

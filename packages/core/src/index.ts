@@ -44,6 +44,7 @@ export type {
   EnvironmentOptions,
   EnvironmentPython,
   EnvironmentReference,
+  PipIndexOptions,
   RunConfigurationOptions,
 } from './environment.js';
 export { Step, canonicalArgument, defineStep, stepDisplayName, stepId } from './step.js';
@@ -80,6 +81,7 @@ export type {
   ResolvedInput,
   StepExecutionContext,
   StepExecutionResult,
+  MaterialisedPython,
   StepKindPlugin,
   StepLogs,
   StepValidationContext,

@@ -291,6 +291,11 @@ export interface StepExecutionContext<Config = unknown> {
   readonly contextFile: string;
   readonly environment: Environment | undefined;
   /**
+   * For step kinds with `pythonEnvironment`: the materialised environment's interpreter (a built virtual
+   * environment's, or the inherited one as given) and its resolved lock.
+   */
+  readonly python?: MaterialisedPython;
+  /**
    * The variables for a process the step starts: the runner's own, without its `SLUICE_SECRET_*` ones, then
    * the environment's `environmentVariables` and its `secretEnvironmentVariables` with the secrets' values.
    * Step kinds add their own (e.g. `SLUICE_CONTEXT`) and pass it as `ProcessJob.env`.
@@ -316,6 +321,16 @@ export interface StepExecutionContext<Config = unknown> {
   resolveArgument(argument: StepArgument): string;
   /** Record a metric for the step run. */
   logMetric(name: string, value: unknown): void;
+}
+
+/** A step's Python environment as materialised by the runtime. */
+export interface MaterialisedPython {
+  /** The interpreter to start. */
+  readonly interpreter: string;
+  /** Its version, e.g. `3.11.2`. */
+  readonly version: string;
+  /** The installed distributions, `name==version`, sorted (pip freeze). */
+  readonly packages: readonly string[];
 }
 
 export interface StepExecutionResult {
@@ -352,6 +367,12 @@ export interface StepKindPlugin<Config = unknown> extends PluginBase {
   readonly uriSchemes?: readonly string[];
   /** The compute target kinds the step runs on (e.g. `['databricks']`); checked at submit. Default: any. */
   readonly computeKinds?: readonly string[];
+  /**
+   * The step runs Python in its environment: the runtime materialises the environment (builds it once,
+   * or probes an inherited interpreter) before the step's fingerprint, which then holds the environment's
+   * resolved lock, and gives the step `context.python`. Default false.
+   */
+  readonly pythonEnvironment?: boolean;
   /** Kind-specific fingerprint parts (script, arguments, …); shared parts are added by the runtime. */
   fingerprint(step: StepDefinition<Config>): FingerprintPartInput[];
   /**

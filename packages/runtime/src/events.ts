@@ -12,7 +12,9 @@ export type RunEvent =
       reusedFrom?: string;
       error?: string;
     }
-  | { type: 'step-log'; runId: string; step: string; stream: 'stdout' | 'stderr' | 'sluice'; text: string };
+  | { type: 'step-log'; runId: string; step: string; stream: 'stdout' | 'stderr' | 'sluice'; text: string }
+  /** What a step is doing before it runs, e.g. building its environment (one line, no newline). */
+  | { type: 'step-progress'; runId: string; step: string; text: string };
 
 export type RunEventListener = (event: RunEvent) => void;
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import {
   type DataSource,
   type Environment,
   type FingerprintPart,
+  type MaterialisedPython,
   type ParameterValue,
   type ProcessJob,
   type ProcessRunHooks,
@@ -36,6 +37,14 @@ import {
 import type { WorkspaceDatastore } from './datastore.js';
 import type { RunEvents } from './events.js';
 import { registerOutputDataset } from './dataset.js';
+import {
+  environmentPart,
+  keepBuildLogWithStep,
+  materialiseEnvironment,
+  materialisedPython,
+  pythonEnvironmentOf,
+  recordEnvironmentUse,
+} from './environments.js';
 import { normaliseStorePath } from './local-datastore.js';
 import { isResolvableData, type ResolvableData } from './resolvable-data.js';
 import { claimLease, type Claim } from './lease.js';
@@ -149,6 +158,8 @@ export class RunExecution {
   readonly #git = new Map<string, Promise<GitInfo | null>>();
   readonly #identities = new Map<string, Promise<ContentIdentity>>();
   readonly #resolvedIdentities = new Map<ResolvableData, Promise<ContentIdentity>>();
+  /** The materialised Python environment of each step of a kind that runs Python. */
+  readonly #pythons = new Map<string, MaterialisedPython>();
   /** One controller per started step, so a graceful cancel can stop the steps not running yet. */
   readonly #stepControllers = new Map<string, { controller: AbortController; signal: AbortSignal }>();
   /** The secrets given to this run's steps: masked in their logs, events and errors. */
@@ -438,7 +449,11 @@ export class RunExecution {
     for (const parameter of step.parameters) {
       parts.push(valuePart(`parameter:${parameter.name}`, this.#parameters[parameter.name]));
     }
-    parts.push(valuePart('environment', environment ? environment.toJSON() : null));
+    parts.push(
+      plugin.pythonEnvironment
+        ? await this.#materialise(plan)
+        : valuePart('environment', environment ? environment.toJSON() : null),
+    );
     let snapshot: Snapshot | undefined;
     if (step.sourceDirectory) {
       snapshot = await this.#snapshot(step.sourceDirectory);
@@ -466,6 +481,36 @@ export class RunExecution {
       ),
     );
     return { parts, snapshot, inputTypes };
+  }
+
+  /**
+   * A step that runs Python: its environment made ready (built once into the cache, or an inherited
+   * interpreter probed), and the fingerprint part holding its resolved lock. A failed build's log becomes
+   * the step's stderr.
+   */
+  async #materialise(plan: StepPlan): Promise<FingerprintPart> {
+    const environment = pythonEnvironmentOf(plan.environment);
+    const workDir = join(this.#ws.dataDir, 'runs', this.#runId, plan.step.name);
+    try {
+      const materialised = await materialiseEnvironment(this.#ws, environment, {
+        signal: this.#stepSignal(plan.step.name),
+        holder: plan.stepRunId,
+        onProgress: (line, kind) => {
+          this.#log(plan.step.name, 'sluice', `${line}\n`);
+          if (kind !== 'status') return;
+          this.#events.emit({ type: 'step-progress', runId: this.#runId, step: plan.step.name, text: line });
+          // the step's own log says what it waited for and what was built (pip's output is the build log)
+          mkdirSync(workDir, { recursive: true });
+          appendFileSync(join(workDir, 'sluice.txt'), this.#mask.text(`${elapsed()} ${line}\n`));
+        },
+      });
+      recordEnvironmentUse(this.#ws, plan.stepRunId, materialised);
+      this.#pythons.set(plan.step.name, materialisedPython(materialised));
+      return environmentPart(environment, materialised);
+    } catch (error) {
+      await keepBuildLogWithStep(this.#ws, plan.stepRunId, workDir, error);
+      throw error;
+    }
   }
 
   #snapshot(dir: string): Promise<Snapshot> {
@@ -1033,6 +1078,7 @@ export class RunExecution {
         workDir,
         contextFile,
         environment: plan.environment,
+        ...(this.#pythons.has(step.name) ? { python: this.#pythons.get(step.name)! } : {}),
         env,
         compute: computeForStep,
         signal,

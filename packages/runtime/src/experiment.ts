@@ -678,6 +678,8 @@ function printer(logs: boolean, label: (step: string) => string): RunEventListen
       const mark = STATUS_MARK[event.status] ?? ' ';
       const extra = event.reusedFrom ? ` (from ${event.reusedFrom})` : event.error ? ` (${event.error})` : '';
       process.stdout.write(`${mark} ${label(event.step).padEnd(24)} ${event.status}${extra}\n`);
+    } else if (event.type === 'step-progress') {
+      process.stdout.write(`  ${label(event.step).padEnd(24)} ${event.text}\n`);
     } else if (event.type === 'step-log' && logs && event.stream !== 'sluice') {
       for (const line of event.text.split('\n'))
         if (line) process.stdout.write(`  [${label(event.step)}] ${line}\n`);

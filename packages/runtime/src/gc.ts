@@ -1,6 +1,8 @@
 import { readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { SluiceError } from '@sluice/core';
+import { diskUsage } from './disk-usage.js';
+import { pruneEnvironments } from './environments.js';
 import { PARTIAL_DIR } from './executor.js';
 import type { Workspace } from './workspace.js';
 
@@ -11,6 +13,11 @@ export interface GcOptions {
   olderThanMs?: number;
   /** Report what would be deleted, delete nothing. */
   dryRun?: boolean;
+  /**
+   * Also remove built environments kept runs used (never one a running run uses). Default false: only
+   * environments that no kept run used and that were not built or used since the cut-off go.
+   */
+  allEnvironments?: boolean;
 }
 
 export interface GcItem {
@@ -23,7 +30,10 @@ export interface GcItem {
     | 'unreferenced output'
     | 'partial output of an ended step'
     | 'output without a record'
-    | 'scratch files of an ended step';
+    | 'scratch files of an ended step'
+    | 'environment no kept run used'
+    | 'environment removed on request'
+    | 'unfinished or replaced environment build';
 }
 
 export interface GcReport {
@@ -121,7 +131,7 @@ export async function collectGarbage(ws: Workspace, options: GcOptions = {}): Pr
     }
     const items = [...doomed.values()];
     if (!dryRun) store.markOutputsDeleted(items);
-    return { items, retainedRuns: retained.size };
+    return { items, retained };
   });
 
   const deleted: GcItem[] = [...chosen.items];
@@ -130,9 +140,18 @@ export async function collectGarbage(ws: Workspace, options: GcOptions = {}): Pr
   }
   deleted.push(...(await sweepLocalLeftovers(ws, dryRun)));
   deleted.push(...(await sweepScratch(ws, dryRun)));
+  const environments = await pruneEnvironments(ws, {
+    keptRuns: chosen.retained,
+    all: options.allEnvironments ?? false,
+    usedSince: cutoff,
+    dryRun,
+  });
+  for (const { path, bytes, reason } of environments) {
+    deleted.push({ datastore: '(workspace)', path: relative(ws.dir, path), bytes, reason });
+  }
   return {
     dryRun,
-    retainedRuns: chosen.retainedRuns,
+    retainedRuns: chosen.retained.size,
     deleted,
     freedBytes: deleted.reduce((sum, item) => sum + item.bytes, 0),
   };
@@ -193,7 +212,7 @@ async function sweepLocalLeftovers(ws: Workspace, dryRun: boolean): Promise<GcIt
       items.push({
         datastore: name,
         path,
-        bytes: await size(join(partialRoot, stepRunId)),
+        bytes: await diskUsage(join(partialRoot, stepRunId)),
         stepRunId,
         reason: 'partial output of an ended step',
       });
@@ -206,7 +225,7 @@ async function sweepLocalLeftovers(ws: Workspace, dryRun: boolean): Promise<GcIt
       items.push({
         datastore: name,
         path,
-        bytes: await size(join(outputsRoot, stepRunId)),
+        bytes: await diskUsage(join(outputsRoot, stepRunId)),
         stepRunId,
         reason: 'output without a record',
       });
@@ -232,7 +251,7 @@ async function sweepScratch(ws: Workspace, dryRun: boolean): Promise<GcItem[]> {
     for (const step of await readdir(join(runsDir, runId)).catch(() => [] as string[])) {
       for (const folder of SCRATCH) {
         const path = join(runsDir, runId, step, folder);
-        const bytes = await size(path);
+        const bytes = await diskUsage(path);
         if (!(await stat(path).catch(() => undefined))) continue;
         items.push({
           datastore: '(workspace)',
@@ -246,13 +265,4 @@ async function sweepScratch(ws: Workspace, dryRun: boolean): Promise<GcItem[]> {
     }
   }
   return items;
-}
-
-async function size(path: string): Promise<number> {
-  const info = await stat(path).catch(() => undefined);
-  if (!info) return 0;
-  if (!info.isDirectory()) return info.size;
-  let total = 0;
-  for (const entry of await readdir(path)) total += await size(join(path, entry));
-  return total;
 }

@@ -25,6 +25,21 @@ export type {
 } from './experiment.js';
 export { PARTIAL_DIR, pipelineDataPath } from './executor.js';
 export type { CancelOptions } from './executor.js';
+export {
+  ENVIRONMENTS_DIR,
+  listEnvironments,
+  materialiseEnvironment,
+  pruneEnvironments,
+  stepRunEnvironment,
+} from './environments.js';
+export type {
+  CachedEnvironment,
+  EnvironmentLock,
+  MaterialiseOptions,
+  MaterialisedEnvironment,
+  PruneOptions,
+  PrunedEnvironment,
+} from './environments.js';
 export { collectGarbage, parseDuration } from './gc.js';
 export type { GcItem, GcOptions, GcReport } from './gc.js';
 export {

@@ -37,6 +37,9 @@ export function pythonScriptStep(): StepKindPlugin<PythonScriptConfig> {
     version: pkg.version,
     coreRange: CORE_RANGE,
     reuseVersion: '1',
+    // the runtime makes the step's environment ready (built once, or the interpreter as it is) and its
+    // resolved lock part of the fingerprint
+    pythonEnvironment: true,
     fingerprint: (step) => [
       { name: 'script', value: step.config.scriptName },
       {
@@ -80,7 +83,8 @@ async function execute(context: StepExecutionContext<PythonScriptConfig>): Promi
     );
   }
   const { scriptName, timeoutSeconds } = step.config;
-  const interpreter = context.environment?.python.interpreter ?? 'python3';
+  // the materialised environment's interpreter; without a runtime that gives one, the environment's as is
+  const interpreter = context.python?.interpreter ?? context.environment?.python.interpreter ?? 'python3';
   const args = [scriptName, ...step.config.arguments.map((argument) => context.resolveArgument(argument))];
   logs.info(`Running ${[interpreter, ...args].map(quote).join(' ')}`);
 

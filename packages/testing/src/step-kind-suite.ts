@@ -183,6 +183,7 @@ export function testStepKind<Config>(
       expect(typeof plugin.reuseVersion, 'reuseVersion').toBe('string');
       expect(plugin.reuseVersion.length, 'reuseVersion must not be empty').toBeGreaterThan(0);
       if (plugin.remoteData !== undefined) expect(typeof plugin.remoteData).toBe('boolean');
+      if (plugin.pythonEnvironment !== undefined) expect(typeof plugin.pythonEnvironment).toBe('boolean');
       for (const behaviour of behaviours()) {
         const step = await build(behaviour, uniqueText());
         expect(step.name).toBe(behaviour);

@@ -16,7 +16,14 @@ let dir: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-porting-'));
-  for (const entry of ['iris.csv', 'dataprep_src', 'train_src', 'compare_src', 'project']) {
+  for (const entry of [
+    'iris.csv',
+    'environment.yml',
+    'dataprep_src',
+    'train_src',
+    'compare_src',
+    'project',
+  ]) {
     cpSync(join(example, entry), join(dir, entry), { recursive: true });
   }
   Workspace.create(dir, { name: 'porting' });
@@ -63,6 +70,17 @@ describe('the ported article', () => {
       expect(await run.waitForCompletion()).toBe('Finished');
       expect(run.getSteps().map((step) => step.status)).toEqual(['Reused', 'Reused', 'Reused']);
     }
+  });
+
+  it("reads the conda environment file as the original's Environment.from_conda_specification", async () => {
+    const { condaRunConfig, dataprepEnvironment } = await import('../conda-environment.js');
+    expect(condaRunConfig.environment).toBe(dataprepEnvironment);
+    expect(dataprepEnvironment.python.version).toBe('3.11');
+    expect(dataprepEnvironment.pip).toEqual(['azureml-dataprep[fuse,pandas]']);
+    expect(dataprepEnvironment.condaPackages).toEqual(['pandas', 'scikit-learn']);
+    expect(dataprepEnvironment.condaChannels).toEqual(['conda-forge']);
+    // it installs packages, so it is built (with conda) rather than run as the interpreter is
+    expect(dataprepEnvironment.inherits).toBe(false);
   });
 
   it('runs the dataset, parameter and Hello World steps', async () => {

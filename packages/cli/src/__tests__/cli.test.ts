@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../index.js';
+import { runInProcess } from './in-process.js';
 
 const BIN = resolve(__dirname, '../../dist/bin.js');
 const ROOT_MODULES = resolve(__dirname, '../../../../node_modules');
@@ -62,15 +62,8 @@ function cli(...args: string[]): { status: number; stdout: string; stderr: strin
   };
 }
 
-async function inProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: { write: (text: string) => ((stdout += text), true) } as unknown as NodeJS.WritableStream,
-    stderr: { write: (text: string) => ((stderr += text), true) } as unknown as NodeJS.WritableStream,
-  };
-  const code = await main(['node', 'sluice', ...args, '--workspace', join(dir, 'ws')], io);
-  return { code, stdout: stripVTControlCharacters(stdout), stderr: stripVTControlCharacters(stderr) };
+function inProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runInProcess(join(dir, 'ws'), ...args);
 }
 
 beforeAll(() => {

@@ -14,6 +14,7 @@ export function register(program: Command, { io }: CommandContext): void {
         .default(durationMs('30d'), '30d'),
     )
     .option('--dry-run', 'show what would be deleted, delete nothing')
+    .option('--all-environments', 'also remove built environments kept runs used (never one in use)')
     .option('--json', 'print JSON')
     .addOption(workspaceOption())
     .action(
@@ -21,6 +22,7 @@ export function register(program: Command, { io }: CommandContext): void {
         keepLast: number;
         olderThan: number;
         dryRun?: boolean;
+        allEnvironments?: boolean;
         json?: boolean;
         workspace?: string;
       }) => {
@@ -30,6 +32,7 @@ export function register(program: Command, { io }: CommandContext): void {
             keepLast: options.keepLast,
             olderThanMs: options.olderThan,
             dryRun: Boolean(options.dryRun),
+            allEnvironments: Boolean(options.allEnvironments),
           });
           if (options.json) {
             io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -45,7 +48,7 @@ export function register(program: Command, { io }: CommandContext): void {
             io.stdout.write(`${table(['LOCATION', 'SIZE', 'WHY'], rows)}\n\n`);
           }
           io.stdout.write(
-            `${verb} ${report.deleted.length} item${report.deleted.length === 1 ? '' : 's'}, ${formatBytes(report.freedBytes)}; kept the outputs of ${report.retainedRuns} run${report.retainedRuns === 1 ? '' : 's'}, registered datasets and the latest result of every step.\n`,
+            `${verb} ${report.deleted.length} item${report.deleted.length === 1 ? '' : 's'}, ${formatBytes(report.freedBytes)}; kept the outputs of ${report.retainedRuns} run${report.retainedRuns === 1 ? '' : 's'}, registered datasets, the latest result of every step and the environments kept runs used.\n`,
           );
         } finally {
           await ws.close();

@@ -1,10 +1,13 @@
 import { isAbsolute } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { PipelineRun } from '@sluice/runtime';
+import { PipelineRun, stepRunEnvironment } from '@sluice/runtime';
 import { openWorkspace, workspaceOption, type CommandContext } from '../context.js';
 import { drawGraph, duration, status, table, timeline } from '../format.js';
 import { runSummary, stepRows } from '../runs.js';
+
+/** How many of an environment's locked packages the text view names (all are in --json). */
+const LOCK_SHOWN = 12;
 
 export function register(program: Command, { io }: CommandContext): void {
   program
@@ -27,6 +30,7 @@ export function register(program: Command, { io }: CommandContext): void {
                 graph: run.getGraph(),
                 steps: steps.map((step) => ({
                   ...step.record,
+                  environment: stepRunEnvironment(ws, step.id) ?? null,
                   metrics: step.getMetrics(),
                   outputs: step.getOutputs().map((output) => ({
                     ...output.record,
@@ -71,12 +75,22 @@ export function register(program: Command, { io }: CommandContext): void {
           const outputs = step.getOutputs();
           const git = step.record.git;
           const job = step.record.remoteJob;
-          if (!Object.keys(metrics).length && !outputs.length && !git && !job) continue;
+          const environment = stepRunEnvironment(ws, step.id);
+          if (!Object.keys(metrics).length && !outputs.length && !git && !job && !environment) continue;
           io.stdout.write(`\n${pc.bold(step.displayName)}\n`);
           if (job) {
             const adopted =
               job.origin !== step.record.id ? ` (re-attached; submitted by step run ${job.origin})` : '';
             io.stdout.write(`  job     ${job.id} on ${job.target}${pc.dim(adopted)}\n`);
+          }
+          if (environment) {
+            const { packages, python } = environment.lock;
+            const shown = packages.slice(0, LOCK_SHOWN).join(' ');
+            const more =
+              packages.length > LOCK_SHOWN ? pc.dim(` and ${packages.length - LOCK_SHOWN} more`) : '';
+            io.stdout.write(
+              `  env     ${environment.name}:${environment.version} ${pc.dim(`(Python ${python}, ${environment.key.slice(0, 12)})`)}\n  lock    ${shown || pc.dim('(no packages)')}${more}\n`,
+            );
           }
           for (const [name, value] of Object.entries(metrics))
             io.stdout.write(`  metric  ${name} = ${JSON.stringify(value)}\n`);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -117,6 +118,20 @@ run.log("step", run.name)
     const result = await step.plugin!.execute(context);
 
     expect(result).toMatchObject({ status: 'Failed', error: 'timed out after 0.5s' });
+  });
+
+  it("runs the interpreter of the step's materialised environment", async () => {
+    const venv = path.join(await tempDir(), 'venv');
+    execFileSync('python3', ['-m', 'venv', '--without-pip', venv]);
+    const step = await scriptStep('import sys\nprint(sys.prefix)\n');
+    const interpreter = path.join(venv, 'bin', 'python');
+    const { context, logs } = executionContext(step, {
+      environment: new Environment({ name: 'built', pip: ['tinypkg'] }),
+      python: { interpreter, version: '3', packages: [] },
+    });
+    expect(await step.plugin!.execute(context)).toMatchObject({ status: 'Finished' });
+    expect(logs.stdout.join('')).toBe(`${venv}\n`);
+    expect(logs.info[0]).toContain(interpreter);
   });
 
   it('is canceled through the signal', async () => {

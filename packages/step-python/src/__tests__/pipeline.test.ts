@@ -326,7 +326,10 @@ describe('PythonScriptStep in a pipeline run by the runtime', () => {
     const step = run.findStepRun('noop');
     expect(step.status).toBe('Failed');
     expect(step.record.exitCode).toBeNull();
-    expect(step.record.error).toMatch(/could not start the Python interpreter "\/no\/such\/python3"/);
+    // found when the environment is made ready, before the step is fingerprinted
+    expect(step.record.error).toMatch(
+      /^ENVIRONMENT_INTERPRETER_NOT_FOUND: .*cannot start the Python interpreter "\/no\/such\/python3"/,
+    );
     expect(step.record.error).toMatch(/python\.interpreter/);
     expect(await step.getStdout()).toBe('');
   });
