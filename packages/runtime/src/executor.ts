@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, createWriteStream, type WriteStream } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -40,6 +40,7 @@ import { isResolvableData, type ResolvableData } from './resolvable-data.js';
 import { claimLease, type Claim } from './lease.js';
 import { processStartIdentity } from './processes.js';
 import { SecretMask, stepEnvironment } from './secrets.js';
+import { outputStamp, settledOutputStamp } from './output-stamp.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
 import {
   retryWhileBusy,
@@ -388,9 +389,11 @@ export class RunExecution {
             );
           }
         }
-        this.#ws.store.recordFingerprint(plan.stepRunId, fingerprint, parts);
-        this.#ws.store.updateStepRun(plan.stepRunId, recorded);
-        this.#ws.store.updateStepRun(plan.stepRunId, { ranReason: reason });
+        const store = this.#ws.store;
+        store.transaction(() => {
+          store.recordFingerprint(plan.stepRunId, fingerprint, parts);
+          store.updateStepRun(plan.stepRunId, { ...recorded, ranReason: reason });
+        });
         if (this.#canceled) {
           this.#setStatus(step.name, 'Canceled', { error: this.#cancelMessage });
           return;
@@ -557,17 +560,9 @@ export class RunExecution {
     for (const candidate of this.#ws.store.findReusable(fingerprint, this.#runId)) {
       const outputs = this.#ws.store.getOutputs(candidate.id);
       if (outputs.length !== step.outputs.length) continue;
-      let intact = true;
-      for (const output of outputs) {
-        const store = this.#ws.datastore(output.datastore);
-        const identity = await store.contentIdentity(output.path).catch(() => undefined);
-        if (identity?.digest !== output.digest) {
-          intact = false;
-          break;
-        }
-      }
-      if (!intact) continue;
       if (outputs.some((output) => output.deletedAt)) continue;
+      const stamps = await this.#checkOutputs(outputs);
+      if (!stamps) continue;
       for (const output of step.outputs) {
         const destination = fixedDestination(output);
         const record = outputs.find((candidate) => candidate.name === output.outputName)!;
@@ -583,6 +578,7 @@ export class RunExecution {
         candidate.id,
         { ...recorded, status: 'Reused', reusedFrom: candidate.id, startedAt: stamp, endedAt: stamp },
         { fingerprint, parts },
+        stamps,
       );
       // a concurrent `sluice gc` removed the candidate's outputs after they were checked: try the next one
       if (!reused) continue;
@@ -597,6 +593,33 @@ export class RunExecution {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Whether committed outputs still hold what was recorded: an output on a local store whose files stamp
+   * as recorded (one `lstat` per entry) is intact; any other is hashed again and compared with its digest.
+   * Returns undefined when one is not intact, else the new stamps to record (outputs that were hashed and
+   * have settled), by output name.
+   */
+  async #checkOutputs(outputs: readonly OutputRecord[]): Promise<Map<string, string> | undefined> {
+    const stamps = new Map<string, string>();
+    for (const output of outputs) {
+      const store = this.#ws.datastore(output.datastore);
+      const files = Object.keys(output.files ?? {});
+      let local: string | undefined;
+      try {
+        local = store.localPath?.(output.path);
+      } catch {
+        return undefined; // a link out of the store, or to nothing, on the way
+      }
+      if (local && output.stamp && outputStamp(local, output.type, files) === output.stamp) continue;
+      const hashedAt = Date.now();
+      const identity = await store.contentIdentity(output.path).catch(() => undefined);
+      if (identity?.digest !== output.digest) return undefined;
+      const stamp = local && settledOutputStamp(local, output.type, files, hashedAt);
+      if (stamp && stamp !== output.stamp) stamps.set(output.name, stamp);
+    }
+    return stamps;
   }
 
   /**
@@ -998,9 +1021,11 @@ export class RunExecution {
       }
       for (const { output, local, datastore, path, inPlace } of staged) {
         // links in an output may point only into the output itself: it is moved or copied as a whole
+        const hashedAt = Date.now();
         let tree: { digest: string; files: Record<string, string>; bytes: number } = await hashTree(local, {
           within: local,
         });
+        let stamp: string | undefined;
         if (inPlace) {
           const target = datastore.localPath!(path);
           await mkdir(dirname(target), { recursive: true });
@@ -1018,6 +1043,8 @@ export class RunExecution {
           } else {
             await rename(local, target);
           }
+          // files the step finished writing well before they were hashed need not be read at reuse
+          stamp = settledOutputStamp(target, 'directory', Object.keys(tree.files), hashedAt);
         } else {
           await datastore.upload(local, path, { overwrite: true, signal });
           // what the store reports is what later reuse checks compare against
@@ -1033,6 +1060,7 @@ export class RunExecution {
           digest: tree.digest,
           bytes: tree.bytes,
           files: tree.files,
+          ...(stamp ? { stamp } : {}),
         });
       }
       for (const record of committed) {
@@ -1087,7 +1115,8 @@ async function copyWithin(datastore: WorkspaceDatastore, from: string, to: strin
 async function readMetrics(
   file: string,
 ): Promise<Array<{ name: string; value: unknown; loggedAt?: string }>> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+  // most steps log no metrics through the file: no failed read (and its error object) for those
+  const text = existsSync(file) ? await readFile(file, 'utf8').catch(() => '') : '';
   const metrics: Array<{ name: string; value: unknown; loggedAt?: string }> = [];
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
