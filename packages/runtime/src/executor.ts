@@ -143,6 +143,11 @@ export class RunExecution {
   readonly #stepControllers = new Map<string, { controller: AbortController; signal: AbortSignal }>();
   /** The secrets given to this run's steps: masked in their logs, events and errors. */
   readonly #mask = new SecretMask();
+  /** Reuses decided in this turn of the event loop, recorded together by #recordReuses. */
+  #reuses: Array<{
+    args: Parameters<Workspace['store']['reuseStep']>;
+    settle: (reused: boolean | Error) => void;
+  }> = [];
   #canceled = false;
   #cancelReason: string | undefined;
   #graceEnds = Infinity;
@@ -573,7 +578,7 @@ export class RunExecution {
         }
       }
       const stamp = elapsed();
-      const reused = this.#ws.store.reuseStep(
+      const reused = await this.#recordReuse(
         plan.stepRunId,
         candidate.id,
         { ...recorded, status: 'Reused', reusedFrom: candidate.id, startedAt: stamp, endedAt: stamp },
@@ -593,6 +598,35 @@ export class RunExecution {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Record a reuse (`store.reuseStep`) together with the others decided in the same turn of the event loop:
+   * the steps a wave of the schedule makes ready are recorded in one transaction, not one each. Resolves
+   * once it is committed; nothing about the step is reported before.
+   */
+  #recordReuse(...args: Parameters<Workspace['store']['reuseStep']>): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (this.#reuses.length === 0) setImmediate(() => this.#recordReuses());
+      this.#reuses.push({
+        args,
+        settle: (reused) => (reused instanceof Error ? reject(reused) : resolve(reused)),
+      });
+    });
+  }
+
+  #recordReuses(): void {
+    const batch = this.#reuses;
+    this.#reuses = [];
+    const store = this.#ws.store;
+    let results: boolean[];
+    try {
+      results = store.transaction(() => batch.map(({ args }) => store.reuseStep(...args)));
+    } catch (error) {
+      for (const { settle } of batch) settle(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    batch.forEach(({ settle }, index) => settle(results[index]!));
   }
 
   /**

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 /**
  * An entry changed less than this long before its content was hashed may still change within the same
  * timestamp tick unseen, so no stamp is taken then (the stat cache of `@sluice/core` keeps the same window).
  */
-const SETTLED_NS = 100_000_000n;
+const SETTLED_MS = 100;
 
 /** The folders on the way to each file of a tree ('a/b/c.txt' → 'a', 'a/b'), the root left out. */
 function folders(files: readonly string[]): Set<string> {
@@ -19,17 +19,18 @@ function folders(files: readonly string[]): Set<string> {
   return found;
 }
 
-function line(rel: string, info: BigIntStats | undefined): string {
+// Times as milliseconds with their fraction (sub-microsecond steps at today's dates): a plain lstat costs
+// half of one with bigint fields.
+function line(rel: string, info: Stats | undefined): string {
   if (!info) return `${rel}\0missing\n`;
   // a folder by inode and mtime (a file added or removed in it changes its mtime); a file also by size
   // and ctime, which no `utimes` can set back
-  if (info.isDirectory()) return `${rel}\0d\0${info.ino}\0${info.mtimeNs}\n`;
+  if (info.isDirectory()) return `${rel}\0d\0${info.ino}\0${info.mtimeMs}\n`;
   const type = info.isSymbolicLink() ? 'l' : info.isFile() ? 'f' : 'o';
-  return `${rel}\0${type}\0${info.ino}\0${info.size}\0${info.mtimeNs}\0${info.ctimeNs}\n`;
+  return `${rel}\0${type}\0${info.ino}\0${info.size}\0${info.mtimeMs}\0${info.ctimeMs}\n`;
 }
 
-const lstat = (path: string): BigIntStats | undefined =>
-  lstatSync(path, { bigint: true, throwIfNoEntry: false });
+const lstat = (path: string): Stats | undefined => lstatSync(path, { throwIfNoEntry: false });
 
 /**
  * The stat stamp of a committed output at `root` holding `files` (relative '/'-separated paths, as its
@@ -61,11 +62,11 @@ export function settledOutputStamp(
   files: readonly string[],
   hashedAtMs: number,
 ): string | undefined {
-  const before = BigInt(hashedAtMs) * 1_000_000n - SETTLED_NS;
-  const settled = (info: BigIntStats | undefined): boolean =>
+  const before = hashedAtMs - SETTLED_MS;
+  const settled = (info: Stats | undefined): boolean =>
     info !== undefined &&
-    info.mtimeNs < before &&
-    (info.isDirectory() || info.ctimeNs < before) &&
+    info.mtimeMs < before &&
+    (info.isDirectory() || info.ctimeMs < before) &&
     (info.isDirectory() || info.isFile() || info.isSymbolicLink());
   try {
     if (type === 'file') return settled(lstat(root)) ? outputStamp(root, type, files) : undefined;
