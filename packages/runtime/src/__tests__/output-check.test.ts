@@ -93,6 +93,26 @@ describe('reuse checks a committed output', () => {
     expect(ran()).toEqual(['upper', 'upper']);
   });
 
+  it('records the stamp at commit when the step wrote its files well before it ended', async () => {
+    writeFileSync(
+      join(src, 'settle.js'),
+      `require('fs').writeFileSync(require('path').join(process.argv[2], 'data.txt'), 'x');
+       setTimeout(() => {}, 300);`,
+    );
+    const out = new PipelineData('settled');
+    const step = nodeStep({
+      name: 'settle',
+      script: 'settle.js',
+      sourceDirectory: src,
+      arguments: [out],
+      outputs: [out],
+    });
+    const run = await new Experiment(ws, 'check').submit(new Pipeline({ name: 'settle', steps: [step] }));
+    expect(await run.waitForCompletion()).toBe('Finished');
+    const stepRun = run.findStepRun('settle');
+    expect(ws.store.getOutputs(stepRun.id)[0]!.stamp).toMatch(/^[0-9a-f]{64}$/);
+  });
+
   it('re-runs the step when an output file is missing, or one was added', async () => {
     const { file } = await stamped();
     rmSync(file);
