@@ -1135,7 +1135,7 @@ try {
   if (options.only.has('g')) await benchG();
   if (options.only.has('h')) results.push(...(await measureSlurm({ quick: options.quick, root, log })));
   if (options.only.has('i')) await benchI();
-  if (options.only.has('j')) results.push(...(await measureSnakemake({ quick: options.quick, root, log })));
+  if (options.only.has('j')) await measureSnakemake({ quick: options.quick, root, log, rows: results });
   printTable();
   const loadAfter = loadavg()[0];
   console.log(

@@ -169,10 +169,11 @@ const fmtS = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const load = () => loadavg()[0].toFixed(2);
 
 /**
- * Measure (j); returns its result rows. `root` is the benchmark's temp folder; `log` prints progress.
- * Every figure is Sluice's against Snakemake's from the same run, the two sides alternating.
+ * Measure (j), adding each result row to `rows` as soon as it is measured (a later failure keeps them).
+ * `root` is the benchmark's temp folder; `log` prints progress. Every figure is Sluice's against
+ * Snakemake's from the same run, the two sides alternating.
  */
-export async function measureSnakemake({ quick, root, log }) {
+export async function measureSnakemake({ quick, root, log, rows }) {
   const sizes = quick
     ? { cold: [50, 100], coldReps: [1, 1], noop: [50, 100, 200], noopReps: 2 }
     : { cold: [200, 1000], coldReps: [3, 2], noop: [200, 1000, 5000], noopReps: 3 };
@@ -180,7 +181,6 @@ export async function measureSnakemake({ quick, root, log }) {
   const missing = ensureSnakemake(log);
   if (missing) log(`  ${missing}`);
   const peer = !missing;
-  const rows = [];
   /** The last cold chain of each size, kept for its no-op. */
   const chains = new Map();
 
@@ -301,5 +301,4 @@ export async function measureSnakemake({ quick, root, log }) {
         `largest of the runs; 1-minute load average ${load()}`,
     });
   }
-  return rows;
 }
