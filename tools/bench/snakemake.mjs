@@ -169,22 +169,23 @@ const fmtS = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const load = () => loadavg()[0].toFixed(2);
 
 /**
- * Measure (j), adding each result row to `rows` as soon as it is measured (a later failure keeps them).
- * `root` is the benchmark's temp folder; `log` prints progress. Every figure is Sluice's against
- * Snakemake's from the same run, the two sides alternating.
+ * Measure (j), the cold graphs, and/or (k), the no-op re-runs, adding each result row to `rows` as soon as
+ * it is measured (a later failure keeps them). `root` is the benchmark's temp folder; `log` prints
+ * progress. Every figure is Sluice's against Snakemake's from the same run, the two sides alternating.
  */
-export async function measureSnakemake({ quick, root, log, rows }) {
+export async function measureSnakemake({ quick, root, log, rows, cold = true, noop = true }) {
   const sizes = quick
     ? { cold: [50, 100], coldReps: [1, 1], noop: [50, 100, 200], noopReps: 2 }
     : { cold: [200, 1000], coldReps: [3, 2], noop: [200, 1000, 5000], noopReps: 3 };
-  log('\n(j) per-step overhead against Snakemake: chains and fans of trivial shell steps, 2 at a time');
+  const which = [cold && '(j) cold', noop && '(k) no-op'].filter(Boolean).join(' and ');
+  log(`\n${which}: per-step overhead against Snakemake, trivial shell steps, 2 at a time`);
   const missing = ensureSnakemake(log);
   if (missing) log(`  ${missing}`);
   const peer = !missing;
   /** The last cold chain of each size, kept for its no-op. */
   const chains = new Map();
 
-  for (const shape of ['chain', 'fan']) {
+  for (const shape of cold ? ['chain', 'fan'] : []) {
     for (const [index, steps] of sizes.cold.entries()) {
       const reps = sizes.coldReps[index];
       const pairs = [];
@@ -229,7 +230,7 @@ export async function measureSnakemake({ quick, root, log, rows }) {
     }
   }
 
-  for (const steps of sizes.noop) {
+  for (const steps of noop ? sizes.noop : []) {
     let project = chains.get(steps);
     if (!project) {
       const dir = join(root, `j-chain-${steps}-noop`);
@@ -283,7 +284,7 @@ export async function measureSnakemake({ quick, root, log, rows }) {
     const ratios = peer ? pairs.map((pair) => pair.sluice.ms / pair.snakemake.ms) : [];
     const perStep = inProcessMs / steps;
     rows.push({
-      id: 'j',
+      id: 'k',
       what: `No-op ${steps}-step chain, \`sluice run\` whole process`,
       sluice: `${fmtS(sluiceMs)}, ${sluiceRss.toFixed(0)} MiB; in process ${perStep.toFixed(3)} ms/step`,
       baseline: peer
