@@ -357,7 +357,8 @@ export class RunExecution {
 
   async #runStep(plan: StepPlan): Promise<void> {
     const { step } = plan;
-    const signal = this.#stepSignal(step.name);
+    // made when the step executes: a reused step needs none (AbortSignal.any is not free)
+    let signal: AbortSignal | undefined;
     try {
       const { parts, snapshot, inputTypes } = await this.#fingerprint(plan);
       const fingerprint = combineFingerprint(parts);
@@ -403,6 +404,7 @@ export class RunExecution {
           this.#setStatus(step.name, 'Canceled', { error: this.#cancelMessage });
           return;
         }
+        signal = this.#stepSignal(step.name);
         await this.#execute(plan, snapshot, inputTypes, notes, signal);
       } finally {
         claim.lease?.release();
@@ -414,7 +416,9 @@ export class RunExecution {
           : String((error as Error)?.message ?? error);
       this.#log(step.name, 'sluice', `step failed: ${message}`);
       try {
-        this.#setStatus(step.name, signal.aborted ? 'Canceled' : 'Failed', { error: message });
+        // a step that had no signal yet was not running: a cancel, graceful or not, stops it
+        const aborted = signal ? signal.aborted : this.#canceled || this.#controller.signal.aborted;
+        this.#setStatus(step.name, aborted ? 'Canceled' : 'Failed', { error: message });
       } catch (recording) {
         // the store could not take the failure either (e.g. locked): the run goes on; recovery marks it
         this.#log(step.name, 'sluice', `could not record the failure: ${String(recording)}`);
@@ -621,7 +625,11 @@ export class RunExecution {
     const store = this.#ws.store;
     let results: boolean[];
     try {
-      results = store.transaction(() => batch.map(({ args }) => store.reuseStep(...args)));
+      // one reuse (a chain) is its own transaction; more share one
+      results =
+        batch.length === 1
+          ? [store.reuseStep(...batch[0]!.args)]
+          : store.transaction(() => batch.map(({ args }) => store.reuseStep(...args)));
     } catch (error) {
       for (const { settle } of batch) settle(error instanceof Error ? error : new Error(String(error)));
       return;
