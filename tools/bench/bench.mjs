@@ -3,7 +3,7 @@
 // It never asserts wall-clock times: a missed goal is marked ✗ and the exit code stays 0 (non-zero only when
 // something crashes). See tools/bench/README.md.
 //
-//   node tools/bench/bench.mjs [--only a,b,c,d,e,f,g,h,i] [--quick] [--python <interpreter>] [--profile <dir>]
+//   node tools/bench/bench.mjs [--only a,b,c,d,e,f,g,h,i,j,k] [--quick] [--python <interpreter>] [--profile <dir>]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,11 +23,12 @@ import { coldCheckout } from '../cold-checkout.mjs';
 import { measureServeLoad } from './serve-load.mjs';
 import { noopPipeline } from './noop-pipeline.mjs';
 import { measureSlurm } from './slurm.mjs';
+import { measureSnakemake } from './snakemake.mjs';
 
 // ---------------------------------------------------------------------------------------------------------
 // options
 
-const MEASUREMENTS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
+const MEASUREMENTS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k'];
 
 function parseArgs(argv) {
   const options = {
@@ -67,7 +68,7 @@ function parseArgs(argv) {
 function usage(problem) {
   if (problem) console.error(`bench: ${problem}`);
   console.error(
-    'usage: node tools/bench/bench.mjs [--only a,b,c,d,e,f,g,h,i] [--quick] [--python <interpreter>] [--profile <dir>]',
+    'usage: node tools/bench/bench.mjs [--only a,b,c,d,e,f,g,h,i,j,k] [--quick] [--python <interpreter>] [--profile <dir>]',
   );
   process.exit(problem ? 2 : 0);
 }
@@ -1134,6 +1135,10 @@ try {
   if (options.only.has('g')) await benchG();
   if (options.only.has('h')) results.push(...(await measureSlurm({ quick: options.quick, root, log })));
   if (options.only.has('i')) await benchI();
+  if (options.only.has('j') || options.only.has('k')) {
+    const [cold, noop] = [options.only.has('j'), options.only.has('k')];
+    await measureSnakemake({ quick: options.quick, root, log, rows: results, cold, noop });
+  }
   printTable();
   const loadAfter = loadavg()[0];
   console.log(

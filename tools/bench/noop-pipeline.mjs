@@ -4,15 +4,20 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Pipeline, PipelineData, defineStep } from '@sluice/core';
 
-/** A tiny step kind: starts `node -e ''` on the compute target and writes one small file as its output. */
-export const noopPlugin = {
+/** What the benchmark's step kinds share: their plugin, and a fingerprint of the step's index alone. */
+export const benchStepKind = {
   type: 'step',
-  kind: 'bench-noop',
   name: 'sluice-bench',
   version: '1.0.0',
   coreRange: '^0.1.0',
   reuseVersion: '1',
   fingerprint: (step) => [{ name: 'index', value: step.config.index }],
+};
+
+/** A tiny step kind: starts `node -e ''` on the compute target and writes one small file as its output. */
+export const noopPlugin = {
+  ...benchStepKind,
+  kind: 'bench-noop',
   async execute(ctx) {
     const result = await ctx.compute.runProcess(
       {

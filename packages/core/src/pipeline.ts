@@ -1,5 +1,5 @@
 import { BRAND, hasBrand } from './brand.js';
-import { Graph, alg } from '@dagrejs/graphlib';
+import { Graph } from '@dagrejs/graphlib';
 import { isExternalData, isProducedData, type ProducedData } from './bindings.js';
 import { SluiceError } from './errors.js';
 import type { PipelineParameter } from './parameters.js';
@@ -143,9 +143,8 @@ export class Pipeline {
       }
     }
 
-    const cycles = alg.findCycles(graph);
-    if (cycles.length > 0) {
-      const cycle = [...cycles[0]!].reverse();
+    const { order, cycle } = topologicalOrder(graph);
+    if (cycle) {
       throw new SluiceError(
         'CYCLE_DETECTED',
         `The steps ${cycle.map((name) => `"${name}"`).join(' → ')} → "${cycle[0]}" depend on each other in a cycle; remove one of the dependencies.`,
@@ -154,7 +153,7 @@ export class Pipeline {
     }
     this.#graph = graph;
     this.#byName = byName;
-    this.#order = alg.topsort(graph) as string[];
+    this.#order = order;
   }
 
   #addEdge(graph: Graph, edge: PipelineEdge): void {
@@ -285,4 +284,41 @@ function uniqueIds(steps: StepDefinition[]): StepDefinition[] {
     return result;
   };
   return steps.map(copy);
+}
+
+/**
+ * The steps in dependency order (Kahn's algorithm), or a cycle among them (each step depends on the one
+ * before it, the first on the last). Iterative, unlike graphlib's `topsort` and `findCycles`, which recurse
+ * once per step of a chain and overflow the stack on chains of a few thousand steps.
+ */
+function topologicalOrder(graph: Graph): { order: string[]; cycle?: string[] } {
+  const waiting = new Map<string, number>();
+  const ready: string[] = [];
+  for (const node of graph.nodes()) {
+    const count = graph.predecessors(node)?.length ?? 0;
+    waiting.set(node, count);
+    if (count === 0) ready.push(node);
+  }
+  const order: string[] = [];
+  for (let next = 0; next < ready.length; next++) {
+    const node = ready[next]!;
+    order.push(node);
+    for (const successor of graph.successors(node) ?? []) {
+      const count = waiting.get(successor)! - 1;
+      waiting.set(successor, count);
+      if (count === 0) ready.push(successor);
+    }
+  }
+  if (order.length === waiting.size) return { order };
+  // every step left waits for another step left: walk back through those until one repeats
+  const left = (node: string): boolean => waiting.get(node)! > 0;
+  const walk: string[] = [];
+  const seen = new Map<string, number>();
+  let node = [...waiting.keys()].find(left)!;
+  while (!seen.has(node)) {
+    seen.set(node, walk.length);
+    walk.push(node);
+    node = graph.predecessors(node)!.find(left)!;
+  }
+  return { order, cycle: walk.slice(seen.get(node)).reverse() };
 }

@@ -50,6 +50,7 @@ import { isResolvableData, type ResolvableData } from './resolvable-data.js';
 import { claimLease, type Claim } from './lease.js';
 import { processStartIdentity } from './processes.js';
 import { SecretMask, stepEnvironment } from './secrets.js';
+import { outputStamp, settledOutputStamp } from './output-stamp.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
 import {
   retryWhileBusy,
@@ -164,6 +165,11 @@ export class RunExecution {
   readonly #stepControllers = new Map<string, { controller: AbortController; signal: AbortSignal }>();
   /** The secrets given to this run's steps: masked in their logs, events and errors. */
   readonly #mask = new SecretMask();
+  /** Reuses decided in this turn of the event loop, recorded together by #recordReuses. */
+  #reuses: Array<{
+    args: Parameters<Workspace['store']['reuseStep']>;
+    settle: (reused: boolean | Error) => void;
+  }> = [];
   #canceled = false;
   #cancelReason: string | undefined;
   #graceEnds = Infinity;
@@ -373,7 +379,8 @@ export class RunExecution {
 
   async #runStep(plan: StepPlan): Promise<void> {
     const { step } = plan;
-    const signal = this.#stepSignal(step.name);
+    // made when the step executes: a reused step needs none (AbortSignal.any is not free)
+    let signal: AbortSignal | undefined;
     try {
       const { parts, snapshot, inputTypes } = await this.#fingerprint(plan);
       const fingerprint = combineFingerprint(parts);
@@ -410,13 +417,16 @@ export class RunExecution {
             );
           }
         }
-        this.#ws.store.recordFingerprint(plan.stepRunId, fingerprint, parts);
-        this.#ws.store.updateStepRun(plan.stepRunId, recorded);
-        this.#ws.store.updateStepRun(plan.stepRunId, { ranReason: reason });
+        const store = this.#ws.store;
+        store.transaction(() => {
+          store.recordFingerprint(plan.stepRunId, fingerprint, parts);
+          store.updateStepRun(plan.stepRunId, { ...recorded, ranReason: reason });
+        });
         if (this.#canceled) {
           this.#setStatus(step.name, 'Canceled', { error: this.#cancelMessage });
           return;
         }
+        signal = this.#stepSignal(step.name);
         const adoption =
           reason === 'no-match' ? await this.#findAdoption(plan, fingerprint, notes) : undefined;
         await this.#execute(plan, snapshot, inputTypes, notes, signal, adoption);
@@ -430,7 +440,9 @@ export class RunExecution {
           : String((error as Error)?.message ?? error);
       this.#log(step.name, 'sluice', `step failed: ${message}`);
       try {
-        this.#setStatus(step.name, signal.aborted ? 'Canceled' : 'Failed', { error: message });
+        // a step that had no signal yet was not running: a cancel, graceful or not, stops it
+        const aborted = signal ? signal.aborted : this.#canceled || this.#controller.signal.aborted;
+        this.#setStatus(step.name, aborted ? 'Canceled' : 'Failed', { error: message });
       } catch (recording) {
         // the store could not take the failure either (e.g. locked): the run goes on; recovery marks it
         this.#log(step.name, 'sluice', `could not record the failure: ${String(recording)}`);
@@ -662,17 +674,9 @@ export class RunExecution {
     for (const candidate of this.#ws.store.findReusable(fingerprint, this.#runId)) {
       const outputs = this.#ws.store.getOutputs(candidate.id);
       if (outputs.length !== step.outputs.length) continue;
-      let intact = true;
-      for (const output of outputs) {
-        const store = this.#ws.datastore(output.datastore);
-        const identity = await store.contentIdentity(output.path).catch(() => undefined);
-        if (identity?.digest !== output.digest) {
-          intact = false;
-          break;
-        }
-      }
-      if (!intact) continue;
       if (outputs.some((output) => output.deletedAt)) continue;
+      const stamps = await this.#checkOutputs(outputs);
+      if (!stamps) continue;
       for (const output of step.outputs) {
         const destination = fixedDestination(output);
         const record = outputs.find((candidate) => candidate.name === output.outputName)!;
@@ -683,11 +687,12 @@ export class RunExecution {
         }
       }
       const stamp = elapsed();
-      const reused = this.#ws.store.reuseStep(
+      const reused = await this.#recordReuse(
         plan.stepRunId,
         candidate.id,
         { ...recorded, status: 'Reused', reusedFrom: candidate.id, startedAt: stamp, endedAt: stamp },
         { fingerprint, parts },
+        stamps,
       );
       // a concurrent `sluice gc` removed the candidate's outputs after they were checked: try the next one
       if (!reused) continue;
@@ -702,6 +707,66 @@ export class RunExecution {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Record a reuse (`store.reuseStep`) together with the others decided in the same turn of the event loop:
+   * the steps a wave of the schedule makes ready are recorded in one transaction, not one each. Resolves
+   * once it is committed; nothing about the step is reported before.
+   */
+  #recordReuse(...args: Parameters<Workspace['store']['reuseStep']>): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (this.#reuses.length === 0) setImmediate(() => this.#recordReuses());
+      this.#reuses.push({
+        args,
+        settle: (reused) => (reused instanceof Error ? reject(reused) : resolve(reused)),
+      });
+    });
+  }
+
+  #recordReuses(): void {
+    const batch = this.#reuses;
+    this.#reuses = [];
+    const store = this.#ws.store;
+    let results: boolean[];
+    try {
+      // one reuse (a chain) is its own transaction; more share one
+      results =
+        batch.length === 1
+          ? [store.reuseStep(...batch[0]!.args)]
+          : store.transaction(() => batch.map(({ args }) => store.reuseStep(...args)));
+    } catch (error) {
+      for (const { settle } of batch) settle(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    batch.forEach(({ settle }, index) => settle(results[index]!));
+  }
+
+  /**
+   * Whether committed outputs still hold what was recorded: an output on a local store whose files stamp
+   * as recorded (one `lstat` per entry) is intact; any other is hashed again and compared with its digest.
+   * Returns undefined when one is not intact, else the new stamps to record (outputs that were hashed and
+   * have settled), by output name.
+   */
+  async #checkOutputs(outputs: readonly OutputRecord[]): Promise<Map<string, string> | undefined> {
+    const stamps = new Map<string, string>();
+    for (const output of outputs) {
+      const store = this.#ws.datastore(output.datastore);
+      const files = Object.keys(output.files ?? {});
+      let local: string | undefined;
+      try {
+        local = store.localPath?.(output.path);
+      } catch {
+        return undefined; // a link out of the store, or to nothing, on the way
+      }
+      if (local && output.stamp && outputStamp(local, output.type, files) === output.stamp) continue;
+      const hashedAt = Date.now();
+      const identity = await store.contentIdentity(output.path).catch(() => undefined);
+      if (identity?.digest !== output.digest) return undefined;
+      const stamp = local && settledOutputStamp(local, output.type, files, hashedAt);
+      if (stamp && stamp !== output.stamp) stamps.set(output.name, stamp);
+    }
+    return stamps;
   }
 
   /**
@@ -1141,9 +1206,11 @@ export class RunExecution {
       }
       for (const { output, local, datastore, path, inPlace } of staged) {
         // links in an output may point only into the output itself: it is moved or copied as a whole
+        const hashedAt = Date.now();
         let tree: { digest: string; files: Record<string, string>; bytes: number } = await hashTree(local, {
           within: local,
         });
+        let stamp: string | undefined;
         if (inPlace) {
           const target = datastore.localPath!(path);
           await mkdir(dirname(target), { recursive: true });
@@ -1161,6 +1228,8 @@ export class RunExecution {
           } else {
             await rename(local, target);
           }
+          // files the step finished writing well before they were hashed need not be read at reuse
+          stamp = settledOutputStamp(target, 'directory', Object.keys(tree.files), hashedAt);
         } else {
           await datastore.upload(local, path, { overwrite: true, signal });
           // what the store reports is what later reuse checks compare against
@@ -1176,6 +1245,7 @@ export class RunExecution {
           digest: tree.digest,
           bytes: tree.bytes,
           files: tree.files,
+          ...(stamp ? { stamp } : {}),
         });
       }
       for (const record of committed) {
@@ -1245,7 +1315,8 @@ async function copyWithin(datastore: WorkspaceDatastore, from: string, to: strin
 async function readMetrics(
   file: string,
 ): Promise<Array<{ name: string; value: unknown; loggedAt?: string }>> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+  // most steps log no metrics through the file: no failed read (and its error object) for those
+  const text = existsSync(file) ? await readFile(file, 'utf8').catch(() => '') : '';
   const metrics: Array<{ name: string; value: unknown; loggedAt?: string }> = [];
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;

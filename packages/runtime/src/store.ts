@@ -138,6 +138,12 @@ export interface OutputRecord {
    * OutputFileDatasetConfig whose destination names no `{run-id}`; `path` is then the step run's own copy.
    */
   destination?: string | null;
+  /**
+   * The stat stamp of the committed files (inode, size, mtime, ctime; see output-stamp.ts), recorded when
+   * their content was hashed long enough after its last change: while the files stamp the same, reuse
+   * trusts the digest without reading them again.
+   */
+  stamp?: string | null;
 }
 
 /** Whose content a fixed destination holds: the step run that published there last. */
@@ -173,7 +179,7 @@ export interface MetricRecord {
   loggedAt: string;
 }
 
-const SCHEMA_VERSION = 6;
+const SCHEMA_VERSION = 7;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -333,6 +339,9 @@ const MIGRATIONS: Record<number, string> = {
     ALTER TABLE step_runs ADD COLUMN remote_job TEXT;
     ALTER TABLE step_runs ADD COLUMN adopted_by TEXT;
   `,
+  7: `
+    ALTER TABLE outputs ADD COLUMN stamp TEXT;
+  `,
 };
 
 const now = (): string => new Date().toISOString();
@@ -392,6 +401,7 @@ function toOutput(row: Row): OutputRecord {
     bytes: row.bytes as number,
     deletedAt: (row.deleted_at as string | null) ?? null,
     ...(row.destination ? { destination: row.destination as string } : {}),
+    ...(row.stamp ? { stamp: row.stamp as string } : {}),
     ...(row.files ? { files: JSON.parse(row.files as string) as Record<string, string> } : {}),
   };
 }
@@ -961,8 +971,8 @@ export class RunStore {
     this.transaction(() => {
       if (fingerprint) this.#writeFingerprint(stepRunId, fingerprint.fingerprint, fingerprint.parts);
       const insert = this.#sql(
-        `INSERT OR REPLACE INTO outputs (step_run_id, name, datastore, path, type, digest, bytes, manifest, destination)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO outputs (step_run_id, name, datastore, path, type, digest, bytes, manifest, destination, stamp)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       for (const output of outputs) {
         insert.run(
@@ -975,6 +985,7 @@ export class RunStore {
           output.bytes,
           output.files ? this.#saveManifest(output.files) : null,
           output.destination ?? null,
+          output.stamp ?? null,
         );
       }
       this.updateStepRun(stepRunId, changes);
@@ -991,21 +1002,32 @@ export class RunStore {
 
   /**
    * Record a reuse: the step takes the outputs of `source`, in one transaction that first checks none of
-   * them was deleted by a concurrent `sluice gc` (false then, and nothing is written).
+   * them was deleted by a concurrent `sluice gc` (false then, and nothing is written). `stamps` are new
+   * stat stamps of `source`'s outputs by name, taken when their content was checked again.
    */
   reuseStep(
     stepRunId: string,
     source: string,
     changes: Partial<Omit<StepRunRecord, 'id' | 'runId'>>,
     fingerprint: { fingerprint: string; parts: readonly FingerprintPart[] },
+    stamps: ReadonlyMap<string, string> = new Map(),
   ): boolean {
     return this.transaction(() => {
       const deleted = this.#sql(
         'SELECT COUNT(*) AS n FROM outputs WHERE step_run_id = ? AND deleted_at IS NOT NULL',
       ).get(source) as { n: number };
       if (deleted.n > 0) return false;
-      const outputs = this.getOutputs(source).map((output) => ({ ...output, stepRunId }));
-      this.completeStep(stepRunId, outputs, changes, fingerprint);
+      for (const [name, stamp] of stamps) {
+        this.#sql('UPDATE outputs SET stamp = ? WHERE step_run_id = ? AND name = ?').run(stamp, source, name);
+      }
+      this.#writeFingerprint(stepRunId, fingerprint.fingerprint, fingerprint.parts);
+      // the rows as they are, manifests and all: nothing to hash again
+      this.#sql(
+        `INSERT OR REPLACE INTO outputs (step_run_id, name, datastore, path, type, digest, bytes, manifest, destination, stamp)
+         SELECT ?, name, datastore, path, type, digest, bytes, manifest, destination, stamp FROM outputs
+          WHERE step_run_id = ?`,
+      ).run(stepRunId, source);
+      this.updateStepRun(stepRunId, changes);
       return true;
     });
   }

@@ -90,6 +90,24 @@ describe('Pipeline validation', () => {
     expect([...(error.details.steps as string[])].sort()).toEqual(['a', 'b']);
   });
 
+  it('orders a 10,000-step chain, and finds a cycle closing one, without running out of stack', () => {
+    const steps: ReturnType<typeof step>[] = [];
+    const outputs: PipelineData[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      outputs.push(new PipelineData(`d${i}`));
+      steps.push(step(`s${i}`, { inputs: i > 0 ? [outputs[i - 1]!] : [], outputs: [outputs[i]!] }));
+    }
+    const pipeline = new Pipeline({ steps: [...steps].reverse() });
+    expect(pipeline.order[0]).toBe('s0');
+    expect(pipeline.order[9_999]).toBe('s9999');
+
+    // the same chain with its first step after its last: every step is in the cycle
+    const first = step('s0', { outputs: [outputs[0]!], runAfter: [steps[9_999]!] });
+    const error = sluiceErrorOf(() => new Pipeline({ steps: [first, ...steps.slice(1)] }));
+    expect(error.code).toBe('CYCLE_DETECTED');
+    expect((error.details.steps as string[]).length).toBe(10_000);
+  });
+
   it('rejects a step consuming its own output', () => {
     const d = new PipelineData('d');
     // same name for the input and the output is already refused by defineStep
