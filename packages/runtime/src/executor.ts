@@ -48,7 +48,7 @@ import {
 import { normaliseStorePath } from './local-datastore.js';
 import { isResolvableData, type ResolvableData } from './resolvable-data.js';
 import { claimLease, type Claim } from './lease.js';
-import { processStartIdentity } from './processes.js';
+import { STEP_RUN_VARIABLE, processStartIdentity } from './processes.js';
 import { SecretMask, stepEnvironment } from './secrets.js';
 import { outputStamp, settledOutputStamp } from './output-stamp.js';
 import { checkoutSnapshot, gitInfo, takeSnapshot, type Snapshot } from './snapshot.js';
@@ -1071,6 +1071,8 @@ export class RunExecution {
             const resources = job.resources ?? step.runConfig?.resources;
             const labelled: ProcessJob = {
               ...job,
+              // recovery finds the step's processes by it, even one this runner had no time to record
+              env: { ...job.env, [STEP_RUN_VARIABLE]: plan.stepRunId },
               ...(resources ? { resources } : {}),
               step: job.step ?? { runId: this.#runId, stepName: step.name, stepRunId: plan.stepRunId },
             };

@@ -155,3 +155,47 @@ function signalProcess(pid: number, signal: NodeJS.Signals): void {
     // already gone
   }
 }
+
+/**
+ * The variable every step process is started with (`SLUICE_STEP_RUN_ID=<step run id>`) and the processes it
+ * starts inherit: recovery finds a killed runner's step processes by it even when their group was never
+ * recorded (the runner was killed between starting a process and recording it).
+ */
+export const STEP_RUN_VARIABLE = 'SLUICE_STEP_RUN_ID';
+
+/**
+ * Stop the processes on this machine (Linux; those whose environment this process may read) started for
+ * these step runs: SIGTERM, then SIGKILL to whatever is left after `graceMs`. Returns how many there were.
+ */
+export function stopMarkedProcesses(stepRunIds: ReadonlySet<string>, graceMs = 1000): number {
+  if (!LINUX || stepRunIds.size === 0) return 0;
+  const marked = (): number[] => {
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      let environ: string;
+      try {
+        environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
+      } catch {
+        continue; // gone, or not ours to read
+      }
+      for (const variable of environ.split('\0')) {
+        if (
+          variable.startsWith(`${STEP_RUN_VARIABLE}=`) &&
+          stepRunIds.has(variable.slice(STEP_RUN_VARIABLE.length + 1))
+        ) {
+          const fields = statFields(Number(entry));
+          if (fields && fields[0] !== 'Z' && fields[0] !== 'X') pids.push(Number(entry));
+          break;
+        }
+      }
+    }
+    return pids;
+  };
+  const found = marked();
+  for (const pid of found) signalProcess(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (marked().length > 0 && Date.now() < deadline) pause(20);
+  for (const pid of marked()) signalProcess(pid, 'SIGKILL');
+  return found.length;
+}

@@ -9,7 +9,12 @@ import {
   sha256,
   canonicalJson,
 } from '@sluice/core';
-import { processStartIdentity, recordedProcessState, stopProcessGroup } from './processes.js';
+import {
+  processStartIdentity,
+  recordedProcessState,
+  stopMarkedProcesses,
+  stopProcessGroup,
+} from './processes.js';
 
 export type RunStatus = 'NotStarted' | 'Running' | 'Finished' | 'Failed' | 'Canceled';
 export type StepStatus =
@@ -1384,6 +1389,11 @@ export class RunStore {
       for (const group of groups) {
         stopProcessGroup(group.process_group as number, (group.started as string | null) ?? null);
       }
+      // and those it started but had no time to record, found by the variable every step process carries
+      const unfinished = this.#sql(
+        `SELECT id FROM step_runs WHERE run_id = ? AND status IN ('NotStarted', 'Queued', 'Running')`,
+      ).all(row.id) as Row[];
+      stopMarkedProcesses(new Set(unfinished.map((step) => step.id as string)));
       this.transaction(() => {
         const stamp = now();
         for (const table of ['step_processes', 'leases']) {

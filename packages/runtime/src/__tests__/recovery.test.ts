@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunStore, Workspace } from '../index.js';
-import { stopProcessGroup } from '../processes.js';
+import { STEP_RUN_VARIABLE, stopProcessGroup } from '../processes.js';
+import Database from 'better-sqlite3';
 import { isRunning, startRunner, tempDir, waitFor, writeRunner, writeTree } from './fixtures.js';
 
 // A step that starts a child of its own (same process group), both ignoring SIGTERM, then waits.
@@ -83,6 +84,31 @@ describe('recovery after kill -9 of the runner', () => {
     const ws = Workspace.open(join(dir, 'ws'));
     try {
       expect(await waitFor(() => !isRunning(child), { tries: 100 })).toBe(true);
+      const [run] = ws.store.listRuns();
+      expect(ws.store.getStepRuns(run!.id)[0]!.status).toBe('Canceled');
+    } finally {
+      await ws.close();
+    }
+  });
+
+  it('stops step processes the runner had no time to record, by the step run id they carry', async () => {
+    const { dir, leader, child } = await killRunnerMidStep();
+    // as if the runner had been killed between starting the step's process and recording its group
+    const db = new Database(join(dir, 'ws', '.sluice', 'runs.db'));
+    expect(db.prepare('DELETE FROM step_processes').run().changes).toBe(1);
+    db.close();
+    // a process of another step run, with the same variable, is not the killed run's
+    const other = spawn('sleep', ['60'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, [STEP_RUN_VARIABLE]: 'another-run.step' },
+    });
+    leftovers.push(other.pid!);
+
+    const ws = Workspace.open(join(dir, 'ws'));
+    try {
+      expect(await waitFor(() => !isRunning(leader) && !isRunning(child), { tries: 100 })).toBe(true);
+      expect(isRunning(other.pid!)).toBe(true);
       const [run] = ws.store.listRuns();
       expect(ws.store.getStepRuns(run!.id)[0]!.status).toBe('Canceled');
     } finally {
