@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ComputeTarget, Experiment, Workspace, localCompute } from '@sluice/runtime';
 import { shellPipeline } from './shell-pipeline.mjs';
@@ -117,7 +118,7 @@ async function sluiceProject(dir, steps, shape) {
   const bin = join(dirname(require.resolve('@sluice/cli/package.json')), 'bin', 'sluice.js');
   const module = join(import.meta.dirname, 'shell-pipeline.mjs');
   const rssFile = join(dir, 'peak-rss');
-  const preload = join(import.meta.dirname, 'peak-rss.cjs');
+  const preload = join(import.meta.dirname, 'peak-rss.mjs');
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'CI'));
   Object.assign(env, {
     SLUICE_BENCH_STEPS: String(steps),
@@ -128,7 +129,7 @@ async function sluiceProject(dir, steps, shape) {
     experiment: `bench-shell-${shape}`,
     /** `sluice run` in a new process (piped: one line per change), start-up and imports included. */
     async run() {
-      const args = ['--require', preload, bin, 'run', module, '-w', dir];
+      const args = ['--import', pathToFileURL(preload).href, bin, 'run', module, '-w', dir];
       const { ms, output } = await timed(process.execPath, args, { env });
       return { ms, output, rssMiB: readRss(rssFile) };
     },

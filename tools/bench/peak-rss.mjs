@@ -1,6 +1,6 @@
-// Preloaded (`node --require`) into the `sluice run` processes of the benchmark's (j): writes the process's
+// Preloaded (`node --import`) into the `sluice run` processes of the benchmark's (k): writes the process's
 // peak resident set size (KiB) to SLUICE_BENCH_RSS_FILE when it exits.
-const { writeFileSync } = require('node:fs');
+import { writeFileSync } from 'node:fs';
 
 process.on('exit', () => {
   const file = process.env.SLUICE_BENCH_RSS_FILE;
